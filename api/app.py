@@ -1,0 +1,205 @@
+"""The FastAPI application: JSON endpoints, the SSE stream, display frames and pages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from enum import StrEnum
+from importlib import resources
+
+import orjson
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from sse_starlette.sse import EventSourceResponse
+
+from api.errors import APIError, install_error_handlers
+from api.scoreboard import Scoreboard
+from api.stream import LeaderboardHub
+from display.text_frame import render_text_frame
+from ingest.store.base import Store
+from scoring.competition import Competition
+
+
+class Metric(StrEnum):
+    reduction = "reduction"
+    kwh_per_m2 = "kwh_per_m2"
+
+
+class Resolution(StrEnum):
+    hour = "hour"
+    day = "day"
+
+
+class FrameFormat(StrEnum):
+    json = "json"
+    txt = "txt"
+
+
+def _json(data: object) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+def create_app(
+    competitions: list[Competition],
+    store: Store,
+    clock: Callable[[], float] = time.time,
+    stream_interval_s: float = 1.0,
+) -> FastAPI:
+    """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time."""
+    boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
+    displays = {d.id: (c, d) for c in competitions for d in c.displays}
+    hub = LeaderboardHub(
+        {cid: (lambda b=b: orjson.dumps(_with_label(b))) for cid, b in boards.items()},
+        stream_interval_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await hub.start()
+        yield
+        await hub.stop()
+
+    app = FastAPI(title="Watt League", version="0.1.0", lifespan=lifespan)
+    app.state.hub = hub
+    app.state.boards = boards
+    install_error_handlers(app)
+
+    def board(cid: str) -> Scoreboard:
+        if cid not in boards:
+            raise APIError(404, "not_found", f"no competition {cid!r}; known: {sorted(boards)}")
+        return boards[cid]
+
+    def site_index(b: Scoreboard, sid: str) -> int:
+        i = b.site_index(sid)
+        if i is None:
+            raise APIError(
+                404, "not_found", f"competition {b.competition.id!r} has no site {sid!r}"
+            )
+        return i
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def leaderboard_page() -> HTMLResponse:
+        page = resources.files("api").joinpath("pages/leaderboard.html").read_text("utf-8")
+        return HTMLResponse(page)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            store.change_token()
+            store_ok = True
+        except Exception:
+            store_ok = False
+        body = {
+            "status": "ok" if store_ok else "degraded",
+            "store": store_ok,
+            "competitions": len(boards),
+            "sse_clients": hub.listeners,
+        }
+        return Response(
+            orjson.dumps(body), status_code=200 if store_ok else 503, media_type="application/json"
+        )
+
+    @app.get("/api/competitions")
+    def list_competitions() -> Response:
+        return _json({"competitions": [_summary(c) for c in competitions]})
+
+    @app.get("/api/competitions/{cid}")
+    def get_competition(cid: str) -> Response:
+        c = board(cid).competition
+        return _json(
+            {
+                **_summary(c),
+                "sites_detail": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "municipality": s.municipality,
+                        "area_m2": s.area_m2,
+                        "target_pct": s.target_pct,
+                        "meters": [m.id for m in s.meters],
+                    }
+                    for s in c.sites
+                ],
+                "displays": [d.model_dump() for d in c.displays],
+            }
+        )
+
+    @app.get("/api/competitions/{cid}/leaderboard")
+    def leaderboard(cid: str, metric: Metric = Metric.reduction) -> Response:
+        b = board(cid)
+        if metric is Metric.reduction and cid in hub.latest:
+            return Response(hub.latest[cid], media_type="application/json")
+        return _json(_with_label(b, metric.value))
+
+    @app.get("/api/competitions/{cid}/sites/{sid}")
+    def site(cid: str, sid: str) -> Response:
+        b = board(cid)
+        return _json(b.site_detail(site_index(b, sid)))
+
+    @app.get("/api/competitions/{cid}/sites/{sid}/series")
+    def series(cid: str, sid: str, resolution: Resolution = Resolution.hour) -> Response:
+        b = board(cid)
+        i = site_index(b, sid)
+        return _json(
+            {
+                "competition": cid,
+                "site": sid,
+                "resolution": resolution.value,
+                "series": b.site_series(i, resolution.value),
+            }
+        )
+
+    @app.get("/api/competitions/{cid}/stream")
+    async def stream(cid: str) -> EventSourceResponse:
+        board(cid)
+        return EventSourceResponse(hub.events(cid), ping=15)
+
+    @app.get("/api/displays/{did}/frame")
+    def frame(did: str, format: FrameFormat = Query(FrameFormat.json)) -> Response:
+        if did not in displays:
+            raise APIError(404, "not_found", f"no display {did!r}; known: {sorted(displays)}")
+        comp, disp = displays[did]
+        b = boards[comp.id]
+        detail = b.site_detail(site_index(b, disp.site))
+        top = b.leaderboard()["entries"][:3]
+        lines = render_text_frame(detail, top, disp.columns, disp.rows, disp.lang)
+        if format is FrameFormat.txt:
+            return PlainTextResponse("\n".join(lines) + "\n")
+        return _json(
+            {
+                "display": did,
+                "site": disp.site,
+                "kind": disp.kind,
+                "columns": disp.columns,
+                "rows": disp.rows,
+                "lines": lines,
+                "stale": detail["stale"],
+                "as_of": detail["as_of"],
+            }
+        )
+
+    return app
+
+
+def _summary(c: Competition) -> dict:
+    info = c.competition
+    return {
+        "id": info.id,
+        "name": info.name,
+        "timezone": info.timezone,
+        "start": info.start.isoformat(),
+        "end": info.end.isoformat(),
+        "baseline": info.baseline.model_dump(),
+        "sites": len(c.sites),
+        "price_per_kwh": info.price_per_kwh,
+        "currency": info.currency,
+        "co2_g_per_kwh": info.co2_g_per_kwh,
+        "synthetic": info.synthetic,
+    }
+
+
+def _with_label(board: Scoreboard, metric: str = "reduction") -> dict:
+    data = board.leaderboard(metric)
+    data["synthetic"] = board.competition.competition.synthetic
+    return data

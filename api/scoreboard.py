@@ -1,0 +1,275 @@
+"""Wires store and scoring: the leaderboard and site figures of one competition, cached.
+
+The history behind the baseline changes rarely, so its hourly matrix is cached for
+``history_ttl_s``; the competition period is re-read whenever the store reports a change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from ingest.hourly_energy import SiteHours, site_hours
+from ingest.store.base import Store
+from scoring import baseline as baselines
+from scoring.calendar import LocalHours, hour_grid, local_hours
+from scoring.competition import Competition
+from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
+from scoring.ranking import rank_sites
+
+STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the api serves about a competition at one moment."""
+
+    as_of_s: float
+    grid: LocalHours
+    actual: SiteHours
+    baseline_kwh: np.ndarray
+    baseline_ok: np.ndarray
+    elapsed: np.ndarray
+    metrics: SiteMetrics
+    rank_reduction: np.ndarray
+    rank_intensity: np.ndarray
+    live_power_w: np.ndarray
+    last_reading_s: np.ndarray
+
+
+class Scoreboard:
+    """Computes and caches the snapshot of one competition."""
+
+    def __init__(
+        self,
+        competition: Competition,
+        store: Store,
+        clock: Callable[[], float] = _time.time,
+        history_ttl_s: float = 300.0,
+    ) -> None:
+        self.competition = competition
+        self.store = store
+        self.clock = clock
+        self.history_ttl_s = history_ttl_s
+        info = competition.competition
+        self.tz = info.tz
+        self.site_ids = [s.id for s in competition.sites]
+        self.meters_by_site = [[m.id for m in s.meters] for s in competition.sites]
+        self.area_m2 = np.array([s.area_m2 for s in competition.sites], dtype=float)
+        self.target_pct = np.array([s.target_pct for s in competition.sites], dtype=float)
+        self.grid = local_hours(hour_grid(info.start, info.end, self.tz), self.tz, info.holidays)
+        self.history_grid = local_hours(
+            hour_grid(*self._history_days(), self.tz), self.tz, info.holidays
+        )
+        self._lock = threading.Lock()
+        self._history: tuple[float, SiteHours] | None = None
+        self._snapshot: Snapshot | None = None
+        self._token: tuple[int, int] | None = None
+
+    def _history_days(self) -> tuple[date, date]:
+        info = self.competition.competition
+        if info.baseline.method == "pre-period":
+            return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
+        shift = timedelta(days=baselines.WEEKS_PER_YEAR_DAYS)
+        return info.start - shift - timedelta(1), info.end - shift + timedelta(1)
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, recomputed when data changed or a new hour began."""
+        now_s = self.clock()
+        token = (self.store.change_token(), int(now_s // 60))
+        with self._lock:
+            if self._snapshot is None or token != self._token:
+                self._snapshot = self._compute(now_s)
+                self._token = token
+            return self._snapshot
+
+    def _history_hours(self, now_s: float) -> SiteHours:
+        if self._history is None or now_s - self._history[0] > self.history_ttl_s:
+            hours = site_hours(self.store, self.meters_by_site, self.history_grid.hour_start_s)
+            self._history = (now_s, hours)
+        return self._history[1]
+
+    def _compute(self, now_s: float) -> Snapshot:
+        info = self.competition.competition
+        history = self._history_hours(now_s)
+        method = (
+            baselines.previous_year
+            if info.baseline.method == "previous-year"
+            else (baselines.pre_period)
+        )
+        base_kwh, base_ok = method(
+            history.energy_kwh, history.measured_s >= MEASURED_HOUR_S, self.history_grid, self.grid
+        )
+        actual = site_hours(self.store, self.meters_by_site, self.grid.hour_start_s, until_s=now_s)
+        elapsed = self.grid.hour_start_s + 3600.0 <= now_s
+        m = site_metrics(
+            actual.energy_kwh,
+            actual.measured_s,
+            base_kwh,
+            base_ok,
+            elapsed,
+            self.area_m2,
+            self.target_pct,
+            info.min_completeness_pct / 100.0,
+        )
+        rank_reduction = rank_sites(
+            m.reduction_pct, m.kwh_per_m2, m.completeness, self.site_ids, m.eligible
+        )
+        rank_intensity = rank_sites(
+            m.kwh_per_m2,
+            m.reduction_pct,
+            m.completeness,
+            self.site_ids,
+            m.eligible & np.isfinite(m.kwh_per_m2),
+            primary_higher_is_better=False,
+            secondary_higher_is_better=True,
+        )
+        states = self.store.meter_states()
+        live_w = np.full(len(self.site_ids), np.nan)
+        last_s = np.full(len(self.site_ids), np.nan)
+        for i, meters in enumerate(self.meters_by_site):
+            known = [states[mid] for mid in meters if mid in states]
+            powers = [s.power_w for s in known if s.power_w is not None]
+            if known and len(powers) == len(meters):
+                live_w[i] = sum(powers)
+            if known:
+                last_s[i] = (
+                    min(s.last_ts_s for s in known) if len(known) == len(meters) else (np.nan)
+                )
+        return Snapshot(
+            now_s,
+            self.grid,
+            actual,
+            base_kwh,
+            base_ok,
+            elapsed,
+            m,
+            rank_reduction,
+            rank_intensity,
+            live_w,
+            last_s,
+        )
+
+    # -- views --------------------------------------------------------------------------
+
+    def local_iso(self, ts_s: float) -> str:
+        return datetime.fromtimestamp(ts_s, UTC).astimezone(self.tz).isoformat(timespec="seconds")
+
+    def leaderboard(self, metric: str = "reduction") -> dict:
+        snap = self.snapshot()
+        m = snap.metrics
+        ranks = snap.rank_reduction if metric == "reduction" else snap.rank_intensity
+        entries = []
+        for i, site in enumerate(self.competition.sites):
+            entries.append(
+                {
+                    "rank": int(ranks[i]),
+                    "site": site.id,
+                    "municipality": site.municipality,
+                    "name": site.name,
+                    "reduction_pct": _num(m.reduction_pct[i], 2),
+                    "saved_kwh": _num(m.saved_kwh[i], 1),
+                    "actual_kwh": _num(m.actual_kwh[i], 1),
+                    "baseline_kwh": _num(m.baseline_kwh[i], 1),
+                    "kwh_per_m2": _num(m.kwh_per_m2[i], 3),
+                    "target_pct": site.target_pct,
+                    "target_progress": _num(m.target_progress[i], 3),
+                    "completeness": _num(m.completeness[i], 4),
+                    "hours_matched": int(m.hours_matched[i]),
+                    "eligible": bool(m.eligible[i]),
+                    "live_power_kw": _num(snap.live_power_w[i] / 1000.0, 2),
+                    "last_reading": (
+                        None
+                        if np.isnan(snap.last_reading_s[i])
+                        else self.local_iso(snap.last_reading_s[i])
+                    ),
+                    "stale": bool(
+                        np.isnan(snap.last_reading_s[i])
+                        or snap.as_of_s - snap.last_reading_s[i] > STALE_AFTER_S
+                    ),
+                }
+            )
+        entries.sort(key=lambda e: (e["rank"] == 0, e["rank"], e["site"]))
+        info = self.competition.competition
+        return {
+            "competition": info.id,
+            "name": info.name,
+            "metric": metric,
+            "as_of": self.local_iso(snap.as_of_s),
+            "hours_elapsed": m.hours_elapsed,
+            "baseline_method": info.baseline.method,
+            "entries": entries,
+        }
+
+    def site_index(self, site_id: str) -> int | None:
+        try:
+            return self.site_ids.index(site_id)
+        except ValueError:
+            return None
+
+    def site_detail(self, i: int) -> dict:
+        """Live power, today so far against its baseline, and period metrics of site ``i``."""
+        snap = self.snapshot()
+        board = {e["site"]: e for e in self.leaderboard()["entries"]}
+        site = self.competition.sites[i]
+        today = datetime.fromtimestamp(snap.as_of_s, UTC).astimezone(self.tz).toordinal()
+        in_today = self.grid.day_ordinal == today
+        started = self.grid.hour_start_s <= snap.as_of_s
+        fraction = np.clip((snap.as_of_s - self.grid.hour_start_s) / 3600.0, 0.0, 1.0)
+        today_actual = float(snap.actual.energy_kwh[i][in_today & started].sum())
+        base = np.nan_to_num(snap.baseline_kwh[i]) * fraction
+        today_base = (
+            float(base[in_today & started].sum()) if snap.baseline_ok[i][in_today].any() else None
+        )
+        today_pct = 100.0 * (today_base - today_actual) / today_base if today_base else None
+        return {
+            "competition": self.competition.id,
+            "site": site.id,
+            "name": site.name,
+            "municipality": site.municipality,
+            "area_m2": site.area_m2,
+            "target_pct": site.target_pct,
+            "meters": self.meters_by_site[i],
+            "as_of": self.local_iso(snap.as_of_s),
+            "live_power_kw": board[site.id]["live_power_kw"],
+            "last_reading": board[site.id]["last_reading"],
+            "stale": board[site.id]["stale"],
+            "today": {
+                "actual_kwh": round(today_actual, 2),
+                "baseline_kwh": _num(today_base, 2),
+                "reduction_pct": _num(today_pct, 2),
+            },
+            "period": board[site.id],
+            "sites_ranked": int(np.count_nonzero(snap.rank_reduction)),
+        }
+
+    def site_series(self, i: int, resolution: str) -> list[dict]:
+        """Actual against baseline per elapsed hour or local day of site ``i``."""
+        snap = self.snapshot()
+        started = self.grid.hour_start_s < snap.as_of_s
+        actual = np.where(snap.actual.measured_s[i] > 0, snap.actual.energy_kwh[i], np.nan)
+        base = np.where(snap.baseline_ok[i], snap.baseline_kwh[i], np.nan)
+        starts = self.grid.hour_start_s[started]
+        actual, base = actual[started], base[started]
+        if resolution == "day":
+            days = self.grid.day_ordinal[started]
+            unique, first = np.unique(days, return_index=True)
+            starts = starts[first]
+            actual = np.add.reduceat(np.nan_to_num(actual), first) if first.size else actual
+            base = np.add.reduceat(np.nan_to_num(base), first) if first.size else base
+            del unique
+        return [
+            {"start": self.local_iso(t), "actual_kwh": _num(a, 3), "baseline_kwh": _num(b, 3)}
+            for t, a, b in zip(starts.tolist(), actual.tolist(), base.tolist(), strict=True)
+        ]
+
+
+def _num(value: float | None, digits: int) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), digits)

@@ -1,0 +1,74 @@
+"""Leaderboard updates for Server-Sent Events: one poller per app, many listeners.
+
+A single background task recomputes each competition's leaderboard every ``interval_s`` (the
+scoreboard itself is cached) and wakes the listeners only when the serialised bytes changed, so
+1,000 connected lobby screens cost one computation, not 1,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+log = logging.getLogger(__name__)
+
+
+class LeaderboardHub:
+    def __init__(self, compute: dict[str, Callable[[], bytes]], interval_s: float = 1.0) -> None:
+        self._compute = compute
+        self.interval_s = interval_s
+        self.latest: dict[str, bytes] = {}
+        self.version: dict[str, int] = dict.fromkeys(compute, 0)
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task | None = None
+        self.listeners = 0
+
+    async def start(self) -> None:
+        await self._refresh_all()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self._refresh_all()
+            except Exception:  # keep serving the last good leaderboard
+                log.exception("leaderboard refresh failed")
+
+    async def _refresh_all(self) -> None:
+        changed = False
+        for cid, compute in self._compute.items():
+            data = await asyncio.to_thread(compute)
+            if data != self.latest.get(cid):
+                self.latest[cid] = data
+                self.version[cid] += 1
+                changed = True
+        if changed:
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def events(self, cid: str) -> AsyncIterator[dict]:
+        """Yield the current leaderboard, then each new one."""
+        self.listeners += 1
+        try:
+            seen = -1
+            while True:
+                if self.version[cid] != seen:
+                    seen = self.version[cid]
+                    yield {
+                        "event": "leaderboard",
+                        "id": str(seen),
+                        "data": self.latest[cid].decode(),
+                    }
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self.version[cid] != seen)
+        finally:
+            self.listeners -= 1

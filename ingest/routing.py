@@ -1,0 +1,39 @@
+"""Which meter and payload format a topic belongs to, from the competition file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scoring.competition import Competition
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    meter_id: str
+    format: str
+    max_power_w: float | None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Topic → route, plus every meter by id (for payloads that name their meter)."""
+
+    by_topic: dict[str, Route]
+    by_meter: dict[str, Route]
+
+    @classmethod
+    def from_competitions(cls, competitions: list[Competition]) -> Routing:
+        by_topic: dict[str, Route] = {}
+        by_meter: dict[str, Route] = {}
+        for comp in competitions:
+            topics = comp.topics_by_meter()
+            for _, meter in comp.meters().values():
+                route = Route(meter.id, meter.format, meter.max_power_w)
+                by_topic[topics[meter.id]] = route
+                by_meter[meter.id] = route
+        return cls(by_topic, by_meter)
+
+    def subscriptions(self) -> list[str]:
+        """Topic filters the ingest worker subscribes to: every mapped topic, and the default
+        tree for payloads that name their meter."""
+        return sorted(set(self.by_topic) | {"wattleague/#"})

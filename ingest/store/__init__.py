@@ -1,0 +1,45 @@
+"""Store backends behind one interface (``base.Store``), chosen by URL."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from ingest.store.base import Message, MeterSeries, MeterState, Rejected, Store, StoredReading
+
+__all__ = [
+    "Message",
+    "MeterSeries",
+    "MeterState",
+    "Rejected",
+    "Store",
+    "StoredReading",
+    "open_store",
+]
+
+
+class StoreURLError(ValueError):
+    pass
+
+
+def open_store(url: str) -> Store:
+    """Open the store named by ``url``: ``sqlite:///path/to/file.db`` (default ./wattleague.db)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        from ingest.store.sqlite import SQLiteStore
+
+        # sqlite:///abs/path.db and sqlite:////abs/path.db are absolute,
+        # sqlite:///./rel.db and sqlite://rel.db are relative to the working directory.
+        path = url.split("?", 1)[0][len("sqlite://") :]
+        if path.startswith(("/./", "/../", "//")):
+            path = path[1:]
+        if not path:
+            raise StoreURLError(
+                f"store URL {url!r} has no file path; e.g. sqlite:///./wattleague.db"
+            )
+        return SQLiteStore(path)
+    if parsed.scheme in ("influxdb", "influxdb2"):
+        raise StoreURLError(f"store URL {url!r}: the InfluxDB backend is not available yet")
+    raise StoreURLError(
+        f"unknown store URL {url!r}; use sqlite:///path/to/file.db "
+        "(influxdb://host:port/db and influxdb2://token@host:port/bucket are planned)"
+    )

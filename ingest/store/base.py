@@ -1,0 +1,98 @@
+"""The store interface: ingest writes through it, the api reads through it.
+
+Each backend (``sqlite``; ``influxdb`` later) is one module implementing ``Store``. Times cross
+this boundary as Unix time: ``*_ms`` integers in batches, ``ts_s`` float arrays in series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """One validated reading ready to store."""
+
+    meter_id: str
+    ts_ms: int
+    energy_kwh: float | None
+    power_w: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message (or part of one) that goes to the quarantine instead of the readings."""
+
+    reason: str
+    detail: str
+    topic: str
+    payload: bytes
+    received_ms: int
+    source: str = "mqtt"
+
+
+@dataclass(slots=True)
+class Message:
+    """One received message: its readings, or the reasons it was rejected, stored together."""
+
+    topic: str
+    received_ms: int
+    source: str = "mqtt"
+    readings: list[StoredReading] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    conflicts: int
+    quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSeries:
+    """Raw readings of one meter in time order; NaN where a reading lacks the value."""
+
+    ts_s: np.ndarray
+    energy_kwh: np.ndarray
+    power_w: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class MeterState:
+    """The latest reading of a meter and when it arrived."""
+
+    meter_id: str
+    last_ts_s: float
+    received_s: float
+    power_w: float | None
+    energy_kwh: float | None
+
+
+class Store(Protocol):
+    def write(self, messages: list[Message]) -> WriteResult:
+        """Store messages in one durable transaction; exact duplicates are ignored, readings
+        that contradict a stored one (same meter and time, other values) are quarantined."""
+
+    def read_series(
+        self, meter_ids: list[str], start_s: float, end_s: float
+    ) -> dict[str, MeterSeries]:
+        """Readings with start_s <= ts < end_s for each meter (meters without any are absent)."""
+
+    def meter_states(self) -> dict[str, MeterState]:
+        """Latest reading per meter."""
+
+    def quarantine_counts(self) -> dict[str, int]:
+        """Number of quarantined messages per reason."""
+
+    def list_quarantine(self, limit: int = 100, reason: str | None = None) -> list[dict]:
+        """Most recent quarantined messages first."""
+
+    def change_token(self) -> int:
+        """A number that changes whenever anything was written (by any process)."""
+
+    def close(self) -> None: ...

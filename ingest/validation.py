@@ -1,0 +1,124 @@
+"""From one received message to readings to store and rejections to quarantine.
+
+Every message ends up stored or quarantined with a reason (``reason`` codes are stable; the
+README lists them). A bad reading does not take its valid neighbours down with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ingest.decoders import decode
+from ingest.readings import DecodeError, Reading
+from ingest.routing import Route, Routing
+from ingest.store.base import Message, Rejected, StoredReading
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plausibility limits for readings."""
+
+    max_future_s: float = 300.0
+    max_age_s: float = 400 * 86400.0
+
+
+def process_message(
+    topic: str,
+    payload: bytes,
+    received_utc: datetime,
+    routing: Routing,
+    limits: Limits = Limits(),
+    source: str = "mqtt",
+) -> Message:
+    """Decode and validate one message into readings and rejections (see module docstring)."""
+    received_ms = int(received_utc.timestamp() * 1000)
+    msg = Message(topic, received_ms, source)
+
+    def reject(reason: str, detail: str) -> None:
+        msg.rejected.append(Rejected(reason, detail, topic, bytes(payload), received_ms, source))
+
+    route = routing.by_topic.get(topic)
+    fmt = route.format if route else "json"
+    try:
+        readings = decode(fmt, payload, topic, received_utc)
+    except DecodeError as exc:
+        reason = exc.reason if route else "unknown_topic"
+        detail = (
+            str(exc)
+            if route
+            else (
+                f"topic {topic!r} is not mapped to any meter in the competition file, and the "
+                f"payload does not decode as the project's JSON naming its meter: {exc}"
+            )
+        )
+        reject(reason, detail)
+        return msg
+    for i, reading in enumerate(readings):
+        where = f"reading[{i}]" if len(readings) > 1 else "reading"
+        problem = _check(reading, route, routing, received_utc, limits, topic)
+        if problem:
+            reject(problem[0], f"{where}: {problem[1]}")
+            continue
+        meter = _meter_for(reading, route, routing)
+        msg.readings.append(
+            StoredReading(
+                meter.meter_id,
+                int(reading.ts_utc.timestamp() * 1000),
+                reading.energy_kwh,
+                reading.power_w,
+            )
+        )
+    return msg
+
+
+def _meter_for(reading: Reading, route: Route | None, routing: Routing) -> Route:
+    return route if route is not None else routing.by_meter[reading.meter_id]
+
+
+def _check(
+    reading: Reading,
+    route: Route | None,
+    routing: Routing,
+    received_utc: datetime,
+    limits: Limits,
+    topic: str,
+) -> tuple[str, str] | None:
+    """The (reason, detail) that rejects ``reading``, or None when it is acceptable."""
+    if route is None:
+        if reading.meter_id is None:
+            return "unknown_topic", (
+                f"topic {topic!r} is not mapped to a meter and the reading names none; map the "
+                'topic in [[site.meter]] or add "meter" to the payload'
+            )
+        if reading.meter_id not in routing.by_meter:
+            return "unknown_meter", f"meter {reading.meter_id!r} is not in the competition file"
+    elif reading.meter_id not in (None, route.meter_id):
+        return "meter_mismatch", (
+            f"the payload names meter {reading.meter_id!r} but topic {topic!r} belongs to "
+            f"meter {route.meter_id!r}"
+        )
+    for name, value in (("energy_kwh", reading.energy_kwh), ("power_w", reading.power_w)):
+        if value is not None and value < 0:
+            return "negative_value", f"{name} = {value} is negative"
+    meter = _meter_for(reading, route, routing)
+    if (
+        reading.power_w is not None
+        and meter.max_power_w is not None
+        and reading.power_w > meter.max_power_w
+    ):
+        return "power_above_max", (
+            f"power_w = {reading.power_w} exceeds max_power_w = {meter.max_power_w} of meter "
+            f"{meter.meter_id!r}"
+        )
+    if reading.ts_utc > received_utc + timedelta(seconds=limits.max_future_s):
+        return "future_timestamp", (
+            f"ts {reading.ts_utc.isoformat()} is more than {limits.max_future_s:g} s after "
+            f"the receive time {received_utc.isoformat()}"
+        )
+    if reading.ts_utc < received_utc - timedelta(seconds=limits.max_age_s):
+        return "too_old", (
+            f"ts {reading.ts_utc.isoformat()} is more than {limits.max_age_s / 86400:g} days "
+            "before the receive time"
+        )
+    return None

@@ -1,0 +1,1 @@
+"""Scoring core: the competition model and pure numpy functions from hourly kWh to ranks."""

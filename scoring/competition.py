@@ -1,0 +1,207 @@
+"""The competition model: competition, sites, meters and displays, validated with pydantic.
+
+Every other stage imports this model; it holds no I/O. ``competition_file`` parses TOML into it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        max_length=64,
+        description="lower-case letters, digits, '-' and '_'",
+    ),
+]
+MeterFormat = Literal["dsmr", "tasmota", "shelly", "senml", "json", "emon", "auto"]
+DisplayKind = Literal["text", "matrix", "awtrix", "wled", "kiosk"]
+
+_MQTT_WILDCARDS = re.compile(r"[#+]")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaselineSpec(_Strict):
+    """How a site's expected consumption without the competition is built."""
+
+    method: Literal["previous-year", "pre-period"] = "previous-year"
+    weeks: int = Field(8, ge=1, le=52, description="pre-period: weeks before the start")
+
+
+class Meter(_Strict):
+    id: Identifier
+    topic: str | None = Field(
+        None, description="MQTT topic; default wattleague/<comp>/<site>/<meter>"
+    )
+    format: MeterFormat = "json"
+    max_power_w: float | None = Field(
+        None, gt=0, description="readings above this are quarantined [W]"
+    )
+
+    @field_validator("topic")
+    @classmethod
+    def _plain_topic(cls, topic: str | None) -> str | None:
+        if topic is not None and (not topic or _MQTT_WILDCARDS.search(topic)):
+            raise ValueError("a meter topic must be a plain topic name without '+' or '#'")
+        return topic
+
+
+class Site(_Strict):
+    id: Identifier
+    municipality: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    area_m2: float = Field(gt=0, description="heated floor area (Atemp) [m²]")
+    target_pct: float = Field(0.0, ge=0, lt=100, description="reduction target [%]")
+    meters: list[Meter] = Field(alias="meter", min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Display(_Strict):
+    id: Identifier
+    site: str
+    kind: DisplayKind = "text"
+    columns: int = Field(32, ge=8, le=80, description="text: characters per line")
+    rows: int = Field(4, ge=1, le=8, description="text: lines")
+    lang: Literal["sv", "en"] = "sv"
+
+
+class CompetitionInfo(_Strict):
+    id: Identifier
+    name: str = Field(min_length=1)
+    timezone: str = "Europe/Stockholm"
+    start: date
+    end: date
+    holidays: str = Field("SE", pattern=r"^[A-Z]{2}$", description="ISO 3166 country code")
+    baseline: BaselineSpec = BaselineSpec()
+    price_per_kwh: float = Field(0.0, ge=0, description="price in `currency` per kWh")
+    currency: str = "SEK"
+    co2_g_per_kwh: float = Field(0.0, ge=0, description="emission factor [g CO₂/kWh]")
+    synthetic: bool = Field(False, description="the data is simulated (demo); pages say so")
+    min_completeness_pct: float = Field(
+        90.0,
+        ge=0,
+        le=100,
+        description="sites below this share of measured hours are not ranked [%]",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r}; use an IANA name such as 'Europe/Stockholm'"
+            ) from None
+        return name
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Competition(_Strict):
+    """A whole competition file: the competition, its sites and its displays."""
+
+    competition: CompetitionInfo
+    sites: list[Site] = Field(alias="site", min_length=1)
+    displays: list[Display] = Field(default_factory=list, alias="display")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _cross_references(self, info: ValidationInfo) -> Competition:
+        if info.context and info.context.get("defer_cross_references"):
+            return self  # the file loader reports these with their locations itself
+        problems = cross_reference_problems(self.model_dump(by_alias=True, mode="json"))
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.competition.id
+
+    def site(self, site_id: str) -> Site | None:
+        return next((s for s in self.sites if s.id == site_id), None)
+
+    def display(self, display_id: str) -> Display | None:
+        return next((d for d in self.displays if d.id == display_id), None)
+
+    def topics_by_meter(self) -> dict[str, str]:
+        """Meter id → MQTT topic (configured, or ``wattleague/<competition>/<site>/<meter>``)."""
+        return {
+            m.id: m.topic or f"wattleague/{self.competition.id}/{s.id}/{m.id}"
+            for s in self.sites
+            for m in s.meters
+        }
+
+    def meters(self) -> dict[str, tuple[Site, Meter]]:
+        """Meter id → (site, meter)."""
+        return {m.id: (s, m) for s in self.sites for m in s.meters}
+
+
+Location = tuple[str | int, ...]
+
+
+def cross_reference_problems(data: dict) -> list[tuple[Location, str]]:
+    """Problems that span tables (duplicate ids and topics, dangling display sites).
+
+    Works on the raw file data (as TOML parses it), so that the loader can report these
+    together with per-field problems; entries that are malformed are skipped here.
+    """
+    problems: list[tuple[Location, str]] = []
+    seen: dict[tuple[str, str], Location] = {}
+
+    def unique(kind: str, value: object, loc: Location) -> None:
+        if not isinstance(value, str):
+            return
+        first = seen.setdefault((kind, value), loc)
+        if first is not loc:
+            where = ".".join(str(p) for p in first)
+            problems.append((loc, f"duplicate {kind} {value!r} (first used at {where})"))
+
+    info = data.get("competition") if isinstance(data.get("competition"), dict) else {}
+    start, end = info.get("start"), info.get("end")
+    if isinstance(start, date) and isinstance(end, date) and end < start:
+        problems.append((("competition", "end"), f"end {end} is before start {start}"))
+    comp_id = info.get("id", "")
+    sites = _list_of_dicts(data.get("site"))
+    for i, site in enumerate(sites):
+        unique("site id", site.get("id"), ("site", i, "id"))
+        for j, meter in enumerate(_list_of_dicts(site.get("meter"))):
+            unique("meter id", meter.get("id"), ("site", i, "meter", j, "id"))
+            topic = meter.get("topic") or f"wattleague/{comp_id}/{site.get('id')}/{meter.get('id')}"
+            unique("meter topic", topic, ("site", i, "meter", j, "topic"))
+    site_ids = {s.get("id") for s in sites}
+    for k, display in enumerate(_list_of_dicts(data.get("display"))):
+        unique("display id", display.get("id"), ("display", k, "id"))
+        if "site" in display and display["site"] not in site_ids:
+            problems.append(
+                (
+                    ("display", k, "site"),
+                    f"names site {display['site']!r}, which no [[site]] defines",
+                )
+            )
+    return problems
+
+
+def _list_of_dicts(value: object) -> list[dict]:
+    return [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else []

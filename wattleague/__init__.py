@@ -1,0 +1,1 @@
+"""Watt League command-line application: demo, simulator and helpers."""

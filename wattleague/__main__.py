@@ -1,0 +1,3 @@
+from wattleague.cli import main
+
+main()

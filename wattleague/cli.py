@@ -1,0 +1,240 @@
+"""The ``wattleague`` command: one subcommand per job."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+
+import click
+import orjson
+
+from wattleague.settings import settings_options, settings_table
+
+
+def _help_settings(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(settings_table())
+        ctx.exit()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--help-settings",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_help_settings,
+    help="List every setting with its default and exit.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Watt League: energy-saving competitions between buildings."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _load(paths: tuple[str, ...] | list[str]):
+    from scoring.competition_file import ConfigError, load_competition
+
+    comps, failed = [], False
+    for p in paths:
+        try:
+            comps.append(load_competition(p))
+        except ConfigError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+    if failed:
+        raise SystemExit(2)
+    return comps
+
+
+def _open_store(url: str):
+    from ingest.store import StoreURLError, open_store
+
+    try:
+        return open_store(url)
+    except StoreURLError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+
+
+def _broker(url: str):
+    from ingest.mqtt_url import parse_mqtt_url
+
+    try:
+        return parse_mqtt_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mqtt") from None
+
+
+@main.command("check-config")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def check_config(files: tuple[str, ...]) -> None:
+    """Validate competition files; print every problem with its location."""
+    from scoring.competition_file import ConfigError, load_competition
+
+    problems = 0
+    for f in files:
+        try:
+            comp = load_competition(f)
+        except ConfigError as exc:
+            problems += len(exc.problems)
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            continue
+        meters = sum(len(s.meters) for s in comp.sites)
+        click.echo(
+            f"{f}: OK — competition {comp.id!r}, {len(comp.sites)} sites, "
+            f"{meters} meters, {len(comp.displays)} displays"
+        )
+    if problems:
+        click.echo(f"{problems} problem(s) found", err=True)
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Competition file (repeat for several competitions).",
+)
+@settings_options("store", "host", "port", "stream_interval_s")
+def serve(configs, store, host, port, stream_interval_s) -> None:
+    """Serve the API, the leaderboard page and display frames."""
+    import uvicorn
+
+    from api.app import create_app
+
+    comps = _load(configs)
+    app = create_app(comps, _open_store(store), stream_interval_s=stream_interval_s)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Competition file (repeat for several competitions).",
+)
+@settings_options(
+    "store",
+    "mqtt",
+    "mqtt_client_id",
+    "mqtt_protocol",
+    "shared_group",
+    "max_future_s",
+    "max_age_days",
+)
+def ingest(
+    configs, store, mqtt, mqtt_client_id, mqtt_protocol, shared_group, max_future_s, max_age_days
+) -> None:
+    """Run the MQTT ingest worker until interrupted."""
+    from ingest.mqtt_worker import IngestWorker
+    from ingest.routing import Routing
+    from ingest.validation import Limits
+
+    if mqtt_protocol not in ("5", "3.1.1"):
+        raise click.BadParameter("use 5 or 3.1.1", param_hint="--mqtt-protocol")
+    comps = _load(configs)
+    worker = IngestWorker(
+        _broker(mqtt),
+        _open_store(store),
+        Routing.from_competitions(comps),
+        client_id=mqtt_client_id,
+        protocol=5 if mqtt_protocol == "5" else 4,
+        shared_group=shared_group or None,
+        limits=Limits(max_future_s=max_future_s, max_age_s=max_age_days * 86400),
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker.start()
+    click.echo(f"ingesting from {mqtt} into {store}; Ctrl-C to stop", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    worker.stop()
+    click.echo(f"stopped: {dict(worker.stats)}", err=True)
+
+
+@main.command()
+@click.option("--format", "fmt", required=True, help="Payload format, e.g. json or senml.")
+@click.option("--topic", default="", help="Topic the payload arrived on.")
+def decode(fmt: str, topic: str) -> None:
+    """Decode one payload from stdin and print its readings as JSON lines."""
+    from ingest.decoders import decode as decode_payload
+    from ingest.readings import DecodeError
+
+    payload = sys.stdin.buffer.read()
+    try:
+        readings = decode_payload(fmt, payload, topic, datetime.now(UTC))
+    except DecodeError as exc:
+        click.echo(f"error: cannot decode as {fmt!r} ({exc.reason}): {exc}", err=True)
+        raise SystemExit(1) from None
+    for r in readings:
+        row = {"meter": r.meter_id, "ts": r.ts_utc.isoformat().replace("+00:00", "Z")}
+        if r.energy_kwh is not None:
+            row["energy_kwh"] = r.energy_kwh
+        if r.power_w is not None:
+            row["power_w"] = r.power_w
+        click.echo(orjson.dumps(row).decode())
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="HTTP port of the API and pages.")
+@click.option(
+    "--mqtt-port",
+    default=11883,
+    show_default=True,
+    help="Port of the embedded MQTT broker (0 picks a free one).",
+)
+@click.option("--speed", default=60.0, show_default=True, help="Simulated seconds per real second.")
+@click.option(
+    "--duration",
+    default=0.0,
+    show_default=True,
+    help="Exit after this many seconds (0 runs until Ctrl-C).",
+)
+@click.option(
+    "--store",
+    "store_url",
+    default="",
+    help="Store URL (default: a fresh SQLite file in a temporary folder).",
+)
+@click.option(
+    "--display",
+    "display_id",
+    default="soderhamn-lobby",
+    show_default=True,
+    help="Display to render in the terminal.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(port, mqtt_port, speed, duration, store_url, display_id, host) -> None:
+    """Everything on one machine: broker, 24 simulated town halls, ingest, API, LED display."""
+    from wattleague.demo import DemoOptions, run_demo
+
+    if speed <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--speed")
+    code = run_demo(
+        DemoOptions(
+            host=host,
+            port=port,
+            mqtt_port=mqtt_port,
+            speed=speed,
+            duration_s=duration,
+            store_url=store_url or None,
+            display_id=display_id,
+            workdir=None,
+        )
+    )
+    raise SystemExit(code)

@@ -1,0 +1,98 @@
+"""All settings in one table: name (with unit), default, environment variable and help.
+
+The table generates the CLI options (``settings_options``) and ``--help-settings``; a test
+checks that the README documents every setting. Secrets come only from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+    env: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting(
+            "store",
+            "sqlite:///./wattleague.db",
+            "store URL: sqlite:///path/to/file.db",
+            "WATTLEAGUE_STORE",
+        ),
+        Setting(
+            "mqtt",
+            "mqtt://127.0.0.1:1883",
+            "MQTT broker URL: mqtt://[user:pass@]host:port or mqtts://…",
+            "WATTLEAGUE_MQTT",
+        ),
+        Setting("host", "127.0.0.1", "address the HTTP server binds to", "WATTLEAGUE_HOST"),
+        Setting("port", 8000, "HTTP port", "WATTLEAGUE_PORT"),
+        Setting(
+            "mqtt_client_id",
+            "wattleague-ingest",
+            "MQTT client id; keep it stable so the broker keeps the session",
+            None,
+        ),
+        Setting("mqtt_protocol", "5", "MQTT protocol version: 5 or 3.1.1", None),
+        Setting(
+            "shared_group",
+            "",
+            "MQTT 5 shared-subscription group; workers with the same group share the load",
+            None,
+        ),
+        Setting(
+            "max_future_s",
+            300.0,
+            "readings this far after their receive time are quarantined [s]",
+            None,
+        ),
+        Setting("max_age_days", 400.0, "readings older than this are quarantined [days]", None),
+        Setting(
+            "stream_interval_s", 1.0, "how often the leaderboard stream checks for news [s]", None
+        ),
+    ]
+}
+
+
+def settings_options(*names: str) -> Callable:
+    """Click decorator adding the options for ``names`` from the table."""
+
+    def decorate(func: Callable) -> Callable:
+        for name in reversed(names):
+            s = SETTINGS[name]
+            func = click.option(
+                s.flag,
+                name,
+                default=s.default,
+                type=type(s.default),
+                envvar=s.env,
+                show_default=True,
+                show_envvar=s.env is not None,
+                help=s.help,
+            )(func)
+        return func
+
+    return decorate
+
+
+def settings_table() -> str:
+    """The settings as a text table for ``--help-settings``."""
+    rows = [(s.flag, repr(s.default), s.env or "", s.help) for s in SETTINGS.values()]
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        f"{a:<{width[0]}}  {b:<{width[1]}}  {c:<{width[2]}}  {d}" for a, b, c, d in rows
+    )
