@@ -103,10 +103,22 @@ def _noise(seed: int, hours: np.ndarray) -> np.ndarray:
     return (x >> np.uint64(11)).astype(np.float64) / 2.0**52 - 1.0
 
 
-def _utc_offset_s(hours: np.ndarray, tz: ZoneInfo) -> np.ndarray:
-    """UTC offset [s] of ``tz`` at the start of each UTC hour (DST-aware, via zoneinfo)."""
+def _offsets(hours: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     at = (datetime.fromtimestamp(h * HOUR_S, tz) for h in hours.tolist())
     return np.fromiter((d.utcoffset().total_seconds() for d in at), np.float64, len(hours))
+
+
+def _utc_offset_s(hours: np.ndarray, tz: ZoneInfo) -> np.ndarray:
+    """UTC offset [s] of ``tz`` at the start of each UTC hour (DST-aware, via zoneinfo).
+
+    Looked up once per UTC day; hour by hour only on days whose offset changes.
+    """
+    days, inv = np.unique(hours // 24, return_inverse=True)
+    at_start, at_end = _offsets(days * 24, tz), _offsets(days * 24 + 24, tz)
+    off = at_start[inv]
+    change = (at_start != at_end)[inv]
+    off[change] = _offsets(hours[change], tz)
+    return off
 
 
 def _hourly_kw(site: DemoSite, hours: np.ndarray, tz: ZoneInfo, start_s: float | None):
@@ -203,5 +215,5 @@ def register_kwh(
     kw = _hourly_kw(site, np.arange(lo, int(h.max()) + 1), tz, competition_start_s)
     before = np.concatenate(([0.0], np.cumsum(kw)))  # kWh from lo*3600 to each hour start
     k = h - lo
-    energy = before[k] + kw[k] * (t - h * HOUR_S) / HOUR_S * 0.99
+    energy = before[k] + kw[k] * (t - h * HOUR_S) / HOUR_S
     return (register_offset_kwh(site) + energy[:-1] - energy[-1]).reshape(ts.shape)
