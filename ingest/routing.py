@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paho.mqtt.client import topic_matches_sub
+
 from scoring.competition import Competition
 
 
@@ -34,6 +36,11 @@ class Routing:
         return cls(by_topic, by_meter)
 
     def subscriptions(self) -> list[str]:
-        """Topic filters the ingest worker subscribes to: every mapped topic, and the default
-        tree for payloads that name their meter."""
-        return sorted(set(self.by_topic) | {"wattleague/#"})
+        """Topic filters the ingest worker subscribes to: the default tree (for payloads that
+        name their meter) and every mapped topic outside it.
+
+        The filters must not overlap: a broker delivers a message once per matching
+        subscription, so overlapping filters would store and quarantine everything twice.
+        """
+        default = "wattleague/#"
+        return [default] + sorted(t for t in self.by_topic if not topic_matches_sub(default, t))
