@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian/Ubuntu machine: installs what the tests need
+# (Debian's mosquitto and chromium; the project with its dev extra), then runs ruff and pytest.
+# Arguments are passed to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh ".[dev]"
+apt_install mosquitto chromium
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
