@@ -69,6 +69,6 @@ class LeaderboardHub:
                         "data": self.latest[cid].decode(),
                     }
                 async with self._changed:
-                    await self._changed.wait_for(lambda: self.version[cid] != seen)
+                    await self._changed.wait_for(lambda seen=seen: self.version[cid] != seen)
         finally:
             self.listeners -= 1

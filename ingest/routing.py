@@ -43,4 +43,5 @@ class Routing:
         subscription, so overlapping filters would store and quarantine everything twice.
         """
         default = "wattleague/#"
-        return [default] + sorted(t for t in self.by_topic if not topic_matches_sub(default, t))
+        others = sorted(t for t in self.by_topic if not topic_matches_sub(default, t))
+        return [default, *others]

@@ -170,7 +170,8 @@ class SQLiteStore:
                 Rejected(
                     "conflicting_duplicate",
                     f"meter {meter_id!r} at {ts_ms} ms already has energy_kwh={hit[0]}, "
-                    f"power_w={hit[1]}; this message says energy_kwh={energy_kwh}, power_w={power_w}",
+                    f"power_w={hit[1]}; this message says energy_kwh={energy_kwh}, "
+                    f"power_w={power_w}",
                     msg.topic,
                     b"",
                     msg.received_ms,

@@ -66,14 +66,14 @@ def _hourly(first: datetime, last: datetime, power_kw: float, offset_kwh: float)
 
 def _json_messages(topic: str, readings) -> list[tuple[str, bytes]]:
     rows = [{"ts": ts, "energy_kwh": round(e, 6)} for ts, e in readings]
-    return [(topic, orjson.dumps(rows[i:i + 24])) for i in range(0, len(rows), 24)]
+    return [(topic, orjson.dumps(rows[i : i + 24])) for i in range(0, len(rows), 24)]
 
 
 def _senml_messages(topic: str, readings) -> list[tuple[str, bytes]]:
     rows = list(readings)
     out = []
     for i in range(0, len(rows), 24):
-        chunk = rows[i:i + 24]
+        chunk = rows[i : i + 24]
         bt = chunk[0][0]
         pack = [{"bn": "beta-main:", "bt": bt, "bu": "kWh", "n": "energy", "v": chunk[0][1]}]
         pack += [{"n": "energy", "t": ts - bt, "v": e} for ts, e in chunk[1:]]
@@ -89,8 +89,13 @@ def competition():
 @pytest.fixture
 def worker(mosquitto, competition, tmp_path, request):
     store = SQLiteStore(tmp_path / "e2e.db")
-    w = IngestWorker(parse_mqtt_url(mosquitto.url), store, Routing.from_competitions([competition]),
-                     client_id=f"e2e-{request.node.name}", clock=NOW.timestamp)
+    w = IngestWorker(
+        parse_mqtt_url(mosquitto.url),
+        store,
+        Routing.from_competitions([competition]),
+        client_id=f"e2e-{request.node.name}",
+        clock=NOW.timestamp,
+    )
     w.start()
     assert w.connected.wait(10)
     yield w
@@ -104,10 +109,12 @@ def test_published_readings_reach_the_leaderboard(mosquitto, competition, worker
     base_first, base_last = datetime(2010, 3, 2, tzinfo=TZ), datetime(2010, 3, 9, tzinfo=TZ)
     comp_first, comp_last = datetime(2011, 3, 1, tzinfo=TZ), NOW
     messages = (
-        _json_messages("wattleague/e2e/alfa/alfa-main",
-                       _hourly(base_first, base_last, 10.0, 1000.0))
-        + _json_messages("wattleague/e2e/alfa/alfa-main",
-                         _hourly(comp_first, comp_last, 8.0, 5000.0))
+        _json_messages(
+            "wattleague/e2e/alfa/alfa-main", _hourly(base_first, base_last, 10.0, 1000.0)
+        )
+        + _json_messages(
+            "wattleague/e2e/alfa/alfa-main", _hourly(comp_first, comp_last, 8.0, 5000.0)
+        )
         + _senml_messages("senml/beta", _hourly(base_first, base_last, 5.0, 200.0))
         + _senml_messages("senml/beta", _hourly(comp_first, comp_last, 4.5, 900.0))
     )
@@ -140,18 +147,24 @@ def test_published_readings_reach_the_leaderboard(mosquitto, competition, worker
 def test_duplicates_are_stored_once_and_bad_messages_quarantined(mosquitto, worker):
     topic = "wattleague/e2e/alfa/alfa-main"
     good = orjson.dumps({"ts": "2011-03-02T10:00:00+01:00", "energy_kwh": 12.5, "power_w": 900})
-    publish_all(mosquitto.port, [
-        (topic, good),
-        (topic, good),  # redelivered or re-sent: stored once
-        (topic, b"{not json"),
-        (topic, orjson.dumps({"ts": "2011-03-02T10:05:00+01:00", "power_w": "lots"})),
-        ("wattleague/e2e/nowhere/nobody", orjson.dumps({"ts": 1299056400, "power_w": 5})),
-        (topic, orjson.dumps({"ts": "2011-03-02T10:10:00", "power_w": 5})),
-    ])
+    publish_all(
+        mosquitto.port,
+        [
+            (topic, good),
+            (topic, good),  # redelivered or re-sent: stored once
+            (topic, b"{not json"),
+            (topic, orjson.dumps({"ts": "2011-03-02T10:05:00+01:00", "power_w": "lots"})),
+            ("wattleague/e2e/nowhere/nobody", orjson.dumps({"ts": 1299056400, "power_w": 5})),
+            (topic, orjson.dumps({"ts": "2011-03-02T10:10:00", "power_w": 5})),
+        ],
+    )
     wait_until(lambda: sum(worker.store.quarantine_counts().values()) == 4)
     assert worker.store.count_readings() == 1
     assert worker.store.quarantine_counts() == {
-        "naive_timestamp": 1, "non_numeric": 1, "undecodable": 1, "unknown_topic": 1,
+        "naive_timestamp": 1,
+        "non_numeric": 1,
+        "undecodable": 1,
+        "unknown_topic": 1,
     }
     rows = {q["reason"]: q for q in worker.store.list_quarantine()}
     assert rows["undecodable"]["payload"] == b"{not json"

@@ -47,8 +47,12 @@ def test_contradicting_reading_is_quarantined_not_overwritten(store):
 
 
 def test_rejected_messages_are_kept_with_reason_and_payload(store):
-    msg = Message("wattleague/x/y/z", 42, "mqtt",
-                  rejected=[Rejected("undecodable", "not JSON", "wattleague/x/y/z", b"\xff", 42)])
+    msg = Message(
+        "wattleague/x/y/z",
+        42,
+        "mqtt",
+        rejected=[Rejected("undecodable", "not JSON", "wattleague/x/y/z", b"\xff", 42)],
+    )
     assert store.write([msg]).quarantined == 1
     (row,) = store.list_quarantine(reason="undecodable")
     assert row["payload"] == b"\xff" and row["received_ms"] == 42
@@ -56,8 +60,16 @@ def test_rejected_messages_are_kept_with_reason_and_payload(store):
 
 
 def test_read_series_filters_meters_and_time_and_keeps_missing_values_as_nan(store):
-    store.write([_msg(("m1", 1000, 5.0, None), ("m2", 1000, None, 300.0), ("m1", 3000, 6.0, 50.0),
-                      ("m1", 9000, 7.0, None))])
+    store.write(
+        [
+            _msg(
+                ("m1", 1000, 5.0, None),
+                ("m2", 1000, None, 300.0),
+                ("m1", 3000, 6.0, 50.0),
+                ("m1", 9000, 7.0, None),
+            )
+        ]
+    )
     series = store.read_series(["m1", "m2", "m3"], 0.5, 5.0)
     assert set(series) == {"m1", "m2"}
     assert series["m1"].ts_s.tolist() == [1.0, 3.0]
@@ -84,10 +96,13 @@ def test_change_token_changes_on_write_from_another_connection(tmp_path):
     reader.close()
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("sqlite://{tmp}/abs.db", "{tmp}/abs.db"),  # tmp starts with "/": sqlite:///tmp/…
-    ("sqlite:///{tmp}/abs4.db", "{tmp}/abs4.db"),  # the four-slash form: sqlite:////tmp/…
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite://{tmp}/abs.db", "{tmp}/abs.db"),  # tmp starts with "/": sqlite:///tmp/…
+        ("sqlite:///{tmp}/abs4.db", "{tmp}/abs4.db"),  # the four-slash form: sqlite:////tmp/…
+    ],
+)
 def test_store_urls(tmp_path, url, expected):
     store = open_store(url.format(tmp=tmp_path))
     assert store.path == expected.format(tmp=tmp_path)

@@ -54,27 +54,31 @@ def test_unix_seconds_and_lists_are_accepted():
     assert [r.ts_ms for r in msg.readings] == [1299067200000, 1299067260500]
 
 
-@pytest.mark.parametrize(("payload", "reason", "says"), [
-    (b"\x00\xff garbage", "undecodable", "not valid JSON"),
-    ({"ts": 1299067200}, "no_value", "energy_kwh"),
-    ({"energy_kwh": 5}, "missing_timestamp", "'ts'"),
-    ({"ts": "yesterday", "power_w": 5}, "bad_timestamp", "'yesterday'"),
-    ({"ts": "2011-03-02T12:00:00", "power_w": 5}, "naive_timestamp", "no UTC offset"),
-    ({"ts": 1299067200, "power_w": "5 W"}, "non_numeric", "power_w"),
-    ({"ts": 1299067200, "power_w": -3}, "negative_value", "power_w = -3"),
-    ({"ts": 1299067200, "power_w": 60000}, "power_above_max", "max_power_w = 50000"),
-    ({"ts": 1299067200 + 86400, "power_w": 5}, "future_timestamp", "after the receive time"),
-    ({"ts": 1199067200, "power_w": 5}, "too_old", "days before"),
-    ({"ts": 1299067200, "power_w": 5, "meter": "other"}, "meter_mismatch", "'other'"),
-    ([], "empty", "empty list"),
-])
+@pytest.mark.parametrize(
+    ("payload", "reason", "says"),
+    [
+        (b"\x00\xff garbage", "undecodable", "not valid JSON"),
+        ({"ts": 1299067200}, "no_value", "energy_kwh"),
+        ({"energy_kwh": 5}, "missing_timestamp", "'ts'"),
+        ({"ts": "yesterday", "power_w": 5}, "bad_timestamp", "'yesterday'"),
+        ({"ts": "2011-03-02T12:00:00", "power_w": 5}, "naive_timestamp", "no UTC offset"),
+        ({"ts": 1299067200, "power_w": "5 W"}, "non_numeric", "power_w"),
+        ({"ts": 1299067200, "power_w": -3}, "negative_value", "power_w = -3"),
+        ({"ts": 1299067200, "power_w": 60000}, "power_above_max", "max_power_w = 50000"),
+        ({"ts": 1299067200 + 86400, "power_w": 5}, "future_timestamp", "after the receive time"),
+        ({"ts": 1199067200, "power_w": 5}, "too_old", "days before"),
+        ({"ts": 1299067200, "power_w": 5, "meter": "other"}, "meter_mismatch", "'other'"),
+        ([], "empty", "empty list"),
+    ],
+)
 def test_bad_input_is_quarantined_with_its_reason(payload, reason, says):
     msg = _process(payload)
     assert msg.readings == []
     (q,) = msg.rejected
     assert q.reason == reason and says in q.detail
-    assert q.topic == TOPIC and q.payload == (payload if isinstance(payload, bytes)
-                                              else orjson.dumps(payload))
+    assert q.topic == TOPIC and q.payload == (
+        payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    )
 
 
 def test_huge_json_number_is_rejected_not_stored_as_infinity():
@@ -83,8 +87,13 @@ def test_huge_json_number_is_rejected_not_stored_as_infinity():
 
 
 def test_one_bad_reading_does_not_take_its_neighbours_down():
-    msg = _process([{"ts": 1299067200, "power_w": 5}, {"ts": 1299067260, "power_w": -1},
-                    {"ts": 1299067320, "power_w": 7}])
+    msg = _process(
+        [
+            {"ts": 1299067200, "power_w": 5},
+            {"ts": 1299067260, "power_w": -1},
+            {"ts": 1299067320, "power_w": 7},
+        ]
+    )
     assert [r.power_w for r in msg.readings] == [5.0, 7.0]
     (q,) = msg.rejected
     assert q.reason == "negative_value" and q.detail.startswith("reading[1]")
@@ -100,8 +109,10 @@ def test_unknown_topic_is_quarantined_unless_the_payload_names_a_known_meter():
 
 
 def test_senml_topic_uses_the_senml_decoder():
-    pack = [{"bn": "s-senml:", "bt": 1299067200, "bu": "Wh", "n": "energy", "v": 1500},
-            {"n": "power", "u": "W", "v": 800}]
+    pack = [
+        {"bn": "s-senml:", "bt": 1299067200, "bu": "Wh", "n": "energy", "v": 1500},
+        {"n": "power", "u": "W", "v": 800},
+    ]
     msg = _process(pack, topic="senml/s")
     (r,) = msg.readings
     assert (r.meter_id, r.energy_kwh, r.power_w) == ("s-senml", 1.5, 800.0)

@@ -77,9 +77,7 @@ def test_missing_required_keys_point_at_their_table():
     text = BROKEN.replace("area_m2 = 3000\n", "").replace('timezone = "Europe/Stockhom"\n', "")
     problems = [p for p in _problems(text) if "missing" in p]
     # the [[site]] header of pitea is on line 17 once the timezone line is gone
-    assert problems == [
-        "broken.toml:17: [[site]] #2 'pitea', key area_m2: required key is missing"
-    ]
+    assert problems == ["broken.toml:17: [[site]] #2 'pitea', key area_m2: required key is missing"]
 
 
 def test_toml_syntax_error_gives_its_line():
@@ -103,8 +101,12 @@ def test_default_topics_and_meter_lookup():
 
 
 def test_wildcard_topic_is_rejected():
-    text = BROKEN.split("[[site]]")[0].replace("Stockhom", "Stockholm").replace(
-        "2011-02-01", "2011-05-31").replace("previus", "previous") + """
+    text = (
+        BROKEN.split("[[site]]")[0]
+        .replace("Stockhom", "Stockholm")
+        .replace("2011-02-01", "2011-05-31")
+        .replace("previus", "previous")
+        + """
 [[site]]
 id = "a"
 municipality = "A kommun"
@@ -114,5 +116,6 @@ area_m2 = 100
   id = "a-main"
   topic = "tele/+/SENSOR"
 """
+    )
     problems = _problems(text)
     assert len(problems) == 1 and "key topic" in problems[0] and "'+'" in problems[0]

@@ -148,9 +148,9 @@ def intervals_in_grid(draw):
     """Non-overlapping (possibly touching) intervals inside [0, N_HOURS h] with energy."""
     n = draw(st.integers(1, 30))
     points = draw(
-        st.lists(
-            st.integers(0, N_HOURS * 3600), min_size=2 * n, max_size=2 * n, unique=True
-        ).map(sorted)
+        st.lists(st.integers(0, N_HOURS * 3600), min_size=2 * n, max_size=2 * n, unique=True).map(
+            sorted
+        )
     )
     touch = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     starts, ends = list(points[0::2]), list(points[1::2])

@@ -1,0 +1,110 @@
+"""The wattleague command: check-config, decode and the settings table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.scoring.test_competition_file import BROKEN
+from wattleague.cli import main
+from wattleague.settings import SETTINGS
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "deploy" / "examples" / "kommunhus-2011.toml"
+
+
+def _run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def test_check_config_passes_the_example():
+    result = _run("check-config", str(EXAMPLE))
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output and "5 sites" in result.output
+
+
+def test_check_config_names_every_problem_and_fails(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text(BROKEN, encoding="utf-8")
+    result = _run("check-config", str(broken))
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 8
+    assert f"error: {broken}:13: [[site]] #1 'soderhamn', key area_m2:" in result.output
+    assert "8 problem(s) found" in result.output
+
+
+def test_check_config_missing_file(tmp_path):
+    result = _run("check-config", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 1 and "cannot read file" in result.output
+
+
+def test_decode_json_prints_json_lines():
+    result = _run(
+        "decode",
+        "--format",
+        "json",
+        input='[{"ts": "2011-03-01T08:00:00+01:00", "energy_kwh": 1.5, "meter": "m"},'
+        ' {"ts": 1299000000, "power_w": 20}]',
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        '{"meter":"m","ts":"2011-03-01T07:00:00Z","energy_kwh":1.5}',
+        '{"meter":null,"ts":"2011-03-01T17:20:00Z","power_w":20.0}',
+    ]
+
+
+def test_decode_senml():
+    result = _run(
+        "decode",
+        "--format",
+        "senml",
+        input='[{"bn":"m1:","bt":1299000000,"n":"e","u":"Wh","v":2500}]',
+    )
+    assert result.exit_code == 0
+    assert result.output.strip() == '{"meter":"m1","ts":"2011-03-01T17:20:00Z","energy_kwh":2.5}'
+
+
+def test_decode_failure_says_why_and_exits_1():
+    result = _run("decode", "--format", "json", input="{oops")
+    assert result.exit_code == 1
+    assert "cannot decode as 'json' (undecodable)" in result.output
+
+
+def test_decode_unknown_format():
+    result = _run("decode", "--format", "morse", input="...")
+    assert result.exit_code == 1 and "unknown format 'morse'" in result.output
+
+
+def test_help_settings_lists_every_setting():
+    result = _run("--help-settings")
+    assert result.exit_code == 0
+    for setting in SETTINGS.values():
+        assert setting.flag in result.output
+
+
+def test_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(--[a-z0-9-]+)`", readme))
+    missing = [s.flag for s in SETTINGS.values() if s.flag not in documented]
+    assert missing == [], f"settings missing from README.md: {missing}"
+
+
+def test_serve_rejects_a_bad_store_url(tmp_path):
+    result = _run("serve", "--config", str(EXAMPLE), "--store", "postgres://x")
+    assert result.exit_code == 2 and "--store" in result.output and "sqlite:///" in result.output
+
+
+def test_ingest_rejects_a_bad_mqtt_url(tmp_path):
+    result = _run(
+        "ingest",
+        "--config",
+        str(EXAMPLE),
+        "--store",
+        f"sqlite:///{tmp_path}/x.db",
+        "--mqtt",
+        "http://broker",
+    )
+    assert result.exit_code == 2 and "mqtt://" in result.output
