@@ -11,7 +11,7 @@ from importlib import resources
 import orjson
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from sse_starlette.sse import EventSourceResponse
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from api.errors import APIError, install_error_handlers
 from api.scoreboard import Scoreboard
@@ -153,7 +153,11 @@ def create_app(
     @app.get("/api/competitions/{cid}/stream")
     async def stream(cid: str) -> EventSourceResponse:
         board(cid)
-        return EventSourceResponse(hub.events(cid), ping=15)
+        return EventSourceResponse(
+            hub.events(cid),
+            ping=15,
+            ping_message_factory=lambda: ServerSentEvent(event="ping", data=""),
+        )
 
     @app.get("/api/displays/{did}/frame")
     def frame(did: str, format: FrameFormat = Query(FrameFormat.json)) -> Response:

@@ -56,8 +56,15 @@ def main() -> None:
         base, ok = previous_year(hist_kwh, hist_ok, hist, comp)
         m = site_metrics(comp_kwh, measured, base, ok, elapsed, area, target)
         rank_sites(m.reduction_pct, m.kwh_per_m2, m.completeness, ids, m.eligible)
-        rank_sites(m.kwh_per_m2, m.reduction_pct, m.completeness, ids, m.eligible,
-                   primary_higher_is_better=False, secondary_higher_is_better=True)
+        rank_sites(
+            m.kwh_per_m2,
+            m.reduction_pct,
+            m.completeness,
+            ids,
+            m.eligible,
+            primary_higher_is_better=False,
+            secondary_higher_is_better=True,
+        )
 
     t_pass = _best_of(5, data.sum)
     t_full = _best_of(3, rescore)

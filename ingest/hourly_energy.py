@@ -11,6 +11,7 @@ from ingest.store.base import Store
 from scoring.hourly import spread_to_hours
 
 REGISTER_MAX_GAP_S = 3900.0  # hourly registers (seeded history, imports) still count as measured
+POWER_MAX_GAP_S = 900.0  # power is integrated over at most 15 minutes between samples
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,13 @@ def site_hours(
     hour_start_s: np.ndarray,
     until_s: float | None = None,
     max_gap_s: float = REGISTER_MAX_GAP_S,
+    power_max_gap_s: float = POWER_MAX_GAP_S,
 ) -> SiteHours:
     """Hourly energy per site (the sum of its meters) on the grid ``hour_start_s``.
 
-    An hour counts as measured for a site only as far as all of its meters measured it.
+    An hour counts as measured for a site only as far as all of its meters measured it. For
+    power meters, an hour measured in part gets its energy scaled to the whole hour: otherwise
+    an outage inside a counted hour would show up as a saving against a full-hour baseline.
     Readings after ``until_s`` [Unix s] are ignored (the demo's simulated clock).
     """
     n_sites, n_hours = len(meters_by_site), hour_start_s.size
@@ -51,8 +55,13 @@ def site_hours(
                 site_measured[:] = 0.0
                 continue
             keep = s.ts_s <= until_s if until_s is not None else slice(None)
-            iv = meter_intervals(s.ts_s[keep], s.energy_kwh[keep], s.power_w[keep], max_gap_s)
+            iv = meter_intervals(
+                s.ts_s[keep], s.energy_kwh[keep], s.power_w[keep], max_gap_s, power_max_gap_s
+            )
             e, m = spread_to_hours(iv.start_s, iv.end_s, iv.energy_kwh, iv.measured, hour_start_s)
+            if iv.from_power:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    e = np.where(m > 0, e * 3600.0 / m, e)
             energy[i] += e
             site_measured = np.minimum(site_measured, m)
         measured[i] = site_measured

@@ -26,11 +26,12 @@ class Intervals:
     end_s: np.ndarray
     energy_kwh: np.ndarray
     measured: np.ndarray
+    from_power: bool = False  # integrated power: energy exists only for the measured spans
 
     @classmethod
-    def empty(cls) -> Intervals:
+    def empty(cls, from_power: bool = False) -> Intervals:
         z = np.zeros(0)
-        return cls(z, z, z, np.zeros(0, dtype=bool))
+        return cls(z, z, z, np.zeros(0, dtype=bool), from_power)
 
 
 def register_intervals(ts_s: np.ndarray, energy_kwh: np.ndarray, max_gap_s: float) -> Intervals:
@@ -76,17 +77,28 @@ def power_intervals(ts_s: np.ndarray, power_w: np.ndarray, max_gap_s: float) -> 
     ok = np.isfinite(power_w)
     t, p = ts_s[ok], power_w[ok]
     if t.size < 2:
-        return Intervals.empty()
+        return Intervals.empty(from_power=True)
     dt = np.diff(t)
     keep = (dt > 0) & (dt <= max_gap_s)
     energy_kwh = (p[:-1] + p[1:]) / 2.0 * dt / 3.6e6
-    return Intervals(t[:-1][keep], t[1:][keep], energy_kwh[keep], np.ones(keep.sum(), dtype=bool))
+    return Intervals(
+        t[:-1][keep], t[1:][keep], energy_kwh[keep], np.ones(keep.sum(), dtype=bool), True
+    )
 
 
 def meter_intervals(
-    ts_s: np.ndarray, energy_kwh: np.ndarray, power_w: np.ndarray, max_gap_s: float
+    ts_s: np.ndarray,
+    energy_kwh: np.ndarray,
+    power_w: np.ndarray,
+    register_max_gap_s: float,
+    power_max_gap_s: float,
 ) -> Intervals:
-    """Register intervals when the meter reports a register, else integrated power."""
+    """Register intervals when the meter reports a register, else integrated power.
+
+    The two gap limits differ: a register span of any length carries its exact energy (the
+    limit only decides what counts as measured), while power is only trustworthy over a few
+    sample periods.
+    """
     if np.isfinite(energy_kwh).sum() >= 2:
-        return register_intervals(ts_s, energy_kwh, max_gap_s)
-    return power_intervals(ts_s, power_w, max_gap_s)
+        return register_intervals(ts_s, energy_kwh, register_max_gap_s)
+    return power_intervals(ts_s, power_w, power_max_gap_s)

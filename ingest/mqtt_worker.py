@@ -104,10 +104,10 @@ class IngestWorker:
 
     def stop(self) -> None:
         """Disconnect; messages not yet stored stay unacknowledged at the broker."""
-        self.client.disconnect()
-        self.client.loop_stop()
         self._stop.set()
         self._writer.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
 
     def topic_filters(self) -> list[str]:
         topics = self.routing.subscriptions()

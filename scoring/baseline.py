@@ -44,6 +44,9 @@ def previous_year(
     that hour (the hour skipped at the spring DST change), the next local hour stands in; the
     repeated autumn hour falls back to its first occurrence.
     """
+    if history_kwh.shape[1] == 0:
+        shape = (history_kwh.shape[0], target.hour.size)
+        return np.full(shape, np.nan), np.zeros(shape, dtype=bool)
     key_hist = _key(history.day_ordinal, history.hour, history.fold)
     day = target.day_ordinal - WEEKS_PER_YEAR_DAYS
     index = _lookup(key_hist, _key(day, target.hour, target.fold))

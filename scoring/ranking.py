@@ -44,7 +44,7 @@ def rank_sites(
         name_order,
         -np.nan_to_num(completeness),
         sign2 * np.nan_to_num(secondary, nan=np.inf * sign2),
-        sign1 * np.round(np.nan_to_num(primary), 2),
+        sign1 * np.round(np.where(ok, primary, 0.0), 2),
         ~ok,
     )
     order = np.lexsort(keys)

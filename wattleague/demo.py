@@ -165,7 +165,14 @@ def run_demo(opts: DemoOptions) -> int:
 
     app = create_app([comp], store, clock=clock)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=opts.host, port=opts.port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host=opts.host,
+            port=opts.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )  # open SSE streams never end by themselves
     )
     server_thread = threading.Thread(target=server.run, name="api", daemon=True)
     server_thread.start()

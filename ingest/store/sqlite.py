@@ -70,6 +70,8 @@ class SQLiteStore:
         self._writer = self._connect()
         with self._writer:
             self._writer.executescript(_SCHEMA)
+        self._token_lock = threading.Lock()
+        self._token_conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
@@ -263,12 +265,14 @@ class SQLiteStore:
         return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]
 
     def change_token(self) -> int:
-        # data_version changes when *another* connection commits; the writer is another
-        # connection than this thread's reader, so writes from this process count too.
-        return self._reader().execute("PRAGMA data_version").fetchone()[0]
+        # data_version is per connection: it changes when *another* connection commits. One
+        # dedicated connection answers for every thread, so tokens are comparable across calls.
+        with self._token_lock:
+            return self._token_conn.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         self._writer.close()
+        self._token_conn.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -140,18 +140,24 @@ def test_power_fewer_than_two_samples_is_empty():
 
 def test_meter_prefers_register_over_power():
     # register 1.0 -> 1.2 (0.2 kWh); power 1000 W would give 1000 x 600 / 3.6e6 = 1/6 kWh
-    iv = meter_intervals(ts(0, 600), arr(1.0, 1.2), arr(1000.0, 1000.0), max_gap_s=900)
+    iv = meter_intervals(
+        ts(0, 600), arr(1.0, 1.2), arr(1000.0, 1000.0), register_max_gap_s=900, power_max_gap_s=900
+    )
     assert_intervals(iv, [(0, 600)], [0.2], [True])
 
 
 def test_meter_falls_back_to_power_without_two_register_values():
     # one register value only: power 1800 W x 600 s = 1.08e6 J = 0.3 kWh
-    iv = meter_intervals(ts(0, 600), arr(NAN, 5.0), arr(1800.0, 1800.0), max_gap_s=900)
+    iv = meter_intervals(
+        ts(0, 600), arr(NAN, 5.0), arr(1800.0, 1800.0), register_max_gap_s=900, power_max_gap_s=900
+    )
     assert_intervals(iv, [(0, 600)], [0.3], [True])
 
 
 def test_meter_with_nothing_usable_is_empty():
-    iv = meter_intervals(ts(0, 600), arr(NAN, NAN), arr(NAN, NAN), max_gap_s=900)
+    iv = meter_intervals(
+        ts(0, 600), arr(NAN, NAN), arr(NAN, NAN), register_max_gap_s=900, power_max_gap_s=900
+    )
     assert iv.start_s.size == 0
 
 
@@ -159,3 +165,11 @@ def test_empty_intervals_have_zero_length_arrays():
     iv = Intervals.empty()
     assert iv.start_s.size == iv.end_s.size == iv.energy_kwh.size == iv.measured.size == 0
     assert iv.measured.dtype == bool
+    iv = meter_intervals(
+        ts(0, 1200, 2400),
+        arr(NAN, NAN, NAN),
+        arr(1000.0, 1000.0, 1000.0),
+        register_max_gap_s=3900,
+        power_max_gap_s=900,
+    )
+    assert iv.energy_kwh.size == 0 and iv.from_power

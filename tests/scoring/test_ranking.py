@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +92,7 @@ def test_nan_reduction_gets_rank_0():
     assert reduction_league([NAN, 10.0, 30.0]) == [0, 2, 1]
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_infinite_reduction_gets_rank_0():
     assert reduction_league([np.inf, 10.0]) == [0, 1]
 
