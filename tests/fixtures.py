@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ingest.store.base import Message, StoredReading
@@ -71,7 +71,9 @@ def competition():
 def hourly_readings(
     meter_id: str, first: datetime, last: datetime, power_kw: float, register_kwh: float = 100.0
 ) -> list[StoredReading]:
-    out, t = [], first
+    # step in UTC: aware-datetime arithmetic in a local zone is wall-clock arithmetic and would
+    # make 24 "hours" of a 23-hour DST day
+    out, t, last = [], first.astimezone(UTC), last.astimezone(UTC)
     while t <= last:
         out.append(
             StoredReading(meter_id, int(t.timestamp() * 1000), register_kwh, power_kw * 1000)

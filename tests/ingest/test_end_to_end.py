@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -57,10 +57,10 @@ NOW = datetime(2011, 3, 8, 0, 0, tzinfo=TZ)  # 7 full days (168 hours) of the pe
 
 def _hourly(first: datetime, last: datetime, power_kw: float, offset_kwh: float):
     """Hourly (ts_s, register_kwh) of a constant load from ``first`` to ``last`` inclusive."""
-    t, reg = first, offset_kwh
-    while t <= last:
-        yield t.timestamp(), reg
-        t += timedelta(hours=1)
+    t, reg = first.timestamp(), offset_kwh  # step in Unix seconds: immune to DST wall-clock sums
+    while t <= last.timestamp():
+        yield t, reg
+        t += 3600.0
         reg += power_kw
 
 
