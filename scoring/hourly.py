@@ -57,3 +57,42 @@ def spread_to_hours(
     energy_hour = np.diff(np.interp(edges, knots, energy_at))
     measured_hour = np.diff(np.interp(edges, knots, seconds_at))
     return energy_hour, np.clip(measured_hour, 0.0, 3600.0)
+
+
+def split_into_hours(
+    start_s: np.ndarray, end_s: np.ndarray, energy_kwh: np.ndarray, measured: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut intervals at UTC hour boundaries, sharing energy by the time in each hour.
+
+    Parameters
+    ----------
+    start_s, end_s : array
+        Interval bounds [Unix s], end > start.
+    energy_kwh : array
+        Energy of each interval [kWh].
+    measured : array of bool
+        Whether the interval's time counts as measured.
+
+    Returns
+    -------
+    index : array of int
+        The interval each piece comes from.
+    hour_s : array
+        Start of the piece's hour [Unix s].
+    energy_kwh : array
+        The piece's share of the interval's energy [kWh].
+    measured_s : array
+        The piece's measured time [s] (0 for unmeasured intervals).
+    """
+    start = np.asarray(start_s, dtype=float)
+    end = np.asarray(end_s, dtype=float)
+    first = np.floor(start / 3600.0)
+    last = np.ceil(end / 3600.0) - 1  # the hour holding the end, unless it ends on a boundary
+    count = (last - first + 1).astype(np.int64)
+    index = np.repeat(np.arange(start.size), count)
+    offset = np.arange(index.size) - np.repeat(np.cumsum(count) - count, count)
+    hour = (first[index] + offset) * 3600.0
+    overlap = np.minimum(end[index], hour + 3600.0) - np.maximum(start[index], hour)
+    share = overlap / (end - start)[index]
+    return (index, hour, np.asarray(energy_kwh, dtype=float)[index] * share,
+            np.where(np.asarray(measured)[index], overlap, 0.0))

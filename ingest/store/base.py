@@ -63,6 +63,17 @@ class MeterSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterHours:
+    """Hourly energy of one meter per chain, on UTC hours (``hour_s``, Unix s)."""
+
+    hour_s: np.ndarray
+    reg_kwh: np.ndarray
+    reg_s: np.ndarray
+    pow_kwh: np.ndarray
+    pow_s: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class MeterState:
     """The latest reading of a meter and when it arrived."""
 
@@ -82,6 +93,11 @@ class Store(Protocol):
         self, meter_ids: list[str], start_s: float, end_s: float
     ) -> dict[str, MeterSeries]:
         """Readings with start_s <= ts < end_s for each meter (meters without any are absent)."""
+
+    def read_hourly(
+        self, meter_ids: list[str], start_s: float, end_s: float
+    ) -> dict[str, MeterHours]:
+        """Hourly energy of each meter for UTC hours starting in [start_s, end_s)."""
 
     def meter_states(self) -> dict[str, MeterState]:
         """Latest reading per meter."""

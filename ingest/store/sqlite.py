@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.rollup import Cells, Pair, add_pairs, chain_pairs, new_cells
 from ingest.store.base import (
     Message,
+    MeterHours,
     MeterSeries,
     MeterState,
     Rejected,
@@ -43,8 +45,21 @@ CREATE TABLE IF NOT EXISTS meter_state (
     last_ts_ms INTEGER NOT NULL,
     received_ms INTEGER NOT NULL,
     power_w REAL,
-    energy_kwh REAL
+    energy_kwh REAL,
+    reg_ts_ms INTEGER,
+    reg_kwh REAL,
+    pow_ts_ms INTEGER,
+    pow_w REAL
 );
+CREATE TABLE IF NOT EXISTS hourly (
+    meter_id TEXT NOT NULL,
+    hour_s INTEGER NOT NULL,
+    reg_kwh REAL NOT NULL,
+    reg_s REAL NOT NULL,
+    pow_kwh REAL NOT NULL,
+    pow_s REAL NOT NULL,
+    PRIMARY KEY (meter_id, hour_s)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
@@ -56,6 +71,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason, id);
 """
+NEIGHBOUR_LOOKBACK_MS = 14 * 86400 * 1000  # how far a late reading's neighbours are searched
 
 
 class SQLiteStore:
@@ -91,119 +107,220 @@ class SQLiteStore:
     # -- writing -------------------------------------------------------------------------
 
     def write(self, messages: list[Message]) -> WriteResult:
-        inserted = duplicates = conflicts = quarantined = 0
         with self._write_lock:
             cur = self._writer.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                rows: list[tuple] = []
-                rejected: list[Rejected] = []
-                for msg in messages:
-                    rejected.extend(msg.rejected)
-                    if not msg.readings:
-                        continue
-                    cur.execute(
-                        "INSERT INTO messages (received_ms, source, topic) VALUES (?, ?, ?)",
-                        (msg.received_ms, msg.source, msg.topic),
-                    )
-                    message_id = cur.lastrowid
-                    rows.extend(
-                        (r.ts_ms, r.meter_id, r.energy_kwh, r.power_w, message_id)
-                        for r in msg.readings
-                    )
-                before = self._writer.total_changes
-                cur.executemany(
-                    "INSERT OR IGNORE INTO readings (ts_ms, meter_id, energy_kwh, power_w, "
-                    "message_id) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
-                inserted = self._writer.total_changes - before
-                if inserted < len(rows):
-                    dup, conflicting = self._classify_ignored(cur, rows, messages)
-                    duplicates, conflicts = dup, len(conflicting)
-                    rejected.extend(conflicting)
-                if rejected:
-                    cur.executemany(
-                        "INSERT INTO quarantine (received_ms, source, topic, reason, detail, "
-                        "payload) VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            (q.received_ms, q.source, q.topic, q.reason, q.detail, q.payload)
-                            for q in rejected
-                        ],
-                    )
-                    quarantined = len(rejected)
-                self._update_meter_state(cur, messages)
+                result = self._write(cur, messages)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        return WriteResult(inserted, duplicates, conflicts, quarantined)
+        return result
 
-    def _classify_ignored(
-        self, cur: sqlite3.Cursor, rows: list[tuple], messages: list[Message]
-    ) -> tuple[int, list[Rejected]]:
-        """Split ignored rows into exact duplicates and conflicts with what is stored."""
-        stored: dict[tuple[int, str], tuple] = {}
-        for ts_ms, meter_id, *_ in rows:
-            hit = cur.execute(
-                "SELECT energy_kwh, power_w, message_id FROM readings "
-                "WHERE ts_ms = ? AND meter_id = ?",
-                (ts_ms, meter_id),
-            ).fetchone()
-            stored[(ts_ms, meter_id)] = hit
-        topic_of = {}
+    def _write(self, cur: sqlite3.Cursor, messages: list[Message]) -> WriteResult:
+        """Insert new readings, keep hourly energy up to date, quarantine contradictions.
+
+        Readings after a meter's latest stored one (the usual case) are new without asking the
+        database; only older ones are looked up, one by one.
+        """
+        rejected: list[Rejected] = [q for m in messages for q in m.rejected]
+        batch: dict[tuple[int, str], tuple] = {}  # (ts_ms, meter) → row, first one wins
+        seconds: list[tuple[tuple, Message]] = []  # later rows with a key seen in this batch
         for msg in messages:
+            if not msg.readings:
+                continue
+            cur.execute(
+                "INSERT INTO messages (received_ms, source, topic) VALUES (?, ?, ?)",
+                (msg.received_ms, msg.source, msg.topic),
+            )
             for r in msg.readings:
-                topic_of[(r.ts_ms, r.meter_id)] = msg
+                row = (r.ts_ms, r.meter_id, r.energy_kwh, r.power_w, cur.lastrowid, msg)
+                if (r.ts_ms, r.meter_id) in batch:
+                    seconds.append((row, msg))
+                else:
+                    batch[(r.ts_ms, r.meter_id)] = row
+        states = self._chain_states(cur, {meter for _, meter in batch})
+        new_rows: list[tuple] = []
+        late_rows: list[tuple] = []
         duplicates = 0
-        conflicts: list[Rejected] = []
-        seen_own: set[tuple[int, str]] = set()
-        for ts_ms, meter_id, energy_kwh, power_w, message_id in rows:
-            key = (ts_ms, meter_id)
-            hit = stored[key]
-            if hit[2] == message_id and key not in seen_own:
-                seen_own.add(key)  # the row this very batch inserted
+        for (ts_ms, meter), row in batch.items():
+            state = states.get(meter)
+            if state is None or ts_ms > state["last_ts_ms"]:
+                new_rows.append(row)
                 continue
-            if _same(hit[0], energy_kwh) and _same(hit[1], power_w):
+            stored = cur.execute(
+                "SELECT energy_kwh, power_w FROM readings WHERE ts_ms = ? AND meter_id = ?",
+                (ts_ms, meter),
+            ).fetchone()
+            if stored is None:
+                late_rows.append(row)
+            elif _same(stored[0], row[2]) and _same(stored[1], row[3]):
                 duplicates += 1
+            else:
+                rejected.append(_conflict(row, stored))
+        for row, _ in seconds:
+            first = batch[(row[0], row[1])]
+            if _same(first[2], row[2]) and _same(first[3], row[3]):
+                duplicates += 1
+            else:
+                rejected.append(_conflict(row, first[2:4]))
+        # Late readings first, one at a time, so each finds the neighbours stored before it;
+        # then the new ones, which extend each chain from its (possibly updated) tail.
+        cells = new_cells()
+        for row in sorted(late_rows):
+            self._splice_late(cur, cells, row, states)
+        cur.executemany(
+            "INSERT INTO readings (ts_ms, meter_id, energy_kwh, power_w, message_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [row[:5] for row in new_rows],
+        )
+        self._extend_chains(cells, sorted(new_rows), states)
+        inserted = new_rows + late_rows
+        self._save_cells(cur, cells)
+        self._save_states(cur, states, inserted)
+        if rejected:
+            cur.executemany(
+                "INSERT INTO quarantine (received_ms, source, topic, reason, detail, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (q.received_ms, q.source, q.topic, q.reason, q.detail, q.payload)
+                    for q in rejected
+                ],
+            )
+        conflicts = sum(1 for q in rejected if q.reason == "conflicting_duplicate")
+        return WriteResult(len(inserted), duplicates, conflicts, len(rejected))
+
+    def _chain_states(self, cur: sqlite3.Cursor, meters: set[str]) -> dict[str, dict]:
+        states: dict[str, dict] = {}
+        names = sorted(meters)
+        for lo in range(0, len(names), 500):
+            chunk = names[lo : lo + 500]
+            rows = cur.execute(
+                "SELECT meter_id, last_ts_ms, received_ms, power_w, energy_kwh, reg_ts_ms, "
+                "reg_kwh, pow_ts_ms, pow_w FROM meter_state WHERE meter_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for meter, last, rx, p, e, reg_ts, reg, pow_ts, pw in rows:
+                states[meter] = {
+                    "last_ts_ms": last,
+                    "received_ms": rx,
+                    "power_w": p,
+                    "energy_kwh": e,
+                    "reg": (reg_ts, reg) if reg_ts is not None else None,
+                    "pow": (pow_ts, pw) if pow_ts is not None else None,
+                }
+        return states
+
+    def _extend_chains(self, cells: Cells, rows: list[tuple], states: dict[str, dict]) -> None:
+        """Pairs from each meter's chain tail through its new readings (in time order)."""
+        by_meter: dict[str, list[tuple]] = defaultdict(list)
+        for row in rows:
+            by_meter[row[1]].append(row)
+        pairs: list[Pair] = []
+        for meter, meter_rows in by_meter.items():
+            state = states.get(meter) or {}
+            for kind, col in (("reg", 2), ("pow", 3)):
+                chain = [(r[0], r[col]) for r in meter_rows if r[col] is not None]
+                if not chain:
+                    continue
+                tail = state.get(kind)
+                if tail is not None and tail[0] < chain[0][0]:
+                    chain.insert(0, tail)
+                pairs += chain_pairs(
+                    meter, kind, [t / 1000.0 for t, _ in chain], [v for _, v in chain]
+                )
+        add_pairs(cells, pairs)
+
+    def _splice_late(
+        self, cur: sqlite3.Cursor, cells: Cells, row: tuple, states: dict[str, dict]
+    ) -> None:
+        """Put one late reading between its stored neighbours in each chain it belongs to."""
+        ts_ms, meter = row[0], row[1]
+        cur.execute(
+            "INSERT INTO readings (ts_ms, meter_id, energy_kwh, power_w, message_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            row[:5],
+        )
+        for kind, col, column in (("reg", 2, "energy_kwh"), ("pow", 3, "power_w")):
+            value = row[col]
+            if value is None:
                 continue
-            msg = topic_of[key]
-            conflicts.append(
-                Rejected(
-                    "conflicting_duplicate",
-                    f"meter {meter_id!r} at {ts_ms} ms already has energy_kwh={hit[0]}, "
-                    f"power_w={hit[1]}; this message says energy_kwh={energy_kwh}, "
-                    f"power_w={power_w}",
-                    msg.topic,
-                    b"",
-                    msg.received_ms,
-                    msg.source,
+            prev = cur.execute(
+                f"SELECT ts_ms, {column} FROM readings WHERE ts_ms < ? AND ts_ms >= ? "
+                f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms DESC LIMIT 1",
+                (ts_ms, ts_ms - NEIGHBOUR_LOOKBACK_MS, meter),
+            ).fetchone()
+            nxt = cur.execute(
+                f"SELECT ts_ms, {column} FROM readings WHERE ts_ms > ? AND ts_ms <= ? "
+                f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms LIMIT 1",
+                (ts_ms, ts_ms + NEIGHBOUR_LOOKBACK_MS, meter),
+            ).fetchone()
+            here = (ts_ms, value)
+            if prev and nxt:  # (prev, next) was one pair; it becomes two
+                add_pairs(
+                    cells,
+                    chain_pairs(meter, kind, [prev[0] / 1e3, nxt[0] / 1e3], [prev[1], nxt[1]]),
+                    sign=-1.0,
+                )
+            points = [p for p in (prev, here, nxt) if p]
+            add_pairs(
+                cells,
+                chain_pairs(meter, kind, [t / 1e3 for t, _ in points], [v for _, v in points]),
+            )
+            state = states[meter]  # a late reading has a stored meter state by definition
+            if state[kind] is None or state[kind][0] < ts_ms:
+                state[kind] = here
+
+    def _save_cells(self, cur: sqlite3.Cursor, cells: Cells) -> None:
+        if not cells:
+            return
+        cur.executemany(
+            "INSERT INTO hourly (meter_id, hour_s, reg_kwh, reg_s, pow_kwh, pow_s) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (meter_id, hour_s) DO UPDATE SET "
+            "reg_kwh = reg_kwh + excluded.reg_kwh, reg_s = reg_s + excluded.reg_s, "
+            "pow_kwh = pow_kwh + excluded.pow_kwh, pow_s = pow_s + excluded.pow_s",
+            [(meter, int(hour), *values) for (meter, hour), values in cells.items()],
+        )
+
+    def _save_states(
+        self, cur: sqlite3.Cursor, states: dict[str, dict], inserted: list[tuple]
+    ) -> None:
+        """Each meter's latest reading, and the tails of its register and power chains."""
+        for row in sorted(inserted):
+            ts_ms, meter, energy_kwh, power_w, _, msg = row
+            st = states.setdefault(meter, {"last_ts_ms": None, "reg": None, "pow": None})
+            if st["last_ts_ms"] is None or ts_ms >= st["last_ts_ms"]:
+                st.update(
+                    last_ts_ms=ts_ms,
+                    received_ms=msg.received_ms,
+                    power_w=power_w,
+                    energy_kwh=energy_kwh,
+                )
+            for kind, value in (("reg", energy_kwh), ("pow", power_w)):
+                if value is not None and (st[kind] is None or st[kind][0] <= ts_ms):
+                    st[kind] = (ts_ms, value)
+        rows = []
+        for meter in {row[1] for row in inserted}:
+            st = states[meter]
+            reg, pw = st["reg"] or (None, None), st["pow"] or (None, None)
+            rows.append(
+                (
+                    meter,
+                    st["last_ts_ms"],
+                    st["received_ms"],
+                    st["power_w"],
+                    st["energy_kwh"],
+                    *reg,
+                    *pw,
                 )
             )
-        return duplicates, conflicts
-
-    def _update_meter_state(self, cur: sqlite3.Cursor, messages: list[Message]) -> None:
-        latest: dict[str, tuple] = {}
-        for msg in messages:
-            for r in msg.readings:
-                prev = latest.get(r.meter_id)
-                if prev is None or r.ts_ms >= prev[1]:
-                    latest[r.meter_id] = (
-                        r.meter_id,
-                        r.ts_ms,
-                        msg.received_ms,
-                        r.power_w,
-                        r.energy_kwh,
-                    )
-        if latest:
-            cur.executemany(
-                "INSERT INTO meter_state (meter_id, last_ts_ms, received_ms, power_w, energy_kwh) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meter_id) DO UPDATE SET "
-                "last_ts_ms = excluded.last_ts_ms, received_ms = excluded.received_ms, "
-                "power_w = excluded.power_w, energy_kwh = excluded.energy_kwh "
-                "WHERE excluded.last_ts_ms >= meter_state.last_ts_ms",
-                list(latest.values()),
-            )
+        cur.executemany(
+            "INSERT OR REPLACE INTO meter_state (meter_id, last_ts_ms, received_ms, power_w, "
+            "energy_kwh, reg_ts_ms, reg_kwh, pow_ts_ms, pow_w) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -230,6 +347,22 @@ class SQLiteStore:
         for meter_id, items in by_meter.items():
             arr = np.array(items, dtype=float)  # None becomes NaN
             out[meter_id] = MeterSeries(arr[:, 0] / 1000.0, arr[:, 1], arr[:, 2])
+        return out
+
+    def read_hourly(
+        self, meter_ids: list[str], start_s: float, end_s: float
+    ) -> dict[str, MeterHours]:
+        out: dict[str, MeterHours] = {}
+        conn = self._reader()
+        for meter in meter_ids:
+            rows = conn.execute(
+                "SELECT hour_s, reg_kwh, reg_s, pow_kwh, pow_s FROM hourly "
+                "WHERE meter_id = ? AND hour_s >= ? AND hour_s < ? ORDER BY hour_s",
+                (meter, int(start_s), int(end_s)),
+            ).fetchall()
+            if rows:
+                a = np.array(rows, dtype=float)
+                out[meter] = MeterHours(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
         return out
 
     def meter_states(self) -> dict[str, MeterState]:
@@ -276,6 +409,19 @@ class SQLiteStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+
+
+def _conflict(row: tuple, stored: tuple) -> Rejected:
+    ts_ms, meter, energy_kwh, power_w, _, msg = row
+    return Rejected(
+        "conflicting_duplicate",
+        f"meter {meter!r} at {ts_ms} ms already has energy_kwh={stored[0]}, power_w={stored[1]}; "
+        f"this message says energy_kwh={energy_kwh}, power_w={power_w}",
+        msg.topic,
+        b"",
+        msg.received_ms,
+        msg.source,
+    )
 
 
 def _same(a: float | None, b: float | None) -> bool:

@@ -41,10 +41,28 @@ def test_register_unchanged_gives_zero_energy_interval():
     assert_intervals(iv, [(0, 600)], [0.0], [True])
 
 
-def test_register_decrease_drops_that_interval_only():
-    # 100 -> 101 (+1), 101 -> 0.5 (reset: dropped), 0.5 -> 1.5 (+1)
+def test_register_reset_counts_the_energy_since_the_reset():
+    # 100 -> 101 (+1), 101 -> 0.5 (reset to zero, then 0.5 kWh used), 0.5 -> 1.5 (+1)
     iv = register_intervals(ts(0, 900, 1800, 2700), arr(100.0, 101.0, 0.5, 1.5), max_gap_s=1800)
-    assert_intervals(iv, [(0, 900), (1800, 2700)], [1.0, 1.0], [True, True])
+    assert_intervals(iv, [(0, 900), (900, 1800), (1800, 2700)], [1.0, 0.5, 1.0], [True] * 3)
+
+
+def test_register_rollover_past_a_power_of_ten():
+    # a 5-digit counter: 99,998.5 -> 00,001.5 is 1.5 + 1.5 = 3 kWh
+    iv = register_intervals(ts(0, 900), arr(99_998.5, 1.5), max_gap_s=1800)
+    assert_intervals(iv, [(0, 900)], [3.0], [True])
+
+
+def test_register_replaced_by_a_meter_with_another_count_is_unknown():
+    # 50,000 -> 12,345 (not near zero, not a rollover): energy unknown, not measured
+    iv = register_intervals(ts(0, 900, 1800), arr(50_000.0, 12_345.0, 12_346.0), max_gap_s=1800)
+    assert_intervals(iv, [(0, 900), (900, 1800)], [0.0, 1.0], [False, True])
+
+
+def test_register_spike_is_a_glitch_not_energy():
+    # 500 -> 0 (glitch read as a reset: 0 kWh) -> 501: 501 kWh in 60 s is 30 MW, implausible
+    iv = register_intervals(ts(0, 60, 120, 180), arr(500.0, 0.0, 501.0, 501.1), max_gap_s=1800)
+    assert_intervals(iv, [(0, 60), (60, 120), (120, 180)], [0.0, 0.0, 0.1], [True, False, True])
 
 
 def test_register_gap_longer_than_max_gap_keeps_energy_but_is_not_measured():
