@@ -10,7 +10,6 @@ from all readings (a property test checks this).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,18 +21,6 @@ POWER_MAX_GAP_S = 900.0  # power is integrated over at most 15 minutes between s
 MEASURED_FOR_SCALING_S = 1800.0
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
-    """Two consecutive readings of one chain of one meter: ``kind`` is "reg" or "pow"."""
-
-    meter_id: str
-    kind: str
-    t0_s: float
-    v0: float
-    t1_s: float
-    v1: float
-
-
 Cells = dict[tuple[str, float], list[float]]  # (meter, hour_s) → [reg_kwh, reg_s, pow_kwh, pow_s]
 
 
@@ -41,35 +28,57 @@ def new_cells() -> Cells:
     return defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
 
 
-def add_pairs(cells: Cells, pairs: list[Pair], sign: float = 1.0) -> None:
-    """Add (sign=+1) or remove (sign=-1) the hourly contributions of ``pairs`` to ``cells``."""
-    for kind, column in (("reg", 0), ("pow", 2)):
-        chosen = [p for p in pairs if p.kind == kind and p.t1_s > p.t0_s]
-        if not chosen:
-            continue
-        t0 = np.array([p.t0_s for p in chosen])
-        t1 = np.array([p.t1_s for p in chosen])
-        v0 = np.array([p.v0 for p in chosen])
-        v1 = np.array([p.v1 for p in chosen])
-        if kind == "reg":
-            energy, measured = register_pair_energy(v0, v1, t1 - t0, REGISTER_MAX_GAP_S)
-        else:
-            energy, measured = power_pair_energy(v0, v1, t1 - t0, POWER_MAX_GAP_S)
-        index, hour, kwh, seconds = split_into_hours(t0, t1, energy, measured)
-        for i, h, e, s in zip(
-            index.tolist(), hour.tolist(), kwh.tolist(), seconds.tolist(), strict=True
-        ):
-            cell = cells[(chosen[i].meter_id, h)]
-            cell[column] += sign * e
-            cell[column + 1] += sign * s
+def add_chain(
+    cells: Cells,
+    meter_ids: np.ndarray,
+    ts_s: np.ndarray,
+    values: np.ndarray,
+    kind: str,
+    sign: float = 1.0,
+) -> None:
+    """Add (sign=+1) or remove (sign=-1) the hourly contributions of a chain's pairs.
 
-
-def chain_pairs(meter_id: str, kind: str, ts_s: list[float], values: list[float]) -> list[Pair]:
-    """Consecutive pairs of one chain given in time order."""
-    return [
-        Pair(meter_id, kind, ts_s[i], values[i], ts_s[i + 1], values[i + 1])
-        for i in range(len(ts_s) - 1)
-    ]
+    Parameters
+    ----------
+    cells : Cells
+        Accumulator, updated in place.
+    meter_ids : array of str
+        Meter of each reading; readings sorted by meter, then time. Consecutive readings of
+        the same meter form the pairs.
+    ts_s : array
+        Reading times [Unix s].
+    values : array
+        Register values [kWh] for kind "reg", power [W] for kind "pow".
+    """
+    meter_ids = np.asarray(meter_ids, dtype=object)
+    ts_s = np.asarray(ts_s, dtype=float)
+    values = np.asarray(values, dtype=float)
+    pair = (meter_ids[:-1] == meter_ids[1:]) & (ts_s[1:] > ts_s[:-1])
+    if not pair.any():
+        return
+    t0, t1 = ts_s[:-1][pair], ts_s[1:][pair]
+    v0, v1 = values[:-1][pair], values[1:][pair]
+    if kind == "reg":
+        energy, measured = register_pair_energy(v0, v1, t1 - t0, REGISTER_MAX_GAP_S)
+        column = 0
+    else:
+        energy, measured = power_pair_energy(v0, v1, t1 - t0, POWER_MAX_GAP_S)
+        column = 2
+    index, hour, kwh, seconds = split_into_hours(t0, t1, energy, measured)
+    meters = meter_ids[:-1][pair][index]
+    # aggregate pieces per (meter, hour) before touching the dict: one entry per cell
+    names, meter_code = np.unique(meters.astype(str), return_inverse=True)
+    hour_index = (hour // 3600.0).astype(np.int64)
+    key = meter_code.astype(np.int64) * (1 << 40) + (hour_index - hour_index.min())
+    unique_keys, inverse = np.unique(key, return_inverse=True)
+    kwh_sum = np.bincount(inverse, weights=kwh)
+    seconds_sum = np.bincount(inverse, weights=seconds)
+    first = np.zeros(unique_keys.size, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(inverse.size)[::-1]
+    for j, (e, s) in enumerate(zip(kwh_sum.tolist(), seconds_sum.tolist(), strict=True)):
+        cell = cells[(str(names[meter_code[first[j]]]), float(hour[first[j]]))]
+        cell[column] += sign * e
+        cell[column + 1] += sign * s
 
 
 def combine_chains(
@@ -91,14 +100,16 @@ def combine_chains(
 
 def cells_from_readings(readings: list[tuple[str, float, float | None, float | None]]) -> Cells:
     """Hourly cells recomputed from all (meter_id, ts_s, energy_kwh, power_w) readings."""
-    by_meter: dict[str, list[tuple]] = defaultdict(list)
-    for r in readings:
-        by_meter[r[0]].append(r)
+    rows = sorted(readings, key=lambda r: (r[0], r[1]))
     cells = new_cells()
-    for meter, rows in by_meter.items():
-        rows.sort(key=lambda r: r[1])
-        for kind, col in (("reg", 2), ("pow", 3)):
-            chain = [(r[1], r[col]) for r in rows if r[col] is not None]
-            add_pairs(cells, chain_pairs(meter, kind, [t for t, _ in chain],
-                                         [v for _, v in chain]))
+    for kind, col in (("reg", 2), ("pow", 3)):
+        chain = [r for r in rows if r[col] is not None]
+        if chain:
+            add_chain(
+                cells,
+                np.array([r[0] for r in chain], dtype=object),
+                np.array([r[1] for r in chain]),
+                np.array([r[col] for r in chain]),
+                kind,
+            )
     return cells

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.rollup import Cells, Pair, add_pairs, chain_pairs, new_cells
+from ingest.rollup import Cells, add_chain, new_cells
 from ingest.store.base import (
     Message,
     MeterHours,
@@ -214,24 +214,30 @@ class SQLiteStore:
         return states
 
     def _extend_chains(self, cells: Cells, rows: list[tuple], states: dict[str, dict]) -> None:
-        """Pairs from each meter's chain tail through its new readings (in time order)."""
-        by_meter: dict[str, list[tuple]] = defaultdict(list)
-        for row in rows:
-            by_meter[row[1]].append(row)
-        pairs: list[Pair] = []
-        for meter, meter_rows in by_meter.items():
-            state = states.get(meter) or {}
-            for kind, col in (("reg", 2), ("pow", 3)):
-                chain = [(r[0], r[col]) for r in meter_rows if r[col] is not None]
-                if not chain:
-                    continue
-                tail = state.get(kind)
-                if tail is not None and tail[0] < chain[0][0]:
-                    chain.insert(0, tail)
-                pairs += chain_pairs(
-                    meter, kind, [t / 1000.0 for t, _ in chain], [v for _, v in chain]
-                )
-        add_pairs(cells, pairs)
+        """Pairs from each meter's chain tail through its new readings, all meters at once."""
+        if not rows:
+            return
+        rows = sorted(rows, key=lambda r: (r[1], r[0]))
+        for kind, col in (("reg", 2), ("pow", 3)):
+            chain = [(r[1], r[0], r[col]) for r in rows if r[col] is not None]
+            if not chain:
+                continue
+            first_ts: dict[str, int] = {}
+            for meter, ts_ms, _ in chain:
+                first_ts.setdefault(meter, ts_ms)
+            tails = []
+            for meter, ts_ms in first_ts.items():
+                tail = (states.get(meter) or {}).get(kind)
+                if tail is not None and tail[0] < ts_ms:
+                    tails.append((meter, tail[0], tail[1]))
+            chain = sorted(chain + tails, key=lambda c: (c[0], c[1]))
+            add_chain(
+                cells,
+                np.array([c[0] for c in chain], dtype=object),
+                np.array([c[1] for c in chain], dtype=float) / 1000.0,
+                np.array([c[2] for c in chain], dtype=float),
+                kind,
+            )
 
     def _splice_late(
         self, cur: sqlite3.Cursor, cells: Cells, row: tuple, states: dict[str, dict]
@@ -259,16 +265,8 @@ class SQLiteStore:
             ).fetchone()
             here = (ts_ms, value)
             if prev and nxt:  # (prev, next) was one pair; it becomes two
-                add_pairs(
-                    cells,
-                    chain_pairs(meter, kind, [prev[0] / 1e3, nxt[0] / 1e3], [prev[1], nxt[1]]),
-                    sign=-1.0,
-                )
-            points = [p for p in (prev, here, nxt) if p]
-            add_pairs(
-                cells,
-                chain_pairs(meter, kind, [t / 1e3 for t, _ in points], [v for _, v in points]),
-            )
+                _add_points(cells, meter, kind, [prev, nxt], sign=-1.0)
+            _add_points(cells, meter, kind, [p for p in (prev, here, nxt) if p])
             state = states[meter]  # a late reading has a stored meter state by definition
             if state[kind] is None or state[kind][0] < ts_ms:
                 state[kind] = here
@@ -409,6 +407,18 @@ class SQLiteStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+
+
+def _add_points(cells: Cells, meter: str, kind: str, points: list[tuple], sign: float = 1.0):
+    """Add the pairs of a few (ts_ms, value) points of one meter's chain."""
+    add_chain(
+        cells,
+        np.array([meter] * len(points), dtype=object),
+        np.array([t for t, _ in points], dtype=float) / 1e3,
+        np.array([v for _, v in points], dtype=float),
+        kind,
+        sign,
+    )
 
 
 def _conflict(row: tuple, stored: tuple) -> Rejected:
