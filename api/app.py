@@ -13,11 +13,15 @@ from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from api.auth import TokenSet
 from api.errors import APIError, install_error_handlers
+from api.organiser import organiser_router
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
 from display.text_frame import render_text_frame
+from ingest.routing import Routing
 from ingest.store.base import Store
+from ingest.validation import Limits
 from scoring.competition import Competition
 
 
@@ -45,8 +49,13 @@ def create_app(
     store: Store,
     clock: Callable[[], float] = time.time,
     stream_interval_s: float = 1.0,
+    tokens: TokenSet | None = None,
+    limits: Limits = Limits(),
 ) -> FastAPI:
-    """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time."""
+    """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time.
+
+    ``tokens`` guard the write endpoints (default: from the environment, see api.auth).
+    """
     boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
     displays = {d.id: (c, d) for c in competitions for d in c.displays}
     hub = LeaderboardHub(
@@ -64,6 +73,15 @@ def create_app(
     app.state.hub = hub
     app.state.boards = boards
     install_error_handlers(app)
+    app.include_router(
+        organiser_router(
+            store,
+            Routing.from_competitions(competitions),
+            tokens if tokens is not None else TokenSet.from_env(),
+            clock,
+            limits,
+        )
+    )
 
     def board(cid: str) -> Scoreboard:
         if cid not in boards:

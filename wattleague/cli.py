@@ -168,6 +168,23 @@ def ingest(
 
 
 @main.command()
+@click.argument("name")
+def token(name: str) -> None:
+    """Make an organiser token NAME: prints the token (give it to the organiser, once) and the
+    line to add to WATTLEAGUE_TOKEN_HASHES on the server (only the hash is kept)."""
+    from api.auth import hash_token, new_token
+
+    if ":" in name or "," in name or not name.strip():
+        raise click.BadParameter("use a name without ':' or ','", param_hint="NAME")
+    secret = new_token()
+    click.echo(f"token for {name}: {secret}")
+    click.echo(f"server entry:  {name}:{hash_token(secret)}")
+    click.echo(
+        "add the entry to WATTLEAGUE_TOKEN_HASHES (comma-separated) and restart `serve`", err=True
+    )
+
+
+@main.command()
 @click.option("--format", "fmt", required=True, help="Payload format, e.g. json or senml.")
 @click.option("--topic", default="", help="Topic the payload arrived on.")
 def decode(fmt: str, topic: str) -> None:

@@ -85,9 +85,10 @@ class MeterState:
 
 
 class Store(Protocol):
-    def write(self, messages: list[Message]) -> WriteResult:
+    def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         """Store messages in one durable transaction; exact duplicates are ignored, readings
-        that contradict a stored one (same meter and time, other values) are quarantined."""
+        that contradict a stored one (same meter and time, other values) are quarantined.
+        ``release_ids`` are quarantine entries removed in the same transaction (reprocessing)."""
 
     def read_series(
         self, meter_ids: list[str], start_s: float, end_s: float
@@ -105,8 +106,11 @@ class Store(Protocol):
     def quarantine_counts(self) -> dict[str, int]:
         """Number of quarantined messages per reason."""
 
-    def list_quarantine(self, limit: int = 100, reason: str | None = None) -> list[dict]:
-        """Most recent quarantined messages first."""
+    def list_quarantine(
+        self, limit: int = 100, reason: str | None = None, ids: list[int] | None = None
+    ) -> list[dict]:
+        """Most recent quarantined messages first (keys: id, received_ms, source, topic,
+        reason, detail, payload)."""
 
     def change_token(self) -> int:
         """A number that changes whenever anything was written (by any process)."""

@@ -106,11 +106,15 @@ class SQLiteStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def write(self, messages: list[Message]) -> WriteResult:
+    def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         with self._write_lock:
             cur = self._writer.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
+                if release_ids:
+                    cur.executemany(
+                        "DELETE FROM quarantine WHERE id = ?", [(i,) for i in release_ids]
+                    )
                 result = self._write(cur, messages)
                 cur.execute("COMMIT")
             except BaseException:
@@ -381,12 +385,19 @@ class SQLiteStore:
         )
         return dict(rows)
 
-    def list_quarantine(self, limit: int = 100, reason: str | None = None) -> list[dict]:
+    def list_quarantine(
+        self, limit: int = 100, reason: str | None = None, ids: list[int] | None = None
+    ) -> list[dict]:
         sql = "SELECT id, received_ms, source, topic, reason, detail, payload FROM quarantine"
-        args: tuple = ()
+        where, args = [], []
         if reason is not None:
-            sql += " WHERE reason = ?"
-            args = (reason,)
+            where.append("reason = ?")
+            args.append(reason)
+        if ids is not None:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         rows = self._reader().execute(sql, (*args, limit)).fetchall()
         keys = ("id", "received_ms", "source", "topic", "reason", "detail", "payload")

@@ -108,3 +108,17 @@ def test_ingest_rejects_a_bad_mqtt_url(tmp_path):
         "http://broker",
     )
     assert result.exit_code == 2 and "mqtt://" in result.output
+
+
+def test_token_prints_a_token_and_its_hash_entry():
+    from api.auth import TokenSet, hash_token
+
+    result = _run("token", "anna")
+    assert result.exit_code == 0
+    token_line, entry_line = [line for line in result.output.splitlines() if ":" in line][:2]
+    secret = token_line.split(": ", 1)[1]
+    entry = entry_line.split(":", 1)[1].strip()
+    assert entry == f"anna:{hash_token(secret)}"
+    assert TokenSet.from_env({"WATTLEAGUE_TOKEN_HASHES": entry}).hashes == {
+        "anna": hash_token(secret)
+    }

@@ -1,0 +1,169 @@
+"""Write endpoints: bulk readings over HTTP, the quarantine and its reprocessing, with tokens."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import TokenSet, hash_token
+from ingest.store.sqlite import SQLiteStore
+from scoring.competition_file import parse_competition
+from tests.fixtures import COMPETITION_TOML, NOW, competition, seed
+
+TOKEN = "s3cret-organiser-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "org.db")
+    seed(s)
+    yield s
+    s.close()
+
+
+def _client(store, comp=None, now_s=None):
+    tokens = TokenSet({"anna": hash_token(TOKEN)})
+    clock = NOW.timestamp if now_s is None else (lambda: now_s)
+    app = create_app(
+        [comp or competition()], store, clock=clock, tokens=tokens, stream_interval_s=0.1
+    )
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}]
+)
+def test_write_endpoints_need_a_valid_token(store, headers):
+    with _client(store) as client:
+        for method, path in [
+            ("post", "/api/readings"),
+            ("get", "/api/quarantine"),
+            ("post", "/api/quarantine/reprocess"),
+        ]:
+            response = getattr(client, method)(path, headers=headers)
+            assert response.status_code == 401, path
+            assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_tokens_from_the_environment_are_kept_hashed():
+    tokens = TokenSet.from_env(
+        {
+            "WATTLEAGUE_TOKEN_HASHES": f"anna:{hash_token('a')},bo:{hash_token('b')}",
+            "WATTLEAGUE_TOKEN": "c",
+        }
+    )
+    assert set(tokens.hashes) == {"anna", "bo", "default"}
+    assert "a" not in tokens.hashes.values() and hash_token("c") in tokens.hashes.values()
+    with pytest.raises(ValueError, match="name:sha256hex"):
+        TokenSet.from_env({"WATTLEAGUE_TOKEN_HASHES": "anna:plaintext"})
+
+
+def test_posted_readings_are_stored_and_scored(store):
+    # gamma gets one more hour at 1 kW (it normally draws 19): its actual falls by 18 kWh
+    body = [
+        {"meter": "gamma-main", "ts": NOW.timestamp() + 3600, "energy_kwh": 50_000 + 168 * 19 + 1}
+    ]
+    with _client(store, now_s=NOW.timestamp() + 3600) as client:
+        before = client.get("/api/competitions/liten/sites/gamma").json()["last_reading"]
+        response = client.post("/api/readings", content=orjson.dumps(body), headers=AUTH)
+        assert response.status_code == 200
+        assert response.json() == {"stored": 1, "duplicates": 0, "quarantined": []}
+        again = client.post("/api/readings", content=orjson.dumps(body), headers=AUTH).json()
+        assert again == {"stored": 0, "duplicates": 1, "quarantined": []}
+        after = client.get("/api/competitions/liten/sites/gamma").json()["last_reading"]
+    assert before == "2011-03-08T00:00:00+01:00" and after == "2011-03-08T01:00:00+01:00"
+
+
+def test_partly_bad_body_stores_the_good_and_reports_the_bad(store):
+    body = [
+        {"meter": "alfa-main", "ts": NOW.timestamp() + 60, "power_w": 900},
+        {"meter": "nobody", "ts": NOW.timestamp() + 60, "power_w": 900},
+        {"ts": NOW.timestamp() + 60, "power_w": 900},
+    ]
+    with _client(store) as client:
+        response = client.post("/api/readings", content=orjson.dumps(body), headers=AUTH)
+    data = response.json()
+    assert response.status_code == 200 and data["stored"] == 1
+    assert [q["reason"] for q in data["quarantined"]] == ["unknown_meter", "unknown_topic"]
+    assert data["quarantined"][0]["detail"].startswith("reading[1]")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{nope", "undecodable"),
+        (b'[{"meter": "alfa-main", "ts": "2011-03-08T01:00:00", "power_w": 1}]', "naive_timestamp"),
+    ],
+)
+def test_wholly_bad_body_is_a_422_and_quarantined(store, body, reason):
+    with _client(store) as client:
+        response = client.post("/api/readings", content=body, headers=AUTH)
+        assert response.status_code == 422
+        assert response.json()["error"]["quarantined"][0]["reason"] == reason
+        listing = client.get("/api/quarantine", headers=AUTH).json()
+    assert listing["counts"] == {reason: 1}
+    (entry,) = listing["entries"]
+    assert entry["payload"] == body.decode() and entry["source"] == "http:anna"
+
+
+def test_oversized_body_is_refused(store):
+    with _client(store) as client:
+        response = client.post("/api/readings", content=b" " * (4 * 1024 * 1024 + 1), headers=AUTH)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_binary_payloads_are_listed_as_base64(store):
+    with _client(store) as client:
+        client.post("/api/readings", content=b"\xff\xfe\x00", headers=AUTH)
+        (entry,) = client.get("/api/quarantine?reason=undecodable", headers=AUTH).json()["entries"]
+    assert entry["payload_encoding"] == "base64"
+    assert base64.b64decode(entry["payload"]) == b"\xff\xfe\x00"
+
+
+def test_reprocessing_after_the_config_is_fixed_stores_what_was_quarantined(store):
+    reading = {"meter": "delta-main", "ts": NOW.timestamp() + 60, "power_w": 700}
+    with _client(store) as client:
+        client.post("/api/readings", content=orjson.dumps([reading]), headers=AUTH)
+        assert client.get("/api/quarantine", headers=AUTH).json()["counts"] == {"unknown_meter": 1}
+        still = client.post(
+            "/api/quarantine/reprocess", json={"reason": "unknown_meter"}, headers=AUTH
+        ).json()
+        assert still["stored"] == 0 and still["quarantined_again"] == 1
+    fixed = parse_competition(
+        COMPETITION_TOML
+        + """
+[[site]]
+id = "delta"
+municipality = "Delta kommun"
+name = "Delta kommunhus"
+area_m2 = 800
+  [[site.meter]]
+  id = "delta-main"
+"""
+    )
+    with _client(store, fixed) as client:
+        done = client.post(
+            "/api/quarantine/reprocess", json={"reason": "unknown_meter"}, headers=AUTH
+        ).json()
+        assert done == {
+            "reprocessed": 1,
+            "stored": 1,
+            "duplicates": 0,
+            "quarantined_again": 0,
+            "skipped": 0,
+        }
+        assert client.get("/api/quarantine", headers=AUTH).json()["counts"] == {}
+    assert store.meter_states()["delta-main"].power_w == 700
+
+
+def test_reprocess_needs_ids_or_reason(store):
+    with _client(store) as client:
+        response = client.post("/api/quarantine/reprocess", json={}, headers=AUTH)
+        assert response.status_code == 400
+        response = client.post("/api/quarantine/reprocess", json={"ids": "x"}, headers=AUTH)
+        assert response.status_code == 400
