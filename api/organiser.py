@@ -58,7 +58,9 @@ def organiser_router(
         if len(body) > MAX_BODY_BYTES:
             raise APIError(413, "too_large", f"body over {MAX_BODY_BYTES} bytes; split it")
         received = datetime.fromtimestamp(clock(), UTC)
-        msg = process_message(HTTP_TOPIC, body, received, routing, limits, source=f"http:{who}")
+        msg = process_message(
+            HTTP_TOPIC, body, received, routing, limits, source=f"http:{who}", by_topic=False
+        )
         result = store.write([msg])
         rejected = [{"reason": q.reason, "detail": q.detail} for q in msg.rejected]
         data = {"stored": result.inserted, "duplicates": result.duplicates, "quarantined": rejected}
@@ -112,8 +114,8 @@ def organiser_router(
             if not r["payload"]:
                 skipped += 1  # a conflicting duplicate: nothing to decode again
                 continue
-            source = r["source"].split(":", 1)[0]
             received = datetime.fromtimestamp(r["received_ms"] / 1e3, UTC)
+            from_http = r["source"].startswith("http")
             messages.append(
                 process_message(
                     r["topic"],
@@ -121,7 +123,8 @@ def organiser_router(
                     received,
                     routing,
                     limits,
-                    source=r["source"] if source == "http" else source,
+                    source=r["source"],
+                    by_topic=not from_http,
                 )
             )
             release.append(r["id"])

@@ -24,12 +24,17 @@ class Reading:
         Cumulative import register [kWh].
     power_w : float or None
         Instantaneous active power [W].
+    channel : str or None
+        Channel of a multi-channel device that publishes several meters on one topic (Shelly
+        ``switch:1``, ``em1:0``, ``em:0``; Tasmota and emonhub ``1``, ``2``...), or None for a
+        single-channel device. A meter with ``channel`` set takes only its channel's readings.
     """
 
     meter_id: str | None
     ts_utc: datetime
     energy_kwh: float | None = None
     power_w: float | None = None
+    channel: str | None = None
 
 
 class DecodeError(ValueError):

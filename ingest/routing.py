@@ -14,24 +14,35 @@ class Route:
     meter_id: str
     format: str
     max_power_w: float | None
+    channel: str | None = None  # of a multi-channel device; None takes every channel
+    tz: str | None = None  # the competition's time zone, for payloads in local time
 
 
 @dataclass(frozen=True)
 class Routing:
-    """Topic → route, plus every meter by id (for payloads that name their meter)."""
+    """Topic → routes (one per channel), plus every meter by id (for payloads that name their
+    meter)."""
 
-    by_topic: dict[str, Route]
+    by_topic: dict[str, list[Route]]
     by_meter: dict[str, Route]
 
     @classmethod
     def from_competitions(cls, competitions: list[Competition]) -> Routing:
-        by_topic: dict[str, Route] = {}
+        by_topic: dict[str, list[Route]] = {}
         by_meter: dict[str, Route] = {}
         for comp in competitions:
             topics = comp.topics_by_meter()
             for _, meter in comp.meters().values():
-                route = Route(meter.id, meter.format, meter.max_power_w)
-                by_topic[topics[meter.id]] = route
+                route = Route(
+                    meter.id,
+                    meter.format,
+                    meter.max_power_w,
+                    meter.channel,
+                    comp.competition.timezone,
+                )
+                routes = by_topic.setdefault(topics[meter.id], [])
+                routes[:] = [r for r in routes if r.channel != route.channel]  # last one wins
+                routes.append(route)
                 by_meter[meter.id] = route
         return cls(by_topic, by_meter)
 

@@ -2,12 +2,18 @@
 
 Every message ends up stored or quarantined with a reason (``reason`` codes are stable; the
 README lists them). A bad reading does not take its valid neighbours down with it.
+
+Several meters may share the topic of a multi-channel device, each with its ``channel``: a
+reading goes to the meter of its channel, else to the topic's meter without a channel (which
+takes every channel); readings of other channels are skipped silently, unless no reading of
+the message belongs to any meter (``unknown_channel``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from ingest.decoders import decode
 from ingest.readings import DecodeError, Reading
@@ -30,23 +36,30 @@ def process_message(
     routing: Routing,
     limits: Limits = Limits(),
     source: str = "mqtt",
+    by_topic: bool = True,
 ) -> Message:
-    """Decode and validate one message into readings and rejections (see module docstring)."""
+    """Decode and validate one message into readings and rejections (see module docstring).
+
+    ``by_topic=False`` is for channels without topics (HTTP): the project's JSON, every reading
+    naming its meter.
+    """
     received_ms = int(received_utc.timestamp() * 1000)
     msg = Message(topic, received_ms, source)
 
     def reject(reason: str, detail: str) -> None:
         msg.rejected.append(Rejected(reason, detail, topic, bytes(payload), received_ms, source))
 
-    route = routing.by_topic.get(topic)
+    routes = routing.by_topic.get(topic, []) if by_topic else []
+    route = routes[0] if routes else None  # meters sharing a topic share its format and zone
     fmt = route.format if route else "json"
+    tz = ZoneInfo(route.tz) if route and route.tz else None
     try:
-        readings = decode(fmt, payload, topic, received_utc)
+        readings = decode(fmt, payload, topic, received_utc, tz=tz)
     except DecodeError as exc:
-        reason = exc.reason if route else "unknown_topic"
+        reason = exc.reason if route or not by_topic else "unknown_topic"
         detail = (
             str(exc)
-            if route
+            if route or not by_topic
             else (
                 f"topic {topic!r} is not mapped to any meter in the competition file, and the "
                 f"payload does not decode as the project's JSON naming its meter: {exc}"
@@ -54,9 +67,17 @@ def process_message(
         )
         reject(reason, detail)
         return msg
+    claimed = 0
     for i, reading in enumerate(readings):
         where = f"reading[{i}]" if len(readings) > 1 else "reading"
-        problem = _check(reading, route, routing, received_utc, limits, topic)
+        if reading.channel is not None:
+            where += f" (channel {reading.channel})"
+        if routes:
+            route = _route_for_channel(routes, reading.channel)
+            if route is None:
+                continue  # another channel of the device: another meter's, or nobody's
+            claimed += 1
+        problem = _check(reading, route, routing, received_utc, limits, topic, by_topic)
         if problem:
             reject(problem[0], f"{where}: {problem[1]}")
             continue
@@ -69,7 +90,22 @@ def process_message(
                 reading.power_w,
             )
         )
+    if routes and readings and not claimed:
+        found = ", ".join(sorted({repr(r.channel) for r in readings}))
+        wanted = ", ".join(sorted({repr(r.channel) for r in routes}))
+        reject(
+            "unknown_channel",
+            f"no reading of a channel mapped on topic {topic!r}: the payload has channel(s) "
+            f"{found}, the competition file maps {wanted}",
+        )
     return msg
+
+
+def _route_for_channel(routes: list[Route], channel: str | None) -> Route | None:
+    """The route of ``channel``: the meter with that channel, else the topic's meter without
+    a channel (which takes every channel), else None."""
+    exact = next((r for r in routes if r.channel is not None and r.channel == channel), None)
+    return exact or next((r for r in routes if r.channel is None), None)
 
 
 def _meter_for(reading: Reading, route: Route | None, routing: Routing) -> Route:
@@ -83,9 +119,12 @@ def _check(
     received_utc: datetime,
     limits: Limits,
     topic: str,
+    by_topic: bool = True,
 ) -> tuple[str, str] | None:
     """The (reason, detail) that rejects ``reading``, or None when it is acceptable."""
     if route is None:
+        if reading.meter_id is None and not by_topic:
+            return "missing_meter", 'the reading does not name its meter: add "meter": "<id>"'
         if reading.meter_id is None:
             return "unknown_topic", (
                 f"topic {topic!r} is not mapped to a meter and the reading names none; map the "

@@ -53,6 +53,9 @@ class Meter(_Strict):
     max_power_w: float | None = Field(
         None, gt=0, description="readings above this are quarantined [W]"
     )
+    channel: str | None = Field(
+        None, min_length=1, description="channel of a multi-channel device, e.g. switch:1 or em1:0"
+    )
 
     @field_validator("topic")
     @classmethod
@@ -184,12 +187,28 @@ def cross_reference_problems(data: dict) -> list[tuple[Location, str]]:
         problems.append((("competition", "end"), f"end {end} is before start {start}"))
     comp_id = info.get("id", "")
     sites = _list_of_dicts(data.get("site"))
+    topic_formats: dict[str, tuple[object, Location]] = {}
     for i, site in enumerate(sites):
         unique("site id", site.get("id"), ("site", i, "id"))
         for j, meter in enumerate(_list_of_dicts(site.get("meter"))):
             unique("meter id", meter.get("id"), ("site", i, "meter", j, "id"))
             topic = meter.get("topic") or f"wattleague/{comp_id}/{site.get('id')}/{meter.get('id')}"
-            unique("meter topic", topic, ("site", i, "meter", j, "topic"))
+            channel = meter.get("channel")
+            if channel is None:
+                unique("meter topic", topic, ("site", i, "meter", j, "topic"))
+            else:  # meters of one multi-channel device share its topic
+                unique(
+                    "meter topic and channel",
+                    f"{topic} [{channel}]",
+                    ("site", i, "meter", j, "channel"),
+                )
+            loc = ("site", i, "meter", j, "format")
+            fmt, first = topic_formats.setdefault(str(topic), (meter.get("format", "json"), loc))
+            if fmt != meter.get("format", "json"):
+                where = ".".join(str(p) for p in first)
+                problems.append(
+                    (loc, f"meters on topic {topic!r} must share one format ({fmt!r} at {where})")
+                )
     site_ids = {s.get("id") for s in sites}
     for k, display in enumerate(_list_of_dicts(data.get("display"))):
         unique("display id", display.get("id"), ("display", k, "id"))

@@ -8,7 +8,7 @@ at least one of the two values; ``meter`` names the meter when the topic does no
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import orjson
 
@@ -30,8 +30,11 @@ def _number(obj: dict, key: str, where: str) -> float | None:
     return value
 
 
-def decode_json(payload: bytes, topic: str, received_utc: datetime) -> list[Reading]:
-    """Decode the project's JSON payload into readings (see module docstring)."""
+def decode_json(
+    payload: bytes, topic: str, received_utc: datetime, tz: tzinfo | None = None
+) -> list[Reading]:
+    """Decode the project's JSON payload into readings (see module docstring); ``tz`` is unused:
+    timestamps must carry their offset."""
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:

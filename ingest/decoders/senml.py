@@ -11,7 +11,7 @@ is ``bn`` without a trailing ``:`` or ``/`` separator, or None (the topic decide
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import orjson
 
@@ -99,7 +99,9 @@ def _resolve_time(seconds: float, where: str, received_utc: datetime) -> datetim
         ) from exc
 
 
-def decode_senml(payload: bytes, topic: str, received_utc: datetime) -> list[Reading]:
+def decode_senml(
+    payload: bytes, topic: str, received_utc: datetime, tz: tzinfo | None = None
+) -> list[Reading]:
     """Decode a SenML JSON pack into readings (see module docstring).
 
     Parameters
@@ -111,6 +113,8 @@ def decode_senml(payload: bytes, topic: str, received_utc: datetime) -> list[Rea
         MQTT topic; unused here (the topic decides the meter when there is no ``bn``).
     received_utc : datetime
         Arrival time, tz-aware; "now" for relative and missing times.
+    tz : tzinfo or None
+        The site's time zone; unused (SenML times are Unix seconds).
 
     Returns
     -------

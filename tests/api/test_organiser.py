@@ -89,7 +89,7 @@ def test_partly_bad_body_stores_the_good_and_reports_the_bad(store):
         response = client.post("/api/readings", content=orjson.dumps(body), headers=AUTH)
     data = response.json()
     assert response.status_code == 200 and data["stored"] == 1
-    assert [q["reason"] for q in data["quarantined"]] == ["unknown_meter", "unknown_topic"]
+    assert [q["reason"] for q in data["quarantined"]] == ["unknown_meter", "missing_meter"]
     assert data["quarantined"][0]["detail"].startswith("reading[1]")
 
 

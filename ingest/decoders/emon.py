@@ -1,0 +1,126 @@
+"""OpenEnergyMonitor emonhub over MQTT (``format = "emon"``).
+
+Two variants, as emonhub's MQTT interfacer publishes them:
+
+- one value per topic, ``emon/<node>/<input>`` with a bare number as payload and no time (the
+  receive time is used): inputs ``P1``..``P6`` (or ``power1``...) are power [W], ``E1``..``E6``
+  (or ``energy1``...) energy registers [Wh]; input names are case-insensitive. Other inputs
+  (``vrms``, ``T1``, ``pulse``...) give ``no_value``.
+- one JSON object per node, ``emon/<node>`` ``{"P1": 120, "E1": 12345, ..., "time": <Unix s>}``
+  (``time`` optional: else the receive time); other keys are ignored.
+
+Channels are the input number: ``P1`` and ``E1`` make channel ``"1"`` in both variants, so a
+meter with ``channel = "1"`` works with either. Energy is converted Wh → kWh; a negative
+register (emonTx counters are signed 32-bit and can wrap) is rejected, negative power (export,
+or a reversed CT) counts as 0 W of import. The base topic is emonhub's setting, so the decoder
+only uses the topic's last segment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, tzinfo
+
+from ingest.decoders.timestamps import parse_ts_utc
+from ingest.decoders.values import energy_register, finite, import_power, load_json, number
+from ingest.readings import DecodeError, Reading
+
+_INPUT = re.compile(r"(?i)(p|power|e|energy)([0-9]{1,2})")
+_BARE_NUMBER = re.compile(rb"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+def _input(name: str) -> tuple[str, str] | None:
+    """(field, channel) of an input name such as ``P1`` or ``energy2``, else None."""
+    match = _INPUT.fullmatch(name)
+    if match is None:
+        return None
+    kind, channel = match.groups()
+    return ("power_w" if kind[0].lower() == "p" else "energy_kwh"), str(int(channel))
+
+
+def _convert(field: str, value: float, where: str) -> float | None:
+    if field == "power_w":
+        return import_power(value)
+    return energy_register(value / 1000.0, where)
+
+
+def _bare(payload: bytes, topic: str, received: datetime) -> list[Reading]:
+    name = topic.rsplit("/", 1)[-1]
+    slot = _input(name)
+    if slot is None:
+        raise DecodeError(
+            "no_value",
+            f"input {name!r} (last segment of topic {topic!r}) is neither power (P1..P6, "
+            "power1...) nor energy (E1..E6, energy1...)",
+        )
+    if not payload.strip():
+        raise DecodeError("empty", f"{name}: empty payload; expected a number")
+    if _BARE_NUMBER.fullmatch(payload) is None:
+        raise DecodeError("non_numeric", f"{name}: expected a number, got {payload[:32]!r}")
+    field, channel = slot
+    value = _convert(field, finite(float(payload), name), name)
+    return [
+        Reading(
+            None,
+            received,
+            value if field == "energy_kwh" else None,
+            value if field == "power_w" else None,
+            channel,
+        )
+    ]
+
+
+def _json(doc: dict, received: datetime) -> list[Reading]:
+    ts = parse_ts_utc(doc["time"], "time") if doc.get("time") is not None else received
+    slots: dict[str, dict[str, float]] = {}
+    for key, raw in doc.items():
+        slot = _input(key)
+        if slot is None:
+            continue
+        field, channel = slot
+        value = number(raw, key)
+        if value is not None:
+            slots.setdefault(channel, {})[field] = _convert(field, value, key)
+    if not slots:
+        found = ", ".join(sorted(doc)) or "none"
+        raise DecodeError("no_value", f"no power (P1..P6) or energy (E1..E6) input; keys: {found}")
+    return [
+        Reading(None, ts, slot.get("energy_kwh"), slot.get("power_w"), channel)
+        for channel, slot in sorted(slots.items(), key=lambda item: int(item[0]))
+    ]
+
+
+def decode_emon(
+    payload: bytes, topic: str, received_utc: datetime, tz: tzinfo | None = None
+) -> list[Reading]:
+    """Decode an emonhub MQTT message into readings (see module docstring).
+
+    Parameters
+    ----------
+    payload : bytes
+        A bare number (topic ``.../<node>/<input>``) or a JSON object of inputs.
+    topic : str
+        MQTT topic; its last segment names the input of a bare value.
+    received_utc : datetime
+        Arrival time, tz-aware; the reading time unless the JSON has ``time``.
+    tz : tzinfo or None
+        Unused: emonhub times are Unix seconds.
+
+    Returns
+    -------
+    list of Reading
+        One per input number (channel ``"1"``...), ``energy_kwh`` [kWh], ``power_w`` [W].
+
+    Raises
+    ------
+    DecodeError
+        ``empty``, ``undecodable``, ``no_value`` (other inputs), ``non_numeric``,
+        ``non_finite``, ``negative_value`` (a negative energy register), ``bad_timestamp``.
+    """
+    received = received_utc.astimezone(UTC)
+    if payload.lstrip()[:1] in (b"{", b"["):
+        doc = load_json(payload)
+        if not isinstance(doc, dict):
+            raise DecodeError("undecodable", "payload: expected a JSON object of inputs")
+        return _json(doc, received)
+    return _bare(payload, topic, received)

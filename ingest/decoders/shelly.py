@@ -1,0 +1,162 @@
+"""Shelly Gen2/Gen3 devices over MQTT (``format = "shelly"``).
+
+Two kinds of message:
+
+- ``<prefix>/events/rpc``: RPC notifications ``{"src", "dst", "method": "NotifyStatus" |
+  "NotifyFullStatus", "params": {"ts": <Unix s>, "<component>": {...}, ...}}``. ``NotifyStatus``
+  carries only the keys that changed, so a reading holds whatever energy and/or power is
+  present. Other methods (``NotifyEvent``) and notifications without a metering component
+  (``sys``, ``wifi``...) give ``no_value``.
+- ``<prefix>/status/<component>`` ("generic status update over MQTT"): the component's status
+  object is the whole payload; the component is the topic's last segment (``switch:0``) and
+  the time is the receive time.
+
+Components and channels (every reading's ``channel`` names its component):
+
+- any component with ``apower`` [W] and/or ``aenergy.total`` [Wh] (``switch:N``, ``pm1:N``,
+  ``cover:N``, ``light:N``): channel ``switch:N``...;
+- ``em:N.total_act_power`` [W] with ``emdata:N.total_act`` [Wh] (Pro 3EM): channel ``em:N``;
+- ``em1:N.act_power`` [W] with ``em1data:N.total_act_energy`` [Wh] (Pro EM, EM Gen3): channel
+  ``em1:N``.
+
+Energy is converted Wh → kWh. Power is import power: the negative power of an exporting em/em1
+channel (or of a reversed switch) counts as 0 W; returned energy (``total_act_ret``,
+``ret_aenergy``) is ignored. ``src`` names the Shelly device, not a competition meter, so
+``meter_id`` is None: the topic (and ``channel``) decide.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from ingest.decoders.timestamps import parse_ts_utc
+from ingest.decoders.values import energy_register, import_power, load_json, number
+from ingest.readings import DecodeError, Reading
+
+NOTIFY_METHODS = ("NotifyStatus", "NotifyFullStatus")
+# component type → (channel type, power key, energy key); energy in Wh
+_EM_TYPES = {
+    "em": ("em", "total_act_power", None),
+    "emdata": ("em", None, "total_act"),
+    "em1": ("em1", "act_power", None),
+    "em1data": ("em1", None, "total_act_energy"),
+}
+
+
+def _component_values(key: str, status: dict, where: str) -> tuple[str, float | None, float | None]:
+    """(channel, energy [kWh], power [W]) of one component's status object."""
+    kind, sep, index = key.partition(":")
+    if kind in _EM_TYPES:
+        channel_kind, power_key, energy_key = _EM_TYPES[kind]
+        power = number(status.get(power_key), f"{where}.{power_key}") if power_key else None
+        energy_wh = number(status.get(energy_key), f"{where}.{energy_key}") if energy_key else None
+        energy_where = f"{where}.{energy_key}"
+    else:
+        channel_kind = kind
+        power = number(status.get("apower"), f"{where}.apower")
+        aenergy = status.get("aenergy")
+        if aenergy is not None and not isinstance(aenergy, dict):
+            raise DecodeError(
+                "non_numeric", f"{where}.aenergy: expected an object with 'total', got {aenergy!r}"
+            )
+        energy_where = f"{where}.aenergy.total"
+        energy_wh = number((aenergy or {}).get("total"), energy_where)
+    energy_kwh = energy_register(None if energy_wh is None else energy_wh / 1000.0, energy_where)
+    return channel_kind + sep + index, energy_kwh, import_power(power)
+
+
+def _readings(components: dict, ts: datetime, where: str) -> list[Reading]:
+    merged: dict[str, dict[str, float]] = {}
+    for key, status in components.items():
+        if not isinstance(status, dict):
+            continue  # "ts" and scalar entries
+        channel, energy_kwh, power_w = _component_values(key, status, f"{where}{key}")
+        values = {"energy_kwh": energy_kwh, "power_w": power_w}
+        slot = merged.setdefault(channel, {})
+        slot.update({k: v for k, v in values.items() if v is not None})
+    return [
+        Reading(None, ts, slot.get("energy_kwh"), slot.get("power_w"), channel)
+        for channel, slot in merged.items()
+        if slot
+    ]
+
+
+def _status_component(topic: str) -> str | None:
+    parts = topic.split("/")
+    if len(parts) >= 2 and parts[-2] == "status" and parts[-1]:
+        return parts[-1]
+    return None
+
+
+def decode_shelly(
+    payload: bytes, topic: str, received_utc: datetime, tz: tzinfo | None = None
+) -> list[Reading]:
+    """Decode a Shelly Gen2/Gen3 MQTT message into readings (see module docstring).
+
+    Parameters
+    ----------
+    payload : bytes
+        An RPC notification (``events/rpc``) or a component status object (``status/<comp>``).
+    topic : str
+        MQTT topic; names the component of a ``<prefix>/status/<component>`` message.
+    received_utc : datetime
+        Arrival time, tz-aware; the reading time when ``params.ts`` is absent and for status
+        messages.
+    tz : tzinfo or None
+        Unused: Shelly times are Unix seconds.
+
+    Returns
+    -------
+    list of Reading
+        One per metering channel present, in order of appearance; ``energy_kwh`` [kWh],
+        ``power_w`` [W] (never negative), ``channel`` such as ``switch:0`` or ``em:0``.
+
+    Raises
+    ------
+    DecodeError
+        ``undecodable``, ``no_value`` (other methods, no metering component), ``non_numeric``,
+        ``non_finite``, ``negative_value`` (a negative energy counter), ``bad_timestamp``.
+    """
+    doc = load_json(payload)
+    if not isinstance(doc, dict):
+        raise DecodeError(
+            "undecodable", f"payload: expected a JSON object, got {type(doc).__name__}"
+        )
+    received = received_utc.astimezone(UTC)
+    if "method" in doc:
+        method = doc["method"]
+        if method not in NOTIFY_METHODS:
+            raise DecodeError(
+                "no_value",
+                f"method {method!r} carries no readings; only {' and '.join(NOTIFY_METHODS)} do",
+            )
+        params = doc.get("params")
+        if not isinstance(params, dict):
+            raise DecodeError(
+                "undecodable", f"{method}: 'params' must be an object, got {params!r}"
+            )
+        ts = parse_ts_utc(params["ts"], "params.ts") if params.get("ts") is not None else received
+        readings = _readings(params, ts, "params.")
+        if not readings:
+            found = ", ".join(sorted(map(str, params))) or "none"
+            raise DecodeError(
+                "no_value",
+                f"{method} has no energy or power (apower, aenergy.total, em/emdata, "
+                f"em1/em1data); params: {found}",
+            )
+        return readings
+    component = _status_component(topic)
+    if component is None:
+        raise DecodeError(
+            "undecodable",
+            f"not a Shelly RPC notification (no 'method') and topic {topic!r} is not "
+            "<prefix>/status/<component>",
+        )
+    readings = _readings({component: doc}, received, "")
+    if not readings:
+        raise DecodeError(
+            "no_value",
+            f"status of {component!r} has no energy or power (apower, aenergy.total, "
+            "total_act_power, total_act, act_power, total_act_energy)",
+        )
+    return readings
