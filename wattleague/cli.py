@@ -185,21 +185,38 @@ def token(name: str) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", required=True, help="Payload format, e.g. json or senml.")
-@click.option("--topic", default="", help="Topic the payload arrived on.")
-def decode(fmt: str, topic: str) -> None:
+@click.option(
+    "--format", "fmt", required=True, help="dsmr, tasmota, shelly, senml, json, emon or auto."
+)
+@click.option("--topic", default="", help="Topic the payload arrived on (shelly, emon use it).")
+@click.option(
+    "--tz",
+    "tz_name",
+    default="Europe/Stockholm",
+    show_default=True,
+    help="Time zone for payloads with local times without an offset (tasmota).",
+)
+def decode(fmt: str, topic: str, tz_name: str) -> None:
     """Decode one payload from stdin and print its readings as JSON lines."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     from ingest.decoders import decode as decode_payload
     from ingest.readings import DecodeError
 
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {tz_name!r}", param_hint="--tz") from None
     payload = sys.stdin.buffer.read()
     try:
-        readings = decode_payload(fmt, payload, topic, datetime.now(UTC))
+        readings = decode_payload(fmt, payload, topic, datetime.now(UTC), tz=tz)
     except DecodeError as exc:
         click.echo(f"error: cannot decode as {fmt!r} ({exc.reason}): {exc}", err=True)
         raise SystemExit(1) from None
     for r in readings:
         row = {"meter": r.meter_id, "ts": r.ts_utc.isoformat().replace("+00:00", "Z")}
+        if r.channel is not None:
+            row["channel"] = r.channel
         if r.energy_kwh is not None:
             row["energy_kwh"] = r.energy_kwh
         if r.power_w is not None:
