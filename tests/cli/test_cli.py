@@ -22,7 +22,7 @@ def _run(*args, input=None):
 def test_check_config_passes_the_example():
     result = _run("check-config", str(EXAMPLE))
     assert result.exit_code == 0, result.output
-    assert "OK" in result.output and "5 sites" in result.output
+    assert "OK" in result.output and "7 sites" in result.output
 
 
 def test_check_config_names_every_problem_and_fails(tmp_path):
