@@ -5,6 +5,11 @@ decodes and validates them, stores readings and quarantined messages in one tran
 only then sends the PUBACKs (paho manual ack), in the order the messages arrived. A crash
 between receive and commit therefore loses nothing: the broker redelivers the unacknowledged
 messages, and the store ignores the readings it already has.
+
+A transaction holds at most ``batch_max`` messages and ``BATCH_MAX_BYTES`` of payload, so a
+backlog of large messages is stored in bounded steps. A payload that makes a decoder raise
+something other than ``DecodeError`` (a decoder bug) is quarantined as ``undecodable`` with the
+error in its detail instead of stopping the writer thread.
 """
 
 from __future__ import annotations
@@ -23,13 +28,17 @@ from paho.mqtt.properties import Properties
 
 from ingest.mqtt_url import BrokerAddress
 from ingest.routing import Routing
-from ingest.store.base import Message, Store
+from ingest.store.base import Message, Rejected, Store
 from ingest.validation import Limits, process_message
 
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our queue through a week-long outage
 RECEIVE_MAXIMUM = 2000  # MQTT 5: unacknowledged messages the broker may send us
+BATCH_MAX = 2000  # messages per store transaction
+BATCH_MAX_BYTES = 4 << 20  # payload bytes per store transaction (~650 messages of 100 readings)
+
+_Received = tuple[str, bytes, float, int, int]  # topic, payload, receive time [s], mid, qos
 
 
 class IngestWorker:
@@ -45,16 +54,21 @@ class IngestWorker:
         shared_group: str | None = None,
         clock: Callable[[], float] = time.time,
         limits: Limits = Limits(),
-        batch_max: int = 2000,
+        batch_max: int = BATCH_MAX,
         batch_wait_s: float = 0.02,
+        receive_maximum: int = RECEIVE_MAXIMUM,
     ) -> None:
         self.broker, self.store, self.routing = broker, store, routing
         self.clock, self.limits = clock, limits
-        self.shared_group = shared_group
+        self.client_id, self.shared_group = client_id, shared_group
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
+        self.receive_maximum = receive_maximum
         self.stats: Counter[str] = Counter()
         self.connected = threading.Event()
-        self._queue: queue.Queue[tuple[str, bytes, float, int, int]] = queue.Queue()
+        self.subscribed = threading.Event()  # every topic filter granted (SUBACK)
+        self._connections = 0
+        # SimpleQueue: a C queue, several times cheaper per message than queue.Queue
+        self._queue: queue.SimpleQueue[_Received] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._v5 = protocol == 5
@@ -81,6 +95,7 @@ class IngestWorker:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -91,7 +106,7 @@ class IngestWorker:
         if self._v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_S
-            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            props.ReceiveMaximum = self.receive_maximum
             kwargs = {"clean_start": False, "properties": props}
         try:
             self.client.connect(self.broker.host, self.broker.port, keepalive=30, **kwargs)
@@ -103,11 +118,15 @@ class IngestWorker:
         self.client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect; messages not yet stored stay unacknowledged at the broker."""
+        """Store what has arrived, then disconnect; messages not stored stay unacknowledged at
+        the broker, which sends them again on the next connection of this client id."""
         self._stop.set()
         self._writer.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def writer_alive(self) -> bool:
+        return self._writer.is_alive()
 
     def topic_filters(self) -> list[str]:
         topics = self.routing.subscriptions()
@@ -121,12 +140,36 @@ class IngestWorker:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
+        if self._connections and not flags.session_present:
+            # e.g. a broker restarted without persistence, or our session expired: whatever
+            # was queued for us while we were away is gone.
+            log.error(
+                "the broker did not keep our session (client id %r): messages published "
+                "while we were disconnected are lost",
+                self.client_id,
+            )
+        self._connections += 1
+        self.subscribed.clear()
         client.subscribe([(t, 1) for t in self.topic_filters()])
         self.connected.set()
         log.info("connected to %s:%s", self.broker.host, self.broker.port)
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [
+            (topic, str(rc))
+            for topic, rc in zip(self.topic_filters(), reason_codes, strict=False)
+            if rc.is_failure or rc.value < 1
+        ]
+        if refused:
+            # e.g. an ACL, or $share/ on a broker without shared subscriptions: nothing arrives
+            log.error("broker refused or downgraded subscriptions: %s", refused)
+            return
+        self.subscribed.set()
+        log.info("subscribed to %s", ", ".join(self.topic_filters()))
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
@@ -136,27 +179,42 @@ class IngestWorker:
     # -- writer thread ----------------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        while not (self._stop.is_set() and self._queue.empty()):
+        while not self._stop.is_set():
             try:
                 first = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            batch = [first]
-            deadline = time.monotonic() + self.batch_wait_s
-            while len(batch) < self.batch_max:
-                try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
+            self._store_batch(self._fill_batch(first))
+        # Stopping: store what has already arrived (bounded: later arrivals wait for the next
+        # connection), so that a clean stop leaves little for the broker to send again.
+        pending = self._queue.qsize()
+        while pending > 0:
+            batch = [self._queue.get() for _ in range(min(pending, self.batch_max))]
+            pending -= len(batch)
             self._store_batch(batch)
 
-    def _store_batch(self, batch: list[tuple[str, bytes, float, int, int]]) -> None:
-        messages: list[Message] = []
-        for topic, payload, received_s, _, _ in batch:
-            received_utc = datetime.fromtimestamp(received_s, UTC)
-            messages.append(
-                process_message(topic, payload, received_utc, self.routing, self.limits)
-            )
+    def _fill_batch(self, first: _Received) -> list[_Received]:
+        batch, size = [first], len(first[1])
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max and size < BATCH_MAX_BYTES:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    break
+            batch.append(item)
+            size += len(item[1])
+        return batch
+
+    def _store_batch(self, batch: list[_Received]) -> None:
+        messages = [
+            self._process(topic, payload, received_s) for topic, payload, received_s, _, _ in batch
+        ]
         while True:
             try:
                 result = self.store.write(messages)
@@ -173,3 +231,18 @@ class IngestWorker:
         self.stats["readings_stored"] += result.inserted
         self.stats["duplicates"] += result.duplicates
         self.stats["quarantined"] += result.quarantined
+
+    def _process(self, topic: str, payload: bytes, received_s: float) -> Message:
+        received_utc = datetime.fromtimestamp(received_s, UTC)
+        try:
+            return process_message(topic, payload, received_utc, self.routing, self.limits)
+        except Exception as exc:  # a decoder or validation bug: keep the message, keep going
+            log.exception("processing a message on %r failed; quarantined", topic)
+            self.stats["internal_errors"] += 1
+            received_ms = int(received_s * 1000)
+            detail = f"internal error while decoding: {type(exc).__name__}: {exc}"
+            return Message(
+                topic,
+                received_ms,
+                rejected=[Rejected("undecodable", detail, topic, payload, received_ms)],
+            )
