@@ -10,6 +10,7 @@ from all readings (a property test checks this).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,6 +29,45 @@ def new_cells() -> Cells:
     return defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
 
 
+@dataclass(frozen=True)
+class Pieces:
+    """A chain's pairs cut at UTC hours: one row per (pair, hour) piece."""
+
+    meter_ids: np.ndarray  # str per piece
+    start_s: np.ndarray  # piece bounds [Unix s]
+    end_s: np.ndarray
+    hour_s: np.ndarray  # the piece's UTC hour [Unix s]
+    energy_kwh: np.ndarray
+    measured_s: np.ndarray
+
+
+def chain_pieces(meter_ids: np.ndarray, ts_s: np.ndarray, values: np.ndarray, kind: str) -> Pieces:
+    """Pairs of consecutive readings of the same meter (rows sorted by meter, then time),
+    turned into energy per hour piece (see ``intervals`` for the rules of each kind).
+
+    ``values`` are register values [kWh] for kind "reg" and power [W] for kind "pow".
+    """
+    meter_ids = np.asarray(meter_ids)
+    ts_s = np.asarray(ts_s, dtype=float)
+    values = np.asarray(values, dtype=float)
+    pair = (meter_ids[:-1] == meter_ids[1:]) & (ts_s[1:] > ts_s[:-1])
+    t0, t1 = ts_s[:-1][pair], ts_s[1:][pair]
+    v0, v1 = values[:-1][pair], values[1:][pair]
+    if kind == "reg":
+        energy, measured = register_pair_energy(v0, v1, t1 - t0, REGISTER_MAX_GAP_S)
+    else:
+        energy, measured = power_pair_energy(v0, v1, t1 - t0, POWER_MAX_GAP_S)
+    index, hour, kwh, seconds = split_into_hours(t0, t1, energy, measured)
+    return Pieces(
+        meter_ids[:-1][pair][index],
+        np.maximum(t0[index], hour),
+        np.minimum(t1[index], hour + 3600.0),
+        hour,
+        kwh,
+        seconds,
+    )
+
+
 def add_chain(
     cells: Cells,
     meter_ids: np.ndarray,
@@ -35,6 +75,7 @@ def add_chain(
     values: np.ndarray,
     kind: str,
     sign: float = 1.0,
+    names: list[str] | None = None,
 ) -> None:
     """Add (sign=+1) or remove (sign=-1) the hourly contributions of a chain's pairs.
 
@@ -42,41 +83,34 @@ def add_chain(
     ----------
     cells : Cells
         Accumulator, updated in place.
-    meter_ids : array of str
+    meter_ids : array of str (or of int codes into ``names``)
         Meter of each reading; readings sorted by meter, then time. Consecutive readings of
         the same meter form the pairs.
     ts_s : array
         Reading times [Unix s].
     values : array
         Register values [kWh] for kind "reg", power [W] for kind "pow".
+    names : list of str, optional
+        Meter names when ``meter_ids`` are integer codes.
     """
-    meter_ids = np.asarray(meter_ids, dtype=object)
-    ts_s = np.asarray(ts_s, dtype=float)
-    values = np.asarray(values, dtype=float)
-    pair = (meter_ids[:-1] == meter_ids[1:]) & (ts_s[1:] > ts_s[:-1])
-    if not pair.any():
+    pieces = chain_pieces(meter_ids, ts_s, values, kind)
+    if pieces.hour_s.size == 0:
         return
-    t0, t1 = ts_s[:-1][pair], ts_s[1:][pair]
-    v0, v1 = values[:-1][pair], values[1:][pair]
-    if kind == "reg":
-        energy, measured = register_pair_energy(v0, v1, t1 - t0, REGISTER_MAX_GAP_S)
-        column = 0
-    else:
-        energy, measured = power_pair_energy(v0, v1, t1 - t0, POWER_MAX_GAP_S)
-        column = 2
-    index, hour, kwh, seconds = split_into_hours(t0, t1, energy, measured)
-    meters = meter_ids[:-1][pair][index]
+    column = 0 if kind == "reg" else 2
     # aggregate pieces per (meter, hour) before touching the dict: one entry per cell
-    names, meter_code = np.unique(meters.astype(str), return_inverse=True)
-    hour_index = (hour // 3600.0).astype(np.int64)
+    if names is None:
+        names, meter_code = np.unique(pieces.meter_ids.astype(str), return_inverse=True)
+    else:
+        meter_code = pieces.meter_ids.astype(np.int64)
+    hour_index = (pieces.hour_s // 3600.0).astype(np.int64)
     key = meter_code.astype(np.int64) * (1 << 40) + (hour_index - hour_index.min())
     unique_keys, inverse = np.unique(key, return_inverse=True)
-    kwh_sum = np.bincount(inverse, weights=kwh)
-    seconds_sum = np.bincount(inverse, weights=seconds)
+    kwh_sum = np.bincount(inverse, weights=pieces.energy_kwh)
+    seconds_sum = np.bincount(inverse, weights=pieces.measured_s)
     first = np.zeros(unique_keys.size, dtype=np.int64)
     first[inverse[::-1]] = np.arange(inverse.size)[::-1]
     for j, (e, s) in enumerate(zip(kwh_sum.tolist(), seconds_sum.tolist(), strict=True)):
-        cell = cells[(str(names[meter_code[first[j]]]), float(hour[first[j]]))]
+        cell = cells[(str(names[meter_code[first[j]]]), float(pieces.hour_s[first[j]]))]
         cell[column] += sign * e
         cell[column + 1] += sign * s
 

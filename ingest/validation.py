@@ -68,17 +68,35 @@ def process_message(
         reject(reason, detail)
         return msg
     claimed = 0
+    window = (
+        received_utc - timedelta(seconds=limits.max_age_s),
+        received_utc + timedelta(seconds=limits.max_future_s),
+    )
+    route_of_channel: dict[str | None, Route | None] = {}
     for i, reading in enumerate(readings):
-        where = f"reading[{i}]" if len(readings) > 1 else "reading"
-        if reading.channel is not None:
-            where += f" (channel {reading.channel})"
         if routes:
-            route = _route_for_channel(routes, reading.channel)
+            if reading.channel not in route_of_channel:
+                route_of_channel[reading.channel] = _route_for_channel(routes, reading.channel)
+            route = route_of_channel[reading.channel]
             if route is None:
                 continue  # another channel of the device: another meter's, or nobody's
             claimed += 1
-        problem = _check(reading, route, routing, received_utc, limits, topic, by_topic)
+        e, p, ts = reading.energy_kwh, reading.power_w, reading.ts_utc
+        if (
+            route is not None
+            and reading.meter_id is None  # the common case, checked inline
+            and (e is None or e >= 0)
+            and (p is None or p >= 0)
+            and (route.max_power_w is None or p is None or p <= route.max_power_w)
+            and window[0] <= ts <= window[1]
+        ):
+            msg.readings.append(StoredReading(route.meter_id, int(ts.timestamp() * 1000), e, p))
+            continue
+        problem = _check(reading, route, routing, received_utc, limits, topic, by_topic, window)
         if problem:
+            where = f"reading[{i}]" if len(readings) > 1 else "reading"
+            if reading.channel is not None:
+                where += f" (channel {reading.channel})"
             reject(problem[0], f"{where}: {problem[1]}")
             continue
         meter = _meter_for(reading, route, routing)
@@ -120,6 +138,7 @@ def _check(
     limits: Limits,
     topic: str,
     by_topic: bool = True,
+    window: tuple[datetime, datetime] | None = None,
 ) -> tuple[str, str] | None:
     """The (reason, detail) that rejects ``reading``, or None when it is acceptable."""
     if route is None:
@@ -150,12 +169,16 @@ def _check(
             f"power_w = {reading.power_w} exceeds max_power_w = {meter.max_power_w} of meter "
             f"{meter.meter_id!r}"
         )
-    if reading.ts_utc > received_utc + timedelta(seconds=limits.max_future_s):
+    earliest, latest = window or (
+        received_utc - timedelta(seconds=limits.max_age_s),
+        received_utc + timedelta(seconds=limits.max_future_s),
+    )
+    if reading.ts_utc > latest:
         return "future_timestamp", (
             f"ts {reading.ts_utc.isoformat()} is more than {limits.max_future_s:g} s after "
             f"the receive time {received_utc.isoformat()}"
         )
-    if reading.ts_utc < received_utc - timedelta(seconds=limits.max_age_s):
+    if reading.ts_utc < earliest:
         return "too_old", (
             f"ts {reading.ts_utc.isoformat()} is more than {limits.max_age_s / 86400:g} days "
             "before the receive time"

@@ -8,26 +8,24 @@ at least one of the two values; ``meter`` names the meter when the topic does no
 from __future__ import annotations
 
 import math
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 import orjson
 
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError, Reading
 
-_VALUE_KEYS = ("energy_kwh", "power_w")
 
-
-def _number(obj: dict, key: str, where: str) -> float | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError("non_numeric", f"{where}.{key}: expected a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
+def _number(value: object, where: str, key: str) -> float | None:
+    """A value as float; orjson never yields NaN or infinity, so floats pass straight."""
+    if value is None or type(value) is float:
+        return value
+    if type(value) is int:
+        result = float(value)
+        if math.isfinite(result):
+            return result
         raise DecodeError("non_finite", f"{where}.{key}: {value!r} is not a finite number")
-    return value
+    raise DecodeError("non_numeric", f"{where}.{key}: expected a number, got {value!r}")
 
 
 def decode_json(
@@ -39,28 +37,52 @@ def decode_json(
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise DecodeError("undecodable", f"payload is not valid JSON: {exc}") from exc
-    items = doc if isinstance(doc, list) else [doc]
+    is_list = isinstance(doc, list)
+    items = doc if is_list else [doc]
     if not items:
         raise DecodeError("empty", "payload is an empty list: no readings")
     readings = []
     for i, item in enumerate(items):
-        where = f"reading[{i}]" if isinstance(doc, list) else "reading"
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise DecodeError(
-                "undecodable", f"{where}: expected an object, got {type(item).__name__}"
+                "undecodable",
+                f"{_where(is_list, i)}: expected an object, got {type(item).__name__}",
             )
-        if "ts" not in item:
-            raise DecodeError(
-                "missing_timestamp", f"{where}: missing 'ts' (ISO-8601 or Unix seconds)"
-            )
-        energy_kwh = _number(item, "energy_kwh", where)
-        power_w = _number(item, "power_w", where)
-        if energy_kwh is None and power_w is None:
-            raise DecodeError("no_value", f"{where}: needs 'energy_kwh' and/or 'power_w'")
+        ts = item.get("ts")
+        energy_kwh, power_w = item.get("energy_kwh"), item.get("power_w")
         meter = item.get("meter")
-        if meter is not None and not isinstance(meter, str):
-            raise DecodeError("undecodable", f"{where}.meter: expected a string, got {meter!r}")
-        readings.append(
-            Reading(meter, parse_ts_utc(item["ts"], f"{where}.ts"), energy_kwh, power_w)
-        )
+        if (
+            ts is None
+            or (type(energy_kwh) is not float and energy_kwh is not None)
+            or (type(power_w) is not float and power_w is not None)
+            or (energy_kwh is None and power_w is None)
+            or (meter is not None and type(meter) is not str)
+        ):
+            energy_kwh, power_w = _checked(item, _where(is_list, i))  # raises, or ints → floats
+        if type(ts) is float or type(ts) is int:
+            try:
+                ts_utc = datetime.fromtimestamp(ts, UTC)
+            except (OverflowError, OSError, ValueError):
+                ts_utc = parse_ts_utc(ts, f"{_where(is_list, i)}.ts")  # says why
+        else:
+            ts_utc = parse_ts_utc(ts, f"{_where(is_list, i)}.ts")
+        readings.append(Reading(meter, ts_utc, energy_kwh, power_w))
     return readings
+
+
+def _where(is_list: bool, i: int) -> str:
+    return f"reading[{i}]" if is_list else "reading"
+
+
+def _checked(item: dict, where: str) -> tuple[float | None, float | None]:
+    """The slow path: every check with its message."""
+    if "ts" not in item or item["ts"] is None:
+        raise DecodeError("missing_timestamp", f"{where}: missing 'ts' (ISO-8601 or Unix seconds)")
+    energy_kwh = _number(item.get("energy_kwh"), where, "energy_kwh")
+    power_w = _number(item.get("power_w"), where, "power_w")
+    if energy_kwh is None and power_w is None:
+        raise DecodeError("no_value", f"{where}: needs 'energy_kwh' and/or 'power_w'")
+    meter = item.get("meter")
+    if meter is not None and not isinstance(meter, str):
+        raise DecodeError("undecodable", f"{where}.meter: expected a string, got {meter!r}")
+    return energy_kwh, power_w

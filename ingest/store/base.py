@@ -51,6 +51,7 @@ class WriteResult:
     duplicates: int
     conflicts: int
     quarantined: int
+    spooled: int = 0  # readings kept in a local spool until the remote store is back
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,7 @@ class SQLiteStore:
         rejected: list[Rejected] = [q for m in messages for q in m.rejected]
         batch: dict[tuple[int, str], tuple] = {}  # (ts_ms, meter) → row, first one wins
         seconds: list[tuple[tuple, Message]] = []  # later rows with a key seen in this batch
+        self._message_of: dict[int, Message] = {}  # message_id → message, for this batch
         for msg in messages:
             if not msg.readings:
                 continue
@@ -138,12 +139,15 @@ class SQLiteStore:
                 "INSERT INTO messages (received_ms, source, topic) VALUES (?, ?, ?)",
                 (msg.received_ms, msg.source, msg.topic),
             )
+            message_id = cur.lastrowid
+            self._message_of[message_id] = msg
             for r in msg.readings:
-                row = (r.ts_ms, r.meter_id, r.energy_kwh, r.power_w, cur.lastrowid, msg)
-                if (r.ts_ms, r.meter_id) in batch:
+                key = (r.ts_ms, r.meter_id)
+                row = (r.ts_ms, r.meter_id, r.energy_kwh, r.power_w, message_id)
+                if key in batch:
                     seconds.append((row, msg))
                 else:
-                    batch[(r.ts_ms, r.meter_id)] = row
+                    batch[key] = row
         states = self._chain_states(cur, {meter for _, meter in batch})
         new_rows: list[tuple] = []
         late_rows: list[tuple] = []
@@ -162,13 +166,13 @@ class SQLiteStore:
             elif _same(stored[0], row[2]) and _same(stored[1], row[3]):
                 duplicates += 1
             else:
-                rejected.append(_conflict(row, stored))
+                rejected.append(_conflict(row, stored, self._message_of[row[4]]))
         for row, _ in seconds:
             first = batch[(row[0], row[1])]
             if _same(first[2], row[2]) and _same(first[3], row[3]):
                 duplicates += 1
             else:
-                rejected.append(_conflict(row, first[2:4]))
+                rejected.append(_conflict(row, first[2:4], self._message_of[row[4]]))
         # Late readings first, one at a time, so each finds the neighbours stored before it;
         # then the new ones, which extend each chain from its (possibly updated) tail.
         cells = new_cells()
@@ -177,12 +181,12 @@ class SQLiteStore:
         cur.executemany(
             "INSERT INTO readings (ts_ms, meter_id, energy_kwh, power_w, message_id) "
             "VALUES (?, ?, ?, ?, ?)",
-            [row[:5] for row in new_rows],
+            new_rows,
         )
-        self._extend_chains(cells, sorted(new_rows), states)
+        new_tails = self._extend_chains(cells, new_rows, states)
         inserted = new_rows + late_rows
         self._save_cells(cur, cells)
-        self._save_states(cur, states, inserted)
+        self._save_states(cur, states, inserted, new_tails)
         if rejected:
             cur.executemany(
                 "INSERT INTO quarantine (received_ms, source, topic, reason, detail, payload) "
@@ -217,31 +221,37 @@ class SQLiteStore:
                 }
         return states
 
-    def _extend_chains(self, cells: Cells, rows: list[tuple], states: dict[str, dict]) -> None:
-        """Pairs from each meter's chain tail through its new readings, all meters at once."""
+    def _extend_chains(
+        self, cells: Cells, rows: list[tuple], states: dict[str, dict]
+    ) -> dict[tuple[str, str], tuple[int, float]]:
+        """Pairs from each meter's chain tail through its new readings, all meters at once;
+        returns the new tail of each (meter, chain)."""
+        new_tails: dict[tuple[str, str], tuple[int, float]] = {}
         if not rows:
-            return
-        rows = sorted(rows, key=lambda r: (r[1], r[0]))
+            return new_tails
+        names = sorted({r[1] for r in rows})
+        code_of = {name: i for i, name in enumerate(names)}
+        codes = np.fromiter((code_of[r[1]] for r in rows), dtype=np.int64, count=len(rows))
+        ts_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         for kind, col in (("reg", 2), ("pow", 3)):
-            chain = [(r[1], r[0], r[col]) for r in rows if r[col] is not None]
-            if not chain:
+            values = np.array([r[col] for r in rows], dtype=float)  # None → NaN
+            has = np.isfinite(values)
+            if not has.any():
                 continue
-            first_ts: dict[str, int] = {}
-            for meter, ts_ms, _ in chain:
-                first_ts.setdefault(meter, ts_ms)
-            tails = []
-            for meter, ts_ms in first_ts.items():
-                tail = (states.get(meter) or {}).get(kind)
-                if tail is not None and tail[0] < ts_ms:
-                    tails.append((meter, tail[0], tail[1]))
-            chain = sorted(chain + tails, key=lambda c: (c[0], c[1]))
-            add_chain(
-                cells,
-                np.array([c[0] for c in chain], dtype=object),
-                np.array([c[1] for c in chain], dtype=float) / 1000.0,
-                np.array([c[2] for c in chain], dtype=float),
-                kind,
-            )
+            tails = [((states.get(name) or {}).get(kind), i) for i, name in enumerate(names)]
+            tails = [(tail, i) for tail, i in tails if tail is not None]
+            c = np.concatenate([codes[has], np.array([i for _, i in tails], dtype=np.int64)])
+            t = np.concatenate([ts_ms[has], np.array([tl[0] for tl, _ in tails], dtype=np.int64)])
+            v = np.concatenate([values[has], np.array([tl[1] for tl, _ in tails], dtype=float)])
+            order = np.lexsort((t, c))
+            c, t, v = c[order], t[order], v[order]
+            add_chain(cells, c, t / 1000.0, v, kind, names=names)
+            last = np.flatnonzero(np.r_[c[1:] != c[:-1], True])
+            for code, ts, value in zip(
+                c[last].tolist(), t[last].tolist(), v[last].tolist(), strict=True
+            ):
+                new_tails[(names[code], kind)] = (ts, value)
+        return new_tails
 
     def _splice_late(
         self, cur: sqlite3.Cursor, cells: Cells, row: tuple, states: dict[str, dict]
@@ -251,7 +261,7 @@ class SQLiteStore:
         cur.execute(
             "INSERT INTO readings (ts_ms, meter_id, energy_kwh, power_w, message_id) "
             "VALUES (?, ?, ?, ?, ?)",
-            row[:5],
+            row,
         )
         for kind, col, column in (("reg", 2, "energy_kwh"), ("pow", 3, "power_w")):
             value = row[col]
@@ -287,25 +297,33 @@ class SQLiteStore:
         )
 
     def _save_states(
-        self, cur: sqlite3.Cursor, states: dict[str, dict], inserted: list[tuple]
+        self,
+        cur: sqlite3.Cursor,
+        states: dict[str, dict],
+        inserted: list[tuple],
+        tails: dict[tuple[str, str], tuple],
     ) -> None:
-        """Each meter's latest reading, and the tails of its register and power chains."""
-        for row in sorted(inserted):
-            ts_ms, meter, energy_kwh, power_w, _, msg = row
-            st = states.setdefault(meter, {"last_ts_ms": None, "reg": None, "pow": None})
-            if st["last_ts_ms"] is None or ts_ms >= st["last_ts_ms"]:
-                st.update(
-                    last_ts_ms=ts_ms,
-                    received_ms=msg.received_ms,
-                    power_w=power_w,
-                    energy_kwh=energy_kwh,
-                )
-            for kind, value in (("reg", energy_kwh), ("pow", power_w)):
-                if value is not None and (st[kind] is None or st[kind][0] <= ts_ms):
-                    st[kind] = (ts_ms, value)
+        """Each meter's latest reading, and the tails of its register and power chains
+        (``tails`` of the new readings, from ``_extend_chains``)."""
+        latest: dict[str, tuple] = {}
+        for row in inserted:
+            best = latest.get(row[1])
+            if best is None or row[0] > best[0]:
+                latest[row[1]] = row
         rows = []
-        for meter in {row[1] for row in inserted}:
-            st = states[meter]
+        for meter, row in latest.items():
+            st = states.setdefault(meter, {"last_ts_ms": None, "reg": None, "pow": None})
+            if st["last_ts_ms"] is None or row[0] >= st["last_ts_ms"]:
+                st.update(
+                    last_ts_ms=row[0],
+                    received_ms=self._message_of[row[4]].received_ms,
+                    power_w=row[3],
+                    energy_kwh=row[2],
+                )
+            for kind in ("reg", "pow"):
+                new = tails.get((meter, kind))
+                if new is not None and (st[kind] is None or st[kind][0] <= new[0]):
+                    st[kind] = new
             reg, pw = st["reg"] or (None, None), st["pow"] or (None, None)
             rows.append(
                 (
@@ -432,8 +450,8 @@ def _add_points(cells: Cells, meter: str, kind: str, points: list[tuple], sign: 
     )
 
 
-def _conflict(row: tuple, stored: tuple) -> Rejected:
-    ts_ms, meter, energy_kwh, power_w, _, msg = row
+def _conflict(row: tuple, stored: tuple, msg: Message) -> Rejected:
+    ts_ms, meter, energy_kwh, power_w, _ = row
     return Rejected(
         "conflicting_duplicate",
         f"meter {meter!r} at {ts_ms} ms already has energy_kwh={stored[0]}, power_w={stored[1]}; "
