@@ -38,8 +38,13 @@ def open_store(url: str) -> Store:
             )
         return SQLiteStore(path)
     if parsed.scheme in ("influxdb", "influxdb2"):
-        raise StoreURLError(f"store URL {url!r}: the InfluxDB backend is not available yet")
+        from ingest.store.influx import InfluxStore
+
+        try:
+            return InfluxStore(url)
+        except ValueError as exc:
+            raise StoreURLError(str(exc)) from None
     raise StoreURLError(
-        f"unknown store URL {url!r}; use sqlite:///path/to/file.db "
-        "(influxdb://host:port/db and influxdb2://token@host:port/bucket are planned)"
+        f"unknown store URL {url!r}; use sqlite:///path/to/file.db, "
+        "influxdb://[user:pass@]host:port/database or influxdb2://TOKEN@host:port/bucket?org=ORG"
     )

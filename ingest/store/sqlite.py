@@ -24,6 +24,7 @@ from ingest.store.base import (
     Rejected,
     WriteResult,
 )
+from ingest.store.conflicts import conflict, same_value
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -163,16 +164,18 @@ class SQLiteStore:
             ).fetchone()
             if stored is None:
                 late_rows.append(row)
-            elif _same(stored[0], row[2]) and _same(stored[1], row[3]):
+            elif same_value(stored[0], row[2]) and same_value(stored[1], row[3]):
                 duplicates += 1
             else:
-                rejected.append(_conflict(row, stored, self._message_of[row[4]]))
+                rejected.append(conflict(meter, ts_ms, stored, row[2:4], self._message_of[row[4]]))
         for row, _ in seconds:
             first = batch[(row[0], row[1])]
-            if _same(first[2], row[2]) and _same(first[3], row[3]):
+            if same_value(first[2], row[2]) and same_value(first[3], row[3]):
                 duplicates += 1
             else:
-                rejected.append(_conflict(row, first[2:4], self._message_of[row[4]]))
+                rejected.append(
+                    conflict(row[1], row[0], first[2:4], row[2:4], self._message_of[row[4]])
+                )
         # Late readings first, one at a time, so each finds the neighbours stored before it;
         # then the new ones, which extend each chain from its (possibly updated) tail.
         cells = new_cells()
@@ -448,22 +451,3 @@ def _add_points(cells: Cells, meter: str, kind: str, points: list[tuple], sign: 
         kind,
         sign,
     )
-
-
-def _conflict(row: tuple, stored: tuple, msg: Message) -> Rejected:
-    ts_ms, meter, energy_kwh, power_w, _ = row
-    return Rejected(
-        "conflicting_duplicate",
-        f"meter {meter!r} at {ts_ms} ms already has energy_kwh={stored[0]}, power_w={stored[1]}; "
-        f"this message says energy_kwh={energy_kwh}, power_w={power_w}",
-        msg.topic,
-        b"",
-        msg.received_ms,
-        msg.source,
-    )
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))

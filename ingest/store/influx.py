@@ -1,0 +1,494 @@
+"""InfluxDB store: readings, hourly energy pieces and the quarantine as line protocol.
+
+Schema (all times UTC; the README has the table for Grafana users):
+
+- ``reading`` — one point per reading, tag ``meter``; fields ``energy_kwh`` (cumulative
+  register, kWh), ``power_w`` (W), ``received_ms`` (int), ``source``, ``topic``; time = the
+  reading's time, ms precision. The same reading written twice is one point.
+- ``energy`` — interval energy cut at UTC hours, tags ``meter`` and ``chain`` (``reg`` or
+  ``pow``); fields ``kwh`` and ``measured_s``; time = the middle of the piece. Hourly energy is
+  ``sum(kwh) GROUP BY time(1h)``. A late reading that splits an interval overwrites the old
+  pieces with zeros (same series and time) and adds the new ones, so sums stay exact.
+- ``quarantine`` — tag ``reason``; fields ``detail``, ``topic``, ``source``, ``payload_b64``,
+  ``received_ms``; time = receive time in ns plus a sequence number (the entry's id).
+
+When InfluxDB cannot be reached or answers 5xx (after retries), batches go to a durable local
+spool and are replayed in order, by a background thread, once it answers again. A 4xx answer
+means bad data: those messages go to the quarantine instead of being retried forever.
+
+The chain tails (each meter's last register and power reading) are read from InfluxDB for
+every batch, so one worker may take over from another; two workers writing the same meter at
+the same moment may still race (use one ingest worker per meter set with InfluxDB).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ingest.rollup import chain_pieces
+from ingest.store.base import (
+    Message,
+    MeterHours,
+    MeterSeries,
+    MeterState,
+    Rejected,
+    WriteResult,
+)
+from ingest.store.conflicts import conflict, same_value
+from ingest.store.influx_http import (
+    InfluxHTTP,
+    InfluxRejected,
+    InfluxTarget,
+    InfluxUnavailable,
+    series_rows,
+)
+from ingest.store.influxql import any_of, ident, literal
+from ingest.store.line_protocol import decode_tag, decode_text, encode_point
+from ingest.store.spool import Spool
+
+log = logging.getLogger(__name__)
+
+NEIGHBOUR_LOOKBACK_MS = 14 * 86400 * 1000
+METERS_PER_QUERY = 100
+
+
+class InfluxStore:
+    """Store backend on InfluxDB 1.x (v1 API) or 2.x/3.x (v2 write, v1-compatible query)."""
+
+    def __init__(self, url: str, replay_interval_s: float = 2.0) -> None:
+        self.target = InfluxTarget.from_url(url)
+        self.http = InfluxHTTP(self.target)
+        spool_path = self.target.spool_path or str(
+            Path.cwd() / f"wattleague-spool-{self.target.database}.db"
+        )
+        self.spool = Spool(spool_path)
+        self._spooled = self.spool.depth()
+        self._lock = threading.Lock()
+        self._seq = itertools.count()
+        self._database_ready = False
+        self._last_token = 0
+        self._stop = threading.Event()
+        self._replayer = threading.Thread(
+            target=self._replay_loop, args=(replay_interval_s,), name="influx-spool", daemon=True
+        )
+        self._replayer.start()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
+        with self._lock:
+            if not self._spooled:
+                try:
+                    return self._write_now(messages, release_ids)
+                except InfluxUnavailable as exc:
+                    if release_ids:
+                        raise  # reprocessing needs the server: say so to the organiser
+                    log.warning("%s; spooling to %s", exc, self.spool.path)
+            self.spool.append(messages)
+            self._spooled += 1
+            return WriteResult(0, 0, 0, 0, spooled=sum(len(m.readings) for m in messages))
+
+    def spool_depth(self) -> int:
+        return self._spooled
+
+    def _replay_loop(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            while self._spooled and not self._stop.is_set():
+                with self._lock:
+                    oldest = self.spool.oldest()
+                    if oldest is None:
+                        self._spooled = 0
+                        break
+                    batch_id, messages = oldest
+                    try:
+                        self._write_now(messages)
+                    except InfluxUnavailable:
+                        break
+                    self.spool.remove(batch_id)
+                    self._spooled -= 1
+                    log.info("replayed spooled batch %d; %d left", batch_id, self._spooled)
+
+    def _ensure_database(self) -> None:
+        if self._database_ready:
+            return
+        if self.target.version == 1:
+            self.http.query(f"CREATE DATABASE {ident(self.target.database)}")
+        self._database_ready = True
+
+    def _write_now(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
+        self._ensure_database()
+        try:
+            result, lines, energy_lines, rejected = self._plan(messages)
+            self.http.write(lines)  # readings first: energy only for readings that are stored
+            self.http.write(energy_lines)
+        except InfluxRejected as exc:
+            if len(messages) == 1:
+                return self._quarantine_rejected(messages[0], str(exc))
+            # find the message the server refuses; store the others
+            results = [self._write_now([m]) for m in messages]
+            return WriteResult(
+                *(
+                    sum(getattr(r, f) for r in results)
+                    for f in ("inserted", "duplicates", "conflicts", "quarantined")
+                )
+            )
+        self._write_quarantine(rejected)
+        for qid in release_ids:
+            self.http.query(
+                f"DELETE FROM {ident('quarantine')} WHERE time >= {qid} AND time <= {qid}"
+            )
+        return result
+
+    def _quarantine_rejected(self, msg: Message, why: str) -> WriteResult:
+        readings = [[r.meter_id, r.ts_ms, r.energy_kwh, r.power_w] for r in msg.readings]
+        payload = repr(readings).encode()
+        self._write_quarantine(
+            [
+                *msg.rejected,
+                Rejected("store_rejected", why, msg.topic, payload, msg.received_ms, msg.source),
+            ]
+        )
+        return WriteResult(0, 0, 0, len(msg.rejected) + 1)
+
+    def _write_quarantine(self, rejected: list[Rejected]) -> None:
+        if not rejected:
+            return
+        lines = [
+            encode_point(
+                "quarantine",
+                {"reason": q.reason},
+                {
+                    "detail": q.detail,
+                    "topic": q.topic,
+                    "source": q.source,
+                    "payload_b64": base64.b64encode(q.payload).decode(),
+                    "received_ms": int(q.received_ms),
+                },
+                q.received_ms * 1_000_000 + next(self._seq) % 1_000_000,
+            )
+            for q in rejected
+        ]
+        self.http.write(lines, precision="ns")
+
+    def _plan(
+        self, messages: list[Message]
+    ) -> tuple[WriteResult, list[str], list[str], list[Rejected]]:
+        """Work out the lines to write: new readings, energy pieces, and what to quarantine."""
+        rejected = [q for m in messages for q in m.rejected]
+        batch: dict[tuple[int, str], tuple] = {}
+        extra: list[tuple] = []
+        for msg in messages:
+            for r in msg.readings:
+                row = (r.ts_ms, r.meter_id, _float(r.energy_kwh), _float(r.power_w), msg)
+                if (r.ts_ms, r.meter_id) in batch:
+                    extra.append(row)
+                else:
+                    batch[(r.ts_ms, r.meter_id)] = row
+        tails = self._tails({meter for _, meter in batch})
+        new_rows, late_rows, duplicates = [], [], 0
+        for (ts_ms, meter), row in batch.items():
+            last = tails.get(meter, {}).get("last")
+            if last is None or ts_ms > last:
+                new_rows.append(row)
+                continue
+            stored = self._stored_at(meter, ts_ms)
+            if stored is None:
+                late_rows.append(row)
+            elif same_value(stored[0], row[2]) and same_value(stored[1], row[3]):
+                duplicates += 1
+            else:
+                rejected.append(conflict(meter, ts_ms, stored, row[2:4], row[4]))
+        for row in extra:
+            first = batch[(row[0], row[1])]
+            if same_value(first[2], row[2]) and same_value(first[3], row[3]):
+                duplicates += 1
+            else:
+                rejected.append(conflict(row[1], row[0], first[2:4], row[2:4], row[4]))
+        energy_lines: list[str] = []
+        overlay: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+        for row in sorted(late_rows, key=lambda r: (r[1], r[0])):
+            energy_lines += self._splice_late(row, tails, overlay)
+        energy_lines += self._extend(new_rows, tails)
+        inserted = new_rows + late_rows
+        lines = [
+            encode_point(
+                "reading",
+                {"meter": meter},
+                {
+                    "energy_kwh": e,
+                    "power_w": p,
+                    "received_ms": int(msg.received_ms),
+                    "source": msg.source,
+                    "topic": msg.topic,
+                },
+                ts_ms,
+            )
+            for ts_ms, meter, e, p, msg in inserted
+        ]
+        conflicts = sum(1 for q in rejected if q.reason == "conflicting_duplicate")
+        return (
+            WriteResult(len(inserted), duplicates, conflicts, len(rejected)),
+            lines,
+            energy_lines,
+            rejected,
+        )
+
+    def _tails(self, meters: set[str]) -> dict[str, dict]:
+        """Each meter's last register and power reading: {"reg": (ts_ms, v), "pow": …, "last"}."""
+        tails: dict[str, dict] = {}
+        names = sorted(meters)
+        for lo in range(0, len(names), METERS_PER_QUERY):
+            where = any_of("meter", names[lo : lo + METERS_PER_QUERY])
+            results = self.http.query(
+                f'SELECT last("energy_kwh") FROM "reading" WHERE {where} GROUP BY "meter";'
+                f'SELECT last("power_w") FROM "reading" WHERE {where} GROUP BY "meter"'
+            )
+            for kind, result in zip(("reg", "pow"), results, strict=True):
+                for tags, row in series_rows(result):
+                    meter = decode_tag(tags["meter"])
+                    value = row.get("last")
+                    if value is None:
+                        continue
+                    t = tails.setdefault(meter, {"reg": None, "pow": None, "last": None})
+                    t[kind] = (int(row["time"]), float(value))
+                    t["last"] = max(t["last"] or 0, int(row["time"]))
+        return tails
+
+    def _stored_at(self, meter: str, ts_ms: int) -> tuple | None:
+        (result,) = self.http.query(
+            f'SELECT "energy_kwh", "power_w" FROM "reading" WHERE "meter" = {literal(meter)} '
+            f"AND time = {ts_ms}ms"
+        )
+        for _, row in series_rows(result):
+            return row.get("energy_kwh"), row.get("power_w")
+        return None
+
+    def _neighbour(self, meter: str, field: str, ts_ms: int, before: bool) -> tuple | None:
+        if before:
+            bounds, order = (
+                f"time < {ts_ms}ms AND time >= {ts_ms - NEIGHBOUR_LOOKBACK_MS}ms",
+                "DESC",
+            )
+        else:
+            bounds, order = f"time > {ts_ms}ms AND time <= {ts_ms + NEIGHBOUR_LOOKBACK_MS}ms", "ASC"
+        (result,) = self.http.query(
+            f'SELECT {ident(field)} FROM "reading" WHERE "meter" = {literal(meter)} AND '
+            f"{bounds} ORDER BY time {order} LIMIT 1"
+        )
+        for _, row in series_rows(result):
+            if row.get(field) is not None:
+                return int(row["time"]), float(row[field])
+        return None
+
+    def _splice_late(self, row: tuple, tails: dict, overlay: dict) -> list[str]:
+        """Lines for one late reading: zero the pieces of the pair it splits, add two pairs."""
+        ts_ms, meter = row[0], row[1]
+        lines: list[str] = []
+        for kind, col, field in (("reg", 2, "energy_kwh"), ("pow", 3, "power_w")):
+            value = row[col]
+            if value is None:
+                continue
+            prev = self._neighbour(meter, field, ts_ms, before=True)
+            nxt = self._neighbour(meter, field, ts_ms, before=False)
+            for point in overlay[(meter, kind)]:  # late readings earlier in this batch
+                if point[0] < ts_ms and (prev is None or point[0] > prev[0]):
+                    prev = point
+                if point[0] > ts_ms and (nxt is None or point[0] < nxt[0]):
+                    nxt = point
+            here = (ts_ms, float(value))
+            if prev and nxt:
+                lines += _points_lines(meter, kind, [prev, nxt], zero=True)
+            lines += _points_lines(meter, kind, [p for p in (prev, here, nxt) if p])
+            overlay[(meter, kind)].append(here)
+            tail = tails.setdefault(meter, {"reg": None, "pow": None, "last": None})
+            if tail[kind] is None or tail[kind][0] < ts_ms:
+                tail[kind] = here
+        return lines
+
+    def _extend(self, rows: list[tuple], tails: dict) -> list[str]:
+        """Pieces from each meter's chain tail through its new readings, all meters at once."""
+        lines: list[str] = []
+        for kind, col in (("reg", 2), ("pow", 3)):
+            chain = [(r[1], r[0], r[col]) for r in rows if r[col] is not None]
+            if not chain:
+                continue
+            for meter in {c[0] for c in chain}:
+                tail = (tails.get(meter) or {}).get(kind)
+                if tail is not None:  # every new reading is after its meter's tail
+                    chain.append((meter, tail[0], tail[1]))
+            chain.sort(key=lambda c: (c[0], c[1]))
+            lines += _energy_lines(
+                [c[0] for c in chain], [c[1] for c in chain], [c[2] for c in chain], kind
+            )
+        return lines
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_hourly(
+        self, meter_ids: list[str], start_s: float, end_s: float
+    ) -> dict[str, MeterHours]:
+        cells: dict[str, dict[float, list[float]]] = defaultdict(dict)
+        for lo in range(0, len(meter_ids), METERS_PER_QUERY):
+            where = any_of("meter", meter_ids[lo : lo + METERS_PER_QUERY])
+            (result,) = self.http.query(
+                f'SELECT sum("kwh") AS "kwh", sum("measured_s") AS "s" FROM "energy" '
+                f"WHERE {where} AND time >= {int(start_s * 1000)}ms AND time < "
+                f'{int(end_s * 1000)}ms GROUP BY time(1h), "meter", "chain" fill(none)'
+            )
+            for tags, row in series_rows(result):
+                meter = decode_tag(tags["meter"])
+                cell = cells[meter].setdefault(row["time"] / 1000.0, [0.0, 0.0, 0.0, 0.0])
+                column = 0 if tags.get("chain") == "reg" else 2
+                cell[column] += row["kwh"] or 0.0
+                cell[column + 1] += row["s"] or 0.0
+        out = {}
+        for meter, by_hour in cells.items():
+            hours = sorted(by_hour)
+            a = np.array([by_hour[h] for h in hours], dtype=float)
+            out[meter] = MeterHours(np.array(hours), a[:, 0], a[:, 1], a[:, 2], a[:, 3])
+        return out
+
+    def read_series(
+        self, meter_ids: list[str], start_s: float, end_s: float
+    ) -> dict[str, MeterSeries]:
+        rows: dict[str, list[tuple]] = defaultdict(list)
+        for lo in range(0, len(meter_ids), METERS_PER_QUERY):
+            where = any_of("meter", meter_ids[lo : lo + METERS_PER_QUERY])
+            (result,) = self.http.query(
+                f'SELECT "energy_kwh", "power_w" FROM "reading" WHERE {where} AND time >= '
+                f'{int(start_s * 1000)}ms AND time < {int(end_s * 1000)}ms GROUP BY "meter"'
+            )
+            for tags, row in series_rows(result):
+                rows[decode_tag(tags["meter"])].append(
+                    (row["time"] / 1000.0, row.get("energy_kwh"), row.get("power_w"))
+                )
+        out = {}
+        for meter, items in rows.items():
+            a = np.array(items, dtype=float)
+            out[meter] = MeterSeries(a[:, 0], a[:, 1], a[:, 2])
+        return out
+
+    def meter_states(self) -> dict[str, MeterState]:
+        (result,) = self.http.query(
+            'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" GROUP BY "meter" '
+            "ORDER BY time DESC LIMIT 1"
+        )
+        states = {}
+        for tags, row in series_rows(result):
+            meter = decode_tag(tags["meter"])
+            states[meter] = MeterState(
+                meter,
+                row["time"] / 1000.0,
+                (row.get("received_ms") or row["time"]) / 1000.0,
+                row.get("power_w"),
+                row.get("energy_kwh"),
+            )
+        return states
+
+    def quarantine_counts(self) -> dict[str, int]:
+        (result,) = self.http.query(
+            'SELECT count("received_ms") FROM "quarantine" GROUP BY "reason"'
+        )
+        return {decode_tag(tags["reason"]): int(row["count"]) for tags, row in series_rows(result)}
+
+    def list_quarantine(
+        self, limit: int = 100, reason: str | None = None, ids: list[int] | None = None
+    ) -> list[dict]:
+        where = f' WHERE "reason" = {literal(reason)}' if reason is not None else ""
+        if ids is not None:  # InfluxQL cannot OR time ranges: one query per id
+            rows = []
+            for qid in ids[:limit]:
+                cond = f"time >= {int(qid)} AND time <= {int(qid)}"
+                rows += self._quarantine_rows(
+                    f"{where} AND {cond}" if where else f" WHERE {cond}", 1
+                )
+            return rows
+        return self._quarantine_rows(where, limit)
+
+    def _quarantine_rows(self, where: str, limit: int) -> list[dict]:
+        (result,) = self.http.query(
+            f'SELECT * FROM "quarantine"{where} ORDER BY time DESC LIMIT {int(limit)}', epoch="ns"
+        )
+        return [
+            {
+                "id": int(row["time"]),
+                "received_ms": int(row["received_ms"]),
+                "source": decode_text(row["source"] or ""),
+                "topic": decode_text(row["topic"]),
+                "reason": decode_tag(row["reason"]),
+                "detail": decode_text(row["detail"]),
+                "payload": base64.b64decode(row["payload_b64"] or ""),
+            }
+            for _, row in series_rows(result)
+        ]
+
+    def count_readings(self) -> int:
+        (result,) = self.http.query('SELECT count("received_ms") FROM "reading"')
+        return sum(int(row["count"]) for _, row in series_rows(result))
+
+    def change_token(self) -> int:
+        try:
+            (result,) = self.http.query('SELECT last("received_ms") FROM "reading"')
+        except (InfluxUnavailable, InfluxRejected):
+            return self._last_token  # keep serving the last scores while it is away
+        for _, row in series_rows(result):
+            self._last_token = int(row["last"]) + self._spooled
+        return self._last_token
+
+    def close(self) -> None:
+        self._stop.set()
+        self._replayer.join(timeout=5)
+        self.http.close()
+        self.spool.close()
+
+
+def _energy_lines(
+    meters: list[str], ts_ms: list[int], values: list[float], kind: str, zero: bool = False
+) -> list[str]:
+    """Energy pieces of the pairs of consecutive points of one chain (points sorted by meter,
+    then time); ``zero`` writes zeros over pieces that a late reading replaces."""
+    pieces = chain_pieces(
+        np.array(meters, dtype=object),
+        np.array(ts_ms, dtype=float) / 1000.0,
+        np.array(values, dtype=float),
+        kind,
+    )
+    lines = []
+    for meter, start, end, kwh, seconds in zip(
+        pieces.meter_ids.tolist(),
+        pieces.start_s.tolist(),
+        pieces.end_s.tolist(),
+        pieces.energy_kwh.tolist(),
+        pieces.measured_s.tolist(),
+        strict=True,
+    ):
+        middle_ms = (round(start * 1000) + round(end * 1000)) // 2
+        lines.append(
+            encode_point(
+                "energy",
+                {"meter": meter, "chain": kind},
+                {"kwh": 0.0 if zero else float(kwh), "measured_s": 0.0 if zero else float(seconds)},
+                middle_ms,
+            )
+        )
+    return lines
+
+
+def _points_lines(
+    meter: str, kind: str, points: list[tuple[int, float]], zero: bool = False
+) -> list[str]:
+    return _energy_lines(
+        [meter] * len(points), [p[0] for p in points], [p[1] for p in points], kind, zero
+    )
+
+
+def _float(value: float | int | None) -> float | None:
+    """Always a float field: InfluxDB fixes a field's type by its first write."""
+    return None if value is None else float(value)
