@@ -168,6 +168,10 @@ def create_app(
             }
         )
 
+    @app.get("/api/competitions/{cid}/rank-history")
+    def rank_history(cid: str) -> Response:
+        return _json(board(cid).rank_history_view())
+
     @app.get("/api/competitions/{cid}/stream")
     async def stream(cid: str) -> EventSourceResponse:
         board(cid)

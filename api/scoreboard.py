@@ -20,6 +20,7 @@ from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
 from scoring.competition import Competition
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
+from scoring.rank_history import RankHistory, rank_history
 from scoring.ranking import rank_sites
 
 STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
@@ -70,6 +71,7 @@ class Scoreboard:
         self._history: tuple[float, SiteHours] | None = None
         self._snapshot: Snapshot | None = None
         self._token: tuple[int, int] | None = None
+        self._history_ranks: tuple[Snapshot, RankHistory] | None = None
 
     def _history_days(self) -> tuple[date, date]:
         info = self.competition.competition
@@ -216,6 +218,7 @@ class Scoreboard:
         """Live power, today so far against its baseline, and period metrics of site ``i``."""
         snap = self.snapshot()
         board = {e["site"]: e for e in self.leaderboard()["entries"]}
+        history = self.rank_history()
         site = self.competition.sites[i]
         today = datetime.fromtimestamp(snap.as_of_s, UTC).astimezone(self.tz).toordinal()
         in_today = self.grid.day_ordinal == today
@@ -246,6 +249,53 @@ class Scoreboard:
             },
             "period": board[site.id],
             "sites_ranked": int(np.count_nonzero(snap.rank_reduction)),
+            "rank_history": [
+                {
+                    "date": date.fromordinal(int(d)).isoformat(),
+                    "rank": int(r),
+                    "reduction_pct": _num(v, 2),
+                }
+                for d, r, v in zip(
+                    history.day_ordinal.tolist(),
+                    history.rank[:, i].tolist(),
+                    history.reduction_pct[:, i].tolist(),
+                    strict=True,
+                )
+            ],
+        }
+
+    def rank_history(self) -> RankHistory:
+        """Standings at the end of each elapsed day (computed once per snapshot)."""
+        snap = self.snapshot()
+        with self._lock:
+            if self._history_ranks is None or self._history_ranks[0] is not snap:
+                info = self.competition.competition
+                history = rank_history(
+                    snap.actual.energy_kwh,
+                    snap.actual.measured_s,
+                    snap.baseline_kwh,
+                    snap.baseline_ok,
+                    snap.elapsed,
+                    self.grid.day_ordinal,
+                    self.area_m2,
+                    self.site_ids,
+                    info.min_completeness_pct / 100.0,
+                )
+                self._history_ranks = (snap, history)
+            return self._history_ranks[1]
+
+    def rank_history_view(self) -> dict:
+        h = self.rank_history()
+        return {
+            "competition": self.competition.id,
+            "days": [date.fromordinal(int(d)).isoformat() for d in h.day_ordinal],
+            "sites": {
+                sid: {
+                    "rank": h.rank[:, i].tolist(),
+                    "reduction_pct": [_num(v, 2) for v in h.reduction_pct[:, i].tolist()],
+                }
+                for i, sid in enumerate(self.site_ids)
+            },
         }
 
     def site_series(self, i: int, resolution: str) -> list[dict]:

@@ -183,3 +183,13 @@ def _events(lines):
         elif line == "" and data:
             yield orjson.loads("\n".join(data))
             data = []
+
+
+def test_rank_history_gives_the_standings_at_the_end_of_each_day(client):
+    history = client.get("/api/competitions/liten/rank-history").json()
+    # 2011-03-01 .. 2011-03-07 have ended at the clock's 2011-03-08 00:00
+    assert history["days"] == [f"2011-03-0{d}" for d in range(1, 8)]
+    assert history["sites"]["alfa"]["rank"] == [1] * 7
+    assert history["sites"]["gamma"]["reduction_pct"] == [5.0] * 7
+    site = client.get("/api/competitions/liten/sites/beta").json()
+    assert site["rank_history"][-1] == {"date": "2011-03-07", "rank": 2, "reduction_pct": 10.0}
