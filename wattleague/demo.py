@@ -192,6 +192,8 @@ def run_demo(opts: DemoOptions) -> int:
         simulator.stop()
         time.sleep(0.2)
         worker.stop()
+        # open SSE streams are cut after the grace period; that is expected here, not an error
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         server.should_exit = True
         server_thread.join(timeout=10)
         broker.stop()
