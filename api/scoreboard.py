@@ -77,8 +77,9 @@ class Scoreboard:
         info = self.competition.competition
         if info.baseline.method == "pre-period":
             return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
-        shift = timedelta(days=baselines.WEEKS_PER_YEAR_DAYS)
-        return info.start - shift - timedelta(1), info.end - shift + timedelta(1)
+        # ISO-week alignment reaches 364 or 371 days back, and holidays their namesakes
+        first, last = baselines.previous_year_history_days(info.start, info.end, info.holidays)
+        return first - timedelta(1), last + timedelta(1)
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, recomputed when data changed or a new hour began."""

@@ -38,6 +38,7 @@ class LocalHours:
     fold: np.ndarray  # 1 for the repeated hour when clocks go back
     weekday: np.ndarray  # 0 = Monday
     holiday: np.ndarray  # public holiday in the competition's country
+    country: str = "SE"  # ISO 3166 code of the holiday calendar behind ``holiday``
 
     @property
     def hour_of_week(self) -> np.ndarray:
@@ -62,4 +63,6 @@ def local_hours(hour_start_s: np.ndarray, tz: ZoneInfo, country: str = "SE") -> 
     years = sorted({date.fromordinal(int(d)).year for d in np.unique(day)}) if n else []
     calendar = holidays_lib.country_holidays(country, years=years) if years else {}
     holiday_days = np.array([d.toordinal() for d in calendar], dtype=np.int64)
-    return LocalHours(hour_start_s, day, hour, fold, weekday, np.isin(day, holiday_days))
+    return LocalHours(
+        hour_start_s, day, hour, fold, weekday, np.isin(day, holiday_days), country=country
+    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MEASURED_HOUR_S = 1800.0  # an hour counts as measured when at least half of it is covered
+HOURS_PER_YEAR = 8760.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class SiteMetrics:
     hours_elapsed: int
     target_progress: np.ndarray
     eligible: np.ndarray
+    kwh_per_m2_annual: np.ndarray | None = None  # [kWh/m² per year]
+    saved_money: np.ndarray | None = None  # [currency]
+    saved_co2_kg: np.ndarray | None = None  # [kg CO₂]
 
 
 def site_metrics(
@@ -39,6 +43,10 @@ def site_metrics(
     area_m2: np.ndarray,
     target_pct: np.ndarray,
     min_completeness: float = 0.9,
+    *,
+    baseline_year_kwh: np.ndarray | None = None,
+    price_per_kwh: float | np.ndarray | None = None,
+    co2_g_per_kwh: float | np.ndarray | None = None,
 ) -> SiteMetrics:
     """Actual, baseline and saved energy, reduction, intensity and completeness per site.
 
@@ -56,6 +64,13 @@ def site_metrics(
         Reduction target [%].
     min_completeness : float
         Share of matched hours a site needs to be ranked [0..1].
+    baseline_year_kwh : array (sites,), optional
+        Each site's energy over a whole baseline year [kWh] (NaN where unknown), for the
+        seasonal annualisation of kWh/m².
+    price_per_kwh : float or array (sites,), optional
+        Energy price [currency/kWh]; without it ``saved_money`` is NaN.
+    co2_g_per_kwh : float or array (sites,), optional
+        Emission factor [g CO₂/kWh]; without it ``saved_co2_kg`` is NaN.
 
     Returns
     -------
@@ -66,6 +81,14 @@ def site_metrics(
     reduction_pct = 100 * (B - A) / B over matched hours; kwh_per_m2 is the measured energy per
     measured hour scaled to all elapsed hours, divided by the area; completeness = matched
     hours / elapsed hours; target_progress = reduction_pct / target_pct.
+
+    kwh_per_m2_annual, with A and B the actual and baseline energy over the matched hours and
+    Y = ``baseline_year_kwh``: Y x (A / B) / area, i.e. the baseline year at this period's
+    actual-to-baseline ratio, which weights the elapsed weeks by their share of the baseline
+    year (a winter month is more than 1/12 of a Swedish town hall's year). Where Y is unknown
+    or B = 0: kwh_per_m2 x 8,760 / elapsed hours, a flat year.
+
+    saved_money = saved_kwh x price_per_kwh; saved_co2_kg = saved_kwh x co2_g_per_kwh / 1000.
     """
     measured = (actual_measured_s >= MEASURED_HOUR_S) & elapsed
     matched = measured & baseline_ok
@@ -83,10 +106,20 @@ def site_metrics(
         completeness = hours_matched / hours_elapsed if hours_elapsed else np.zeros(actual.size)
         progress = np.where(target_pct > 0, reduction / target_pct, np.nan)
     eligible = (completeness >= min_completeness) & (baseline > 0)
+    saved = baseline - actual
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flat_year = np.where(
+            hours_elapsed > 0, kwh_per_m2 * HOURS_PER_YEAR / max(hours_elapsed, 1), np.nan
+        )
+        year = np.full(actual.size, np.nan) if baseline_year_kwh is None else baseline_year_kwh
+        seasonal = np.asarray(year, dtype=float) * actual / baseline / area_m2
+    annual = np.where(np.isfinite(seasonal) & (baseline > 0), seasonal, flat_year)
+    money = saved * (np.nan if price_per_kwh is None else np.asarray(price_per_kwh, dtype=float))
+    co2 = saved * (np.nan if co2_g_per_kwh is None else np.asarray(co2_g_per_kwh, dtype=float))
     return SiteMetrics(
         actual_kwh=actual,
         baseline_kwh=baseline,
-        saved_kwh=baseline - actual,
+        saved_kwh=saved,
         reduction_pct=reduction,
         kwh_per_m2=kwh_per_m2,
         completeness=np.asarray(completeness, dtype=float),
@@ -94,4 +127,7 @@ def site_metrics(
         hours_elapsed=hours_elapsed,
         target_progress=progress,
         eligible=eligible,
+        kwh_per_m2_annual=annual,
+        saved_money=money,
+        saved_co2_kg=co2 / 1000.0,
     )

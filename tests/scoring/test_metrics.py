@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.metrics import MEASURED_HOUR_S, site_metrics
+from scoring.metrics import HOURS_PER_YEAR, MEASURED_HOUR_S, SiteMetrics, site_metrics
 
 NAN = np.nan
 FULL = 3600.0
@@ -189,6 +189,66 @@ def test_site_without_measured_hours_has_nan_intensity():
     assert m.kwh_per_m2[0] == pytest.approx(0.25)  # the other site is unaffected
 
 
+# --- annualised intensity, money and CO₂ ---------------------------------------------------
+
+
+def test_hours_per_year_is_8760():
+    assert HOURS_PER_YEAR == 8760.0
+
+
+def test_kwh_per_m2_annual_without_a_baseline_year_is_a_flat_year():
+    # kwh_per_m2 over 5 elapsed hours x 8,760 / 5: site 0 0.25 x 1752 = 438, site 1 0.5 x 1752
+    # = 876
+    np.testing.assert_allclose(hand_case().kwh_per_m2_annual, [438.0, 876.0])
+
+
+def test_kwh_per_m2_annual_follows_the_baseline_years_seasons():
+    # Site 0: baseline year 50,000 kWh at the period's actual / baseline = 6 / 10:
+    #   50,000 x 0.6 / 50 m² = 600 kWh/m²; site 1's year is unknown (NaN): flat year 876
+    m = hand_case(baseline_year_kwh=np.array([50_000.0, np.nan]))
+    np.testing.assert_allclose(m.kwh_per_m2_annual, [600.0, 876.0])
+
+
+def test_kwh_per_m2_annual_with_zero_baseline_falls_back_to_a_flat_year():
+    # one site, 2 elapsed hours fully measured at 0.5 kWh, baseline 0, area 10 m²:
+    # kwh_per_m2 = 1 / 10 = 0.1 -> 0.1 x 8,760 / 2 = 438
+    m = site_metrics(
+        np.array([[0.5, 0.5]]),
+        np.full((1, 2), FULL),
+        np.zeros((1, 2)),
+        np.ones((1, 2), dtype=bool),
+        np.array([True, True]),
+        np.array([10.0]),
+        np.array([10.0]),
+        baseline_year_kwh=np.array([1000.0]),
+    )
+    assert m.kwh_per_m2_annual[0] == pytest.approx(438.0)
+
+
+def test_money_and_co2_of_the_saving():
+    # saved 4 and -2 kWh; 1.2 SEK/kWh -> 4.8 and -2.4 SEK; 45 g/kWh -> 0.18 and -0.09 kg
+    m = hand_case(price_per_kwh=1.2, co2_g_per_kwh=45.0)
+    np.testing.assert_allclose(m.saved_money, [4.8, -2.4])
+    np.testing.assert_allclose(m.saved_co2_kg, [0.18, -0.09])
+
+
+def test_money_and_co2_per_site():
+    # 1.0 and 2.0 SEK/kWh -> 4 and -4 SEK; 100 and 0 g/kWh -> 0.4 and 0 kg
+    m = hand_case(price_per_kwh=np.array([1.0, 2.0]), co2_g_per_kwh=np.array([100.0, 0.0]))
+    np.testing.assert_allclose(m.saved_money, [4.0, -4.0])
+    np.testing.assert_allclose(m.saved_co2_kg, [0.4, 0.0])
+
+
+def test_money_and_co2_are_unknown_without_price_and_factor():
+    m = hand_case()
+    assert np.isnan(m.saved_money).all() and np.isnan(m.saved_co2_kg).all()
+
+
+def test_site_metrics_can_still_be_built_with_the_original_fields():
+    m = SiteMetrics(*(np.zeros(1) for _ in range(7)), 0, np.zeros(1), np.zeros(1, dtype=bool))
+    assert m.kwh_per_m2_annual is None and m.saved_money is None and m.saved_co2_kg is None
+
+
 # --- properties ------------------------------------------------------------------------------
 
 N_SITES, N_HOURS = 3, 12
@@ -244,5 +304,8 @@ def test_property_doubling_area_halves_kwh_per_m2(data):
     expected = before.kwh_per_m2.copy()
     expected[site] /= 2.0
     assert_same_or_both_nan(after.kwh_per_m2, expected)
+    expected_annual = before.kwh_per_m2_annual.copy()
+    expected_annual[site] /= 2.0
+    assert_same_or_both_nan(after.kwh_per_m2_annual, expected_annual)
     assert_same_or_both_nan(after.reduction_pct, before.reduction_pct)
     np.testing.assert_array_equal(after.eligible, before.eligible)
