@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from paho.mqtt.client import topic_matches_sub
 
@@ -25,12 +25,17 @@ class Routing:
 
     by_topic: dict[str, list[Route]]
     by_meter: dict[str, Route]
+    weather_by_topic: dict[str, tuple[str, str]] = field(default_factory=dict)  # (station, fmt)
 
     @classmethod
     def from_competitions(cls, competitions: list[Competition]) -> Routing:
         by_topic: dict[str, list[Route]] = {}
         by_meter: dict[str, Route] = {}
+        weather: dict[str, tuple[str, str]] = {}
         for comp in competitions:
+            topics_of = comp.weather_topics()
+            for station in comp.weather:
+                weather[topics_of[station.id]] = (station.id, station.format)
             topics = comp.topics_by_meter()
             for _, meter in comp.meters().values():
                 route = Route(
@@ -44,7 +49,7 @@ class Routing:
                 routes[:] = [r for r in routes if r.channel != route.channel]  # last one wins
                 routes.append(route)
                 by_meter[meter.id] = route
-        return cls(by_topic, by_meter)
+        return cls(by_topic, by_meter, weather)
 
     def subscriptions(self) -> list[str]:
         """Topic filters the ingest worker subscribes to: the default tree (for payloads that
@@ -54,5 +59,6 @@ class Routing:
         subscription, so overlapping filters would store and quarantine everything twice.
         """
         default = "wattleague/#"
-        others = sorted(t for t in self.by_topic if not topic_matches_sub(default, t))
+        topics = set(self.by_topic) | set(self.weather_by_topic)
+        others = sorted(t for t in topics if not topic_matches_sub(default, t))
         return [default, *others]

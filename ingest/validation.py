@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ingest.decoders import decode
+from ingest.decoders.weather import decode_temperature
 from ingest.readings import DecodeError, Reading
 from ingest.routing import Route, Routing
-from ingest.store.base import Message, Rejected, StoredReading
+from ingest.store.base import Message, Rejected, StoredReading, StoredTemperature
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ def process_message(
     def reject(reason: str, detail: str) -> None:
         msg.rejected.append(Rejected(reason, detail, topic, bytes(payload), received_ms, source))
 
+    if by_topic and topic in routing.weather_by_topic:
+        _weather(msg, topic, payload, received_utc, routing, limits, reject)
+        return msg
     routes = routing.by_topic.get(topic, []) if by_topic else []
     route = routes[0] if routes else None  # meters sharing a topic share its format and zone
     fmt = route.format if route else "json"
@@ -184,3 +188,39 @@ def _check(
             "before the receive time"
         )
     return None
+
+
+PLAUSIBLE_TEMP_C = (-60.0, 60.0)
+
+
+def _weather(
+    msg: Message,
+    topic: str,
+    payload: bytes,
+    received_utc: datetime,
+    routing: Routing,
+    limits: Limits,
+    reject,
+) -> None:
+    """Temperatures of a weather station's topic: stored, or quarantined with the reason."""
+    station, fmt = routing.weather_by_topic[topic]
+    try:
+        values = decode_temperature(fmt, payload, received_utc)
+    except DecodeError as exc:
+        reject(exc.reason, str(exc))
+        return
+    earliest = received_utc - timedelta(seconds=limits.max_age_s)
+    latest = received_utc + timedelta(seconds=limits.max_future_s)
+    for i, (ts, temp_c) in enumerate(values):
+        where = f"reading[{i}]" if len(values) > 1 else "reading"
+        if not PLAUSIBLE_TEMP_C[0] <= temp_c <= PLAUSIBLE_TEMP_C[1]:
+            reject(
+                "implausible_temperature",
+                f"{where}: {temp_c} °C is outside {PLAUSIBLE_TEMP_C[0]:g}..{PLAUSIBLE_TEMP_C[1]:g}",
+            )
+        elif ts > latest:
+            reject("future_timestamp", f"{where}: ts {ts.isoformat()} is after the receive time")
+        elif ts < earliest:
+            reject("too_old", f"{where}: ts {ts.isoformat()} is too old")
+        else:
+            msg.temperatures.append(StoredTemperature(station, int(ts.timestamp() * 1000), temp_c))

@@ -65,12 +65,31 @@ class Meter(_Strict):
         return topic
 
 
+class WeatherStation(_Strict):
+    """Outdoor temperature for regression baselines, published over MQTT or imported."""
+
+    id: Identifier
+    topic: str | None = Field(
+        None, description="MQTT topic; default wattleague/<comp>/weather/<id>"
+    )
+    format: Literal["json", "senml"] = "json"
+    name: str = ""
+
+    @field_validator("topic")
+    @classmethod
+    def _plain_topic(cls, topic: str | None) -> str | None:
+        if topic is not None and (not topic or _MQTT_WILDCARDS.search(topic)):
+            raise ValueError("a weather topic must be a plain topic name without '+' or '#'")
+        return topic
+
+
 class Site(_Strict):
     id: Identifier
     municipality: str = Field(min_length=1)
     name: str = Field(min_length=1)
     area_m2: float = Field(gt=0, description="heated floor area (Atemp) [m²]")
     target_pct: float = Field(0.0, ge=0, lt=100, description="reduction target [%]")
+    weather: str | None = Field(None, description="weather station id (default: the first)")
     meters: list[Meter] = Field(alias="meter", min_length=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -126,6 +145,7 @@ class Competition(_Strict):
     competition: CompetitionInfo
     sites: list[Site] = Field(alias="site", min_length=1)
     displays: list[Display] = Field(default_factory=list, alias="display")
+    weather: list[WeatherStation] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -155,6 +175,19 @@ class Competition(_Strict):
             for s in self.sites
             for m in s.meters
         }
+
+    def weather_topics(self) -> dict[str, str]:
+        """Weather station id → MQTT topic."""
+        return {
+            w.id: w.topic or f"wattleague/{self.competition.id}/weather/{w.id}"
+            for w in self.weather
+        }
+
+    def station_for(self, site: Site) -> str | None:
+        """The weather station whose temperatures a site's regression baseline uses."""
+        if site.weather:
+            return site.weather
+        return self.weather[0].id if self.weather else None
 
     def meters(self) -> dict[str, tuple[Site, Meter]]:
         """Meter id → (site, meter)."""
@@ -210,6 +243,21 @@ def cross_reference_problems(data: dict) -> list[tuple[Location, str]]:
                     (loc, f"meters on topic {topic!r} must share one format ({fmt!r} at {where})")
                 )
     site_ids = {s.get("id") for s in sites}
+    stations = _list_of_dicts(data.get("weather"))
+    station_ids = {w.get("id") for w in stations}
+    for k, station in enumerate(stations):
+        unique("weather station id", station.get("id"), ("weather", k, "id"))
+        topic = station.get("topic") or f"wattleague/{comp_id}/weather/{station.get('id')}"
+        if str(topic) in topic_formats:
+            problems.append((("weather", k, "topic"), f"topic {topic!r} is a meter's topic"))
+    for i, site in enumerate(sites):
+        if site.get("weather") is not None and site["weather"] not in station_ids:
+            problems.append(
+                (
+                    ("site", i, "weather"),
+                    f"names weather station {site['weather']!r}, which no [[weather]] defines",
+                )
+            )
     for k, display in enumerate(_list_of_dicts(data.get("display"))):
         unique("display id", display.get("id"), ("display", k, "id"))
         if "site" in display and display["site"] not in site_ids:

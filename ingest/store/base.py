@@ -34,6 +34,15 @@ class Rejected:
     source: str = "mqtt"
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTemperature:
+    """One outdoor temperature of a weather station."""
+
+    station: str
+    ts_ms: int
+    temp_c: float
+
+
 @dataclass(slots=True)
 class Message:
     """One received message: its readings, or the reasons it was rejected, stored together."""
@@ -43,6 +52,7 @@ class Message:
     source: str = "mqtt"
     readings: list[StoredReading] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    temperatures: list[StoredTemperature] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,11 @@ class Store(Protocol):
         self, meter_ids: list[str], start_s: float, end_s: float
     ) -> dict[str, MeterHours]:
         """Hourly energy of each meter for UTC hours starting in [start_s, end_s)."""
+
+    def read_temperatures(
+        self, stations: list[str], start_s: float, end_s: float
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(ts_s, temp_c) arrays per weather station for start_s <= ts < end_s."""
 
     def meter_states(self) -> dict[str, MeterState]:
         """Latest reading per meter."""

@@ -128,6 +128,15 @@ class InfluxStore:
             result, lines, energy_lines, rejected = self._plan(messages)
             self.http.write(lines)  # readings first: energy only for readings that are stored
             self.http.write(energy_lines)
+            self.http.write(
+                [
+                    encode_point(
+                        "temperature", {"station": t.station}, {"temp_c": float(t.temp_c)}, t.ts_ms
+                    )
+                    for m in messages
+                    for t in m.temperatures
+                ]
+            )
         except InfluxRejected as exc:
             if len(messages) == 1:
                 return self._quarantine_rejected(messages[0], str(exc))
@@ -373,6 +382,24 @@ class InfluxStore:
         for meter, items in rows.items():
             a = np.array(items, dtype=float)
             out[meter] = MeterSeries(a[:, 0], a[:, 1], a[:, 2])
+        return out
+
+    def read_temperatures(
+        self, stations: list[str], start_s: float, end_s: float
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for lo in range(0, len(stations), METERS_PER_QUERY):
+            where = any_of("station", stations[lo : lo + METERS_PER_QUERY])
+            (result,) = self.http.query(
+                f'SELECT "temp_c" FROM "temperature" WHERE {where} AND time >= '
+                f'{int(start_s * 1000)}ms AND time < {int(end_s * 1000)}ms GROUP BY "station"'
+            )
+            rows: dict[str, list] = defaultdict(list)
+            for tags, row in series_rows(result):
+                rows[decode_tag(tags["station"])].append((row["time"] / 1000.0, row["temp_c"]))
+            for station, items in rows.items():
+                a = np.array(items, dtype=float)
+                out[station] = (a[:, 0], a[:, 1])
         return out
 
     def meter_states(self) -> dict[str, MeterState]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from ingest.store.base import Message, Rejected, StoredReading
+from ingest.store.base import Message, Rejected, StoredReading, StoredTemperature
 
 
 def encode_messages(messages: list[Message]) -> bytes:
@@ -35,6 +35,7 @@ def encode_messages(messages: list[Message]) -> bytes:
                     ]
                     for q in m.rejected
                 ],
+                "temperatures": [[t.station, t.ts_ms, t.temp_c] for t in m.temperatures],
             }
             for m in messages
         ]
@@ -49,6 +50,7 @@ def decode_messages(blob: bytes) -> list[Message]:
             m["source"],
             [StoredReading(*r) for r in m["readings"]],
             [Rejected(q[0], q[1], q[2], base64.b64decode(q[3]), q[4], q[5]) for q in m["rejected"]],
+            [StoredTemperature(*t) for t in m.get("temperatures", [])],
         )
         for m in orjson.loads(blob)
     ]

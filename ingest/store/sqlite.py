@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS hourly (
     pow_s REAL NOT NULL,
     PRIMARY KEY (meter_id, hour_s)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS temperature (
+    station TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    temp_c REAL NOT NULL,
+    PRIMARY KEY (station, ts_ms)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
@@ -130,6 +136,12 @@ class SQLiteStore:
         database; only older ones are looked up, one by one.
         """
         rejected: list[Rejected] = [q for m in messages for q in m.rejected]
+        temperatures = [(t.station, t.ts_ms, t.temp_c) for m in messages for t in m.temperatures]
+        if temperatures:  # a station's reading for the same time again replaces it
+            cur.executemany(
+                "INSERT OR REPLACE INTO temperature (station, ts_ms, temp_c) VALUES (?, ?, ?)",
+                temperatures,
+            )
         batch: dict[tuple[int, str], tuple] = {}  # (ts_ms, meter) → row, first one wins
         seconds: list[tuple[tuple, Message]] = []  # later rows with a key seen in this batch
         self._message_of: dict[int, Message] = {}  # message_id → message, for this batch
@@ -386,6 +398,25 @@ class SQLiteStore:
             if rows:
                 a = np.array(rows, dtype=float)
                 out[meter] = MeterHours(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+        return out
+
+    def read_temperatures(
+        self, stations: list[str], start_s: float, end_s: float
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for station in stations:
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT ts_ms, temp_c FROM temperature WHERE station = ? AND ts_ms >= ? "
+                    "AND ts_ms < ? ORDER BY ts_ms",
+                    (station, int(start_s * 1000), int(end_s * 1000)),
+                )
+                .fetchall()
+            )
+            if rows:
+                a = np.array(rows, dtype=float)
+                out[station] = (a[:, 0] / 1000.0, a[:, 1])
         return out
 
     def meter_states(self) -> dict[str, MeterState]:

@@ -1,0 +1,83 @@
+"""Outdoor temperature payloads for weather stations (``[[weather]]`` in the competition file).
+
+- ``json``: one object or a list of ``{"ts": ISO-8601 with offset | Unix s, "temp_c": °C}``;
+- ``senml``: RFC 8428 records with unit ``Cel`` (or ``K``), base fields resolved as for meters.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import orjson
+
+from ingest.decoders.timestamps import parse_ts_utc
+from ingest.readings import DecodeError
+
+RELATIVE_TIME_LIMIT_S = 2**28  # SenML: smaller times are relative to now
+
+
+def decode_temperature(
+    fmt: str, payload: bytes, received_utc: datetime
+) -> list[tuple[datetime, float]]:
+    """(ts_utc, temp_c) pairs of one weather payload; raise DecodeError saying why not."""
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("undecodable", f"payload is not valid JSON: {exc}") from exc
+    items = doc if isinstance(doc, list) else [doc]
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise DecodeError("undecodable", "expected an object or a non-empty list of objects")
+    out = _senml(items, received_utc) if fmt == "senml" else _json(items)
+    if not out:
+        raise DecodeError(
+            "no_value",
+            "no temperature in the payload (json: 'temp_c'; senml: a record with unit 'Cel')",
+        )
+    return out
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError("non_numeric", f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise DecodeError("non_finite", f"{where}: {value!r} is not finite")
+    return float(value)
+
+
+def _json(items: list[dict]) -> list[tuple[datetime, float]]:
+    out = []
+    for i, item in enumerate(items):
+        where = f"reading[{i}]"
+        if "ts" not in item:
+            raise DecodeError("missing_timestamp", f"{where}: missing 'ts'")
+        if "temp_c" not in item:
+            raise DecodeError("no_value", f"{where}: missing 'temp_c'")
+        out.append(
+            (parse_ts_utc(item["ts"], f"{where}.ts"), _number(item["temp_c"], f"{where}.temp_c"))
+        )
+    return out
+
+
+def _senml(items: list[dict], received_utc: datetime) -> list[tuple[datetime, float]]:
+    out = []
+    base_time, base_unit, base_value = 0.0, None, 0.0
+    for i, rec in enumerate(items):
+        where = f"record[{i}]"
+        if "bt" in rec:
+            base_time = _number(rec["bt"], f"{where}.bt")
+        if "bu" in rec:
+            base_unit = rec["bu"]
+        if "bv" in rec:
+            base_value = _number(rec["bv"], f"{where}.bv")
+        if "v" not in rec:
+            continue
+        unit = rec.get("u", base_unit)
+        if unit not in ("Cel", "K"):
+            continue
+        value = base_value + _number(rec["v"], f"{where}.v")
+        t = base_time + (_number(rec["t"], f"{where}.t") if "t" in rec else 0.0)
+        if abs(t) < RELATIVE_TIME_LIMIT_S:
+            t += received_utc.timestamp()
+        out.append((parse_ts_utc(t, f"{where}.t"), value - 273.15 if unit == "K" else value))
+    return out
