@@ -225,6 +225,99 @@ def decode(fmt: str, topic: str, tz_name: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--usage",
+    "usage_csv",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV timestamp,kwh: interval energy, hourly or coarser.",
+)
+@click.option(
+    "--temperature",
+    "temperature_csv",
+    type=click.Path(dir_okay=False),
+    help="CSV timestamp,temp_c (regression methods).",
+)
+@click.option("--baseline-start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--baseline-end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--report-start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--report-end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--timezone", "tz_name", default="Europe/Stockholm", show_default=True)
+@click.option(
+    "--holidays", "country", default="SE", show_default=True, help="Country of the public holidays."
+)
+@click.option(
+    "--method",
+    default="previous-year",
+    show_default=True,
+    type=click.Choice(["previous-year", "pre-period"]),
+)
+@click.option(
+    "--out",
+    "out_csv",
+    type=click.Path(dir_okay=False),
+    help="Write the CSV here instead of standard output.",
+)
+def baseline(
+    usage_csv,
+    temperature_csv,
+    baseline_start,
+    baseline_end,
+    report_start,
+    report_end,
+    tz_name,
+    country,
+    method,
+    out_csv,
+) -> None:
+    """Baseline for one meter from CSV files: one row per reporting day,
+    date,observed_kwh,baseline_kwh (dates local, inclusive)."""
+    import csv as csv_module
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from wattleague.offline_baseline import CSVError, offline_baseline, read_series_csv
+
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"unknown time zone {tz_name!r}", param_hint="--timezone"
+        ) from None
+    base_days = (baseline_start.date(), baseline_end.date())
+    report_days = (report_start.date(), report_end.date())
+    for first, last, flag in ((*base_days, "--baseline-end"), (*report_days, "--report-end")):
+        if last < first:
+            raise click.BadParameter(f"{last} is before the start {first}", param_hint=flag)
+    try:
+        result = offline_baseline(
+            read_series_csv(usage_csv, "kwh"), base_days, report_days, tz, method, country
+        )
+    except CSVError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    import contextlib
+
+    target = (
+        open(out_csv, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        if out_csv
+        else contextlib.nullcontext(sys.stdout)
+    )
+    with target as out:
+        writer = csv_module.writer(out)
+        writer.writerow(["date", "observed_kwh", "baseline_kwh"])
+        for day, observed, expected in zip(
+            result.day, result.observed_kwh.tolist(), result.baseline_kwh.tolist(), strict=True
+        ):
+            writer.writerow(
+                [
+                    day.isoformat(),
+                    "" if observed != observed else f"{observed:.3f}",
+                    "" if expected != expected else f"{expected:.3f}",
+                ]
+            )
+
+
+@main.command()
 @click.option("--port", default=8000, show_default=True, help="HTTP port of the API and pages.")
 @click.option(
     "--mqtt-port",

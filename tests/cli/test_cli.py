@@ -122,3 +122,48 @@ def test_token_prints_a_token_and_its_hash_entry():
     assert TokenSet.from_env({"WATTLEAGUE_TOKEN_HASHES": entry}).hashes == {
         "anna": hash_token(secret)
     }
+
+
+def _usage_csv(path, rows):
+    path.write_text("timestamp,kwh\n" + "".join(f"{t},{v}\n" for t, v in rows), "utf-8")
+    return path
+
+
+def test_baseline_from_csv_gives_one_row_per_reporting_day(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    rows, t = [], datetime(2010, 3, 1, tzinfo=UTC)
+    while t < datetime(2011, 4, 1, tzinfo=UTC):
+        rows.append((t.isoformat(), 2.0 if t.year == 2010 else 1.5))
+        t += timedelta(hours=1)
+    usage = _usage_csv(tmp_path / "usage.csv", rows)
+    out = tmp_path / "out.csv"
+    result = _run("baseline", "--usage", str(usage), "--baseline-start", "2010-03-01",
+                  "--baseline-end", "2010-04-30", "--report-start", "2011-03-26",
+                  "--report-end", "2011-03-28", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    # 2011-03-27 is the 23-hour DST day: 23 x 1.5 = 34.5 kWh against 23 x 2 = 46 kWh
+    assert out.read_text().splitlines() == [
+        "date,observed_kwh,baseline_kwh",
+        "2011-03-26,36.000,48.000",
+        "2011-03-27,34.500,46.000",
+        "2011-03-28,36.000,48.000",
+    ]
+
+
+def test_baseline_reports_a_bad_csv_line(tmp_path):
+    usage = _usage_csv(tmp_path / "usage.csv", [("2011-03-01T00:00:00+01:00", 1.0),
+                                                ("2011-03-01T01:00:00", 1.0)])
+    result = _run("baseline", "--usage", str(usage), "--baseline-start", "2010-03-01",
+                  "--baseline-end", "2010-03-31", "--report-start", "2011-03-01",
+                  "--report-end", "2011-03-02")
+    assert result.exit_code == 1
+    assert f"{usage}:3: timestamp '2011-03-01T01:00:00' has no UTC offset" in result.output
+
+
+def test_baseline_rejects_reversed_dates(tmp_path):
+    usage = _usage_csv(tmp_path / "usage.csv", [("2011-03-01T00:00:00+01:00", 1.0)])
+    result = _run("baseline", "--usage", str(usage), "--baseline-start", "2010-03-31",
+                  "--baseline-end", "2010-03-01", "--report-start", "2011-03-01",
+                  "--report-end", "2011-03-02")
+    assert result.exit_code == 2 and "--baseline-end" in result.output

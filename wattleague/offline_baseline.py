@@ -1,0 +1,123 @@
+"""``wattleague baseline``: any baseline method for one meter, from CSV files.
+
+Usage CSV ``timestamp,kwh``: interval energy, each row the energy of the interval that starts
+at its timestamp and lasts until the next row's (the last row as long as the one before), at
+any resolution down to hourly. Temperature CSV ``timestamp,temp_c``. Timestamps are ISO-8601
+with an offset; dates on the command line are local dates in ``--timezone``, inclusive.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from scoring import baseline as baselines
+from scoring.calendar import hour_grid, local_hours
+from scoring.hourly import spread_to_hours
+from scoring.metrics import MEASURED_HOUR_S
+
+
+class CSVError(ValueError):
+    """A bad input file: the message names the file, the line and what is wrong."""
+
+
+@dataclass(frozen=True)
+class DailyBaseline:
+    day: list[date]
+    observed_kwh: np.ndarray  # NaN where the day was not fully measured
+    baseline_kwh: np.ndarray  # NaN where the method has no baseline
+
+
+def read_series_csv(path: str | Path, value_column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ts_s, value) from a ``timestamp,<value_column>`` CSV, sorted by time."""
+    rows: list[tuple[float, float]] = []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise CSVError(f"{path}: the file is empty; expected a header timestamp,{value_column}")
+        names = [h.strip().lower() for h in header]
+        if "timestamp" not in names or value_column not in names:
+            raise CSVError(
+                f"{path}:1: expected the columns timestamp,{value_column}, got {','.join(header)}"
+            )
+        ti, vi = names.index("timestamp"), names.index(value_column)
+        for line, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            try:
+                ts = datetime.fromisoformat(row[ti].strip().replace("Z", "+00:00"))
+            except (ValueError, IndexError):
+                raise CSVError(
+                    f"{path}:{line}: {row[ti] if ti < len(row) else ''!r} is not an "
+                    "ISO-8601 timestamp"
+                ) from None
+            if ts.tzinfo is None:
+                raise CSVError(
+                    f"{path}:{line}: timestamp {row[ti]!r} has no UTC offset, e.g. "
+                    "2011-03-01T00:00:00+01:00"
+                )
+            try:
+                value = float(row[vi].strip().replace(",", "."))
+            except (ValueError, IndexError):
+                raise CSVError(
+                    f"{path}:{line}: {value_column} "
+                    f"{row[vi] if vi < len(row) else ''!r} is not a number"
+                ) from None
+            if not np.isfinite(value):
+                raise CSVError(f"{path}:{line}: {value_column} {value!r} is not finite")
+            rows.append((ts.astimezone(UTC).timestamp(), value))
+    if not rows:
+        raise CSVError(f"{path}: no data rows")
+    a = np.array(sorted(rows))
+    return a[:, 0], a[:, 1]
+
+
+def offline_baseline(
+    usage: tuple[np.ndarray, np.ndarray],
+    baseline_days: tuple[date, date],
+    report_days: tuple[date, date],
+    tz: ZoneInfo,
+    method: str = "previous-year",
+    country: str = "SE",
+    weeks: int = 8,
+) -> DailyBaseline:
+    """Observed and baseline kWh per reporting day for one meter (see module docstring)."""
+    ts_s, kwh = usage
+    if ts_s.size < 2:
+        raise CSVError("the usage file needs at least two rows to know the interval length")
+    dt = np.diff(ts_s)
+    ends = ts_s + np.append(dt, dt[-1])
+    report = local_hours(hour_grid(*report_days, tz), tz, country)
+    history = local_hours(hour_grid(*baseline_days, tz), tz, country)
+    measured = np.ones(ts_s.size, dtype=bool)
+
+    def hourly(grid):
+        energy, seconds = spread_to_hours(ts_s, ends, kwh, measured, grid.hour_start_s)
+        return energy[None, :], (seconds >= MEASURED_HOUR_S)[None, :]
+
+    hist_kwh, hist_ok = hourly(history)
+    rep_kwh, rep_ok = hourly(report)
+    if method == "previous-year":
+        base, base_ok = baselines.previous_year(hist_kwh, hist_ok, history, report)
+    elif method == "pre-period":
+        base, base_ok = baselines.pre_period(hist_kwh, hist_ok, history, report)
+    else:
+        raise ValueError(f"unknown method {method!r}; use previous-year or pre-period")
+    days, first = np.unique(report.day_ordinal, return_index=True)
+    observed = np.add.reduceat(np.where(rep_ok[0], rep_kwh[0], np.nan), first)
+    expected = np.add.reduceat(np.where(base_ok[0], base[0], np.nan), first)
+    return DailyBaseline([date.fromordinal(int(d)) for d in days], observed, expected)
+
+
+def default_baseline_days(
+    report_days: tuple[date, date], method: str, weeks: int, country: str
+) -> tuple[date, date]:
+    if method == "pre-period":
+        return report_days[0] - timedelta(weeks=weeks), report_days[0] - timedelta(1)
+    return baselines.previous_year_history_days(*report_days, country)
