@@ -160,11 +160,19 @@ def previous_year_detail(
     index = _hour_index(history, source_day, target.hour, target.fold)
     found = index >= 0
     safe = np.where(found, index, 0)
-    measured = found & history_ok[:, safe]
-    baseline = np.where(measured, history_kwh[:, safe], np.nan)
-    coverage = measured.sum(axis=1) / n_target if n_target else np.zeros(n_sites)
+    # one gather per array, masks applied in place only where something is missing: this is
+    # the hot path of a full rescoring (10,000 sites x a season)
+    measured = _gather_columns(history_ok, safe)
+    if not found.all():
+        measured &= found
+    baseline = _gather_columns(history_kwh, safe)
+    counted = np.count_nonzero(measured, axis=1)
+    complete = counted == n_target
+    if not complete.all():
+        np.putmask(baseline, ~measured, np.nan)
+    coverage = counted / n_target if n_target else np.zeros(n_sites)
     filled = np.zeros_like(measured)
-    need = (~measured).any(axis=1) & (coverage >= min_coverage)
+    need = ~complete & (coverage >= min_coverage)
     if fill_missing and need.any():
         sites = np.flatnonzero(need)  # the profile costs a pass over the history: only these
         profile = day_type_profile(history_kwh[sites], history_ok[sites], history)
@@ -172,6 +180,22 @@ def previous_year_detail(
         filled[sites] = ~measured[sites] & np.isfinite(estimate)
         baseline[sites] = np.where(filled[sites], estimate, baseline[sites])
     return PreviousYearBaseline(baseline, measured | filled, filled, source_day, coverage)
+
+
+def _gather_columns(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``values[:, columns]``, copied run by run: the columns of a baseline are long runs of
+    consecutive history hours (whole weeks), and block copies are far faster than numpy's
+    gather along the second axis."""
+    out = np.empty((values.shape[0], columns.size), dtype=values.dtype)
+    if columns.size == 0:
+        return out
+    breaks = np.flatnonzero(np.diff(columns) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [columns.size]])
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        first = int(columns[a])
+        out[:, a:b] = values[:, first : first + (b - a)]
+    return out
 
 
 def previous_year_days(day_ordinal: np.ndarray, country: str = "SE") -> np.ndarray:

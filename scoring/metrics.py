@@ -90,14 +90,98 @@ def site_metrics(
 
     saved_money = saved_kwh x price_per_kwh; saved_co2_kg = saved_kwh x co2_g_per_kwh / 1000.
     """
-    measured = (actual_measured_s >= MEASURED_HOUR_S) & elapsed
+    totals = period_totals(actual_kwh, actual_measured_s, baseline_kwh, baseline_ok, elapsed)
+    return metrics_from_totals(
+        totals,
+        area_m2,
+        target_pct,
+        min_completeness,
+        baseline_year_kwh=baseline_year_kwh,
+        price_per_kwh=price_per_kwh,
+        co2_g_per_kwh=co2_g_per_kwh,
+    )
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    """Running sums per site over the elapsed hours: all that the metrics need.
+
+    Adding an hour (``add_hour``) costs one pass over the sites, which is what lets the
+    leaderboard follow each new hour without going back over the period.
+    """
+
+    actual_kwh: np.ndarray  # over matched hours [kWh]
+    baseline_kwh: np.ndarray  # over matched hours [kWh]
+    hours_matched: np.ndarray
+    measured_kwh: np.ndarray  # over measured hours [kWh]
+    hours_measured: np.ndarray
+    hours_elapsed: int
+
+
+def period_totals(
+    actual_kwh: np.ndarray,
+    actual_measured_s: np.ndarray,
+    baseline_kwh: np.ndarray,
+    baseline_ok: np.ndarray,
+    elapsed: np.ndarray,
+) -> PeriodTotals:
+    """Sums over the elapsed hours (arrays as for ``site_metrics``)."""
+    measured = actual_measured_s >= MEASURED_HOUR_S
+    measured &= elapsed
     matched = measured & baseline_ok
-    actual = np.where(matched, actual_kwh, 0.0).sum(axis=1)
-    baseline = np.where(matched, np.nan_to_num(baseline_kwh), 0.0).sum(axis=1)
-    hours_elapsed = int(np.count_nonzero(elapsed))
-    hours_matched = matched.sum(axis=1)
-    hours_measured = measured.sum(axis=1)
-    measured_kwh = np.where(measured, actual_kwh, 0.0).sum(axis=1)
+    return PeriodTotals(
+        actual_kwh=_row_sums(actual_kwh, matched),
+        baseline_kwh=_row_sums(baseline_kwh, matched),
+        hours_matched=np.count_nonzero(matched, axis=1),
+        measured_kwh=_row_sums(actual_kwh, measured),
+        hours_measured=np.count_nonzero(measured, axis=1),
+        hours_elapsed=int(np.count_nonzero(elapsed)),
+    )
+
+
+def _row_sums(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sum of each row over ``mask``; NaN outside the mask does not spread. Whole rows and whole
+    columns that are in the mask are summed without a masked copy (the common case)."""
+    full_rows = mask.all(axis=1)
+    if full_rows.all():
+        return values.sum(axis=1)
+    return np.where(mask, values, 0.0).sum(axis=1)
+
+
+def add_hour(
+    totals: PeriodTotals,
+    actual_kwh: np.ndarray,
+    actual_measured_s: np.ndarray,
+    baseline_kwh: np.ndarray,
+    baseline_ok: np.ndarray,
+) -> PeriodTotals:
+    """Totals after one more elapsed hour (arrays of one value per site)."""
+    measured = actual_measured_s >= MEASURED_HOUR_S
+    matched = measured & baseline_ok
+    return PeriodTotals(
+        actual_kwh=totals.actual_kwh + np.where(matched, actual_kwh, 0.0),
+        baseline_kwh=totals.baseline_kwh + np.where(matched, np.nan_to_num(baseline_kwh), 0.0),
+        hours_matched=totals.hours_matched + matched,
+        measured_kwh=totals.measured_kwh + np.where(measured, actual_kwh, 0.0),
+        hours_measured=totals.hours_measured + measured,
+        hours_elapsed=totals.hours_elapsed + 1,
+    )
+
+
+def metrics_from_totals(
+    totals: PeriodTotals,
+    area_m2: np.ndarray,
+    target_pct: np.ndarray,
+    min_completeness: float = 0.9,
+    *,
+    baseline_year_kwh: np.ndarray | None = None,
+    price_per_kwh: float | np.ndarray | None = None,
+    co2_g_per_kwh: float | np.ndarray | None = None,
+) -> SiteMetrics:
+    """The metrics of ``site_metrics`` (see its Notes) from running totals."""
+    actual, baseline = totals.actual_kwh, totals.baseline_kwh
+    hours_elapsed, hours_matched = totals.hours_elapsed, totals.hours_matched
+    hours_measured, measured_kwh = totals.hours_measured, totals.measured_kwh
     with np.errstate(invalid="ignore", divide="ignore"):
         reduction = np.where(baseline > 0, 100.0 * (baseline - actual) / baseline, np.nan)
         kwh_per_m2 = np.where(

@@ -309,3 +309,29 @@ def test_property_doubling_area_halves_kwh_per_m2(data):
     assert_same_or_both_nan(after.kwh_per_m2_annual, expected_annual)
     assert_same_or_both_nan(after.reduction_pct, before.reduction_pct)
     np.testing.assert_array_equal(after.eligible, before.eligible)
+
+
+def test_adding_hours_one_by_one_gives_the_same_totals_as_the_whole_period():
+    from scoring.metrics import add_hour, metrics_from_totals, period_totals
+
+    rng = np.random.default_rng(7)
+    sites, hours = 5, 48
+    actual = rng.uniform(1, 10, (sites, hours))
+    measured = rng.choice([0.0, 900.0, 1800.0, 3600.0], (sites, hours))
+    base = rng.uniform(1, 10, (sites, hours))
+    ok = rng.random((sites, hours)) > 0.1
+    elapsed = np.zeros(hours, dtype=bool)
+    elapsed[:40] = True
+    whole = period_totals(actual, measured, base, ok, elapsed)
+    running = period_totals(actual[:, :0], measured[:, :0], base[:, :0], ok[:, :0],
+                            elapsed[:0])
+    for h in range(40):
+        running = add_hour(running, actual[:, h], measured[:, h], base[:, h], ok[:, h])
+    for name in ("actual_kwh", "baseline_kwh", "hours_matched", "measured_kwh",
+                 "hours_measured"):
+        np.testing.assert_allclose(getattr(running, name), getattr(whole, name), rtol=1e-12)
+    area, target = np.full(sites, 100.0), np.full(sites, 10.0)
+    a = metrics_from_totals(running, area, target)
+    b = metrics_from_totals(whole, area, target)
+    np.testing.assert_allclose(a.reduction_pct, b.reduction_pct, rtol=1e-12)
+    assert running.hours_elapsed == whole.hours_elapsed == 40
