@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+from tests.influx import Influxd, database_name
 from tests.services import Mosquitto
 
 
@@ -12,3 +15,58 @@ def mosquitto(tmp_path_factory):
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory):
+    """A real InfluxDB 1.x (Debian's influxd) started for this test session on free ports.
+
+    Tests must not stop it: outage tests start their own ``tests.influx.Influxd``.
+    """
+    server = Influxd(tmp_path_factory.mktemp("influxd"))
+    problem = None
+    try:
+        server.start()
+    except RuntimeError as exc:
+        problem = str(exc)
+    if problem:  # outside the except: no chained traceback around the message
+        pytest.fail(problem, pytrace=False)
+    yield server
+    server.stop()
+
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture
+def influx_database(influxd, request):
+    """Makes fresh database names for this test (each call a new one), dropped afterwards."""
+    made: list[str] = []
+
+    def fresh() -> str:
+        name = database_name(f"{request.node.nodeid}_{next(_database_numbers)}")
+        made.append(name)
+        return name
+
+    yield fresh
+    for name in made:
+        influxd.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "influx"])
+def store_url(request, tmp_path):
+    """The URL of an empty store: a SQLite file, or a fresh database on the test InfluxDB."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    influxd = request.getfixturevalue("influxd")
+    return influxd.url(request.getfixturevalue("influx_database")())
+
+
+@pytest.fixture
+def any_store(store_url):
+    """An empty store of each kind, opened through ``open_store``."""
+    from ingest.store import open_store
+
+    store = open_store(store_url)
+    yield store
+    store.close()

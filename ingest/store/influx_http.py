@@ -171,7 +171,7 @@ class InfluxHTTP:
             raise InfluxRejected(f"InfluxQL failed: {data.get('error', response.text)[:500]}")
         results = data.get("results", [])
         for r in results:
-            if "error" in r:
+            if "error" in r and not r["error"].startswith("database not found"):  # empty
                 raise InfluxRejected(f"InfluxQL failed: {r['error']}")
         return results
 

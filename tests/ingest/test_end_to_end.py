@@ -1,4 +1,8 @@
-"""The spine end to end: MQTT publish → ingest worker → SQLite → leaderboard over HTTP."""
+"""The spine end to end: MQTT publish → ingest worker → store → leaderboard over HTTP.
+
+Every test runs against each store backend (``store_url``: SQLite and InfluxDB), the worker's
+store opened from its URL as ``wattleague ingest --store`` does.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from api.app import create_app
 from ingest.mqtt_url import parse_mqtt_url
 from ingest.mqtt_worker import IngestWorker
 from ingest.routing import Routing
-from ingest.store.sqlite import SQLiteStore
+from ingest.store import open_store
 from scoring.competition_file import parse_competition
 from tests.services import RunningApp, publish_all, wait_until
 
@@ -87,8 +91,8 @@ def competition():
 
 
 @pytest.fixture
-def worker(mosquitto, competition, tmp_path, request):
-    store = SQLiteStore(tmp_path / "e2e.db")
+def worker(mosquitto, competition, store_url, request):
+    store = open_store(store_url)
     w = IngestWorker(
         parse_mqtt_url(mosquitto.url),
         store,

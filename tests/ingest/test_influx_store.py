@@ -1,0 +1,350 @@
+"""The InfluxDB store against a real InfluxDB 1.x: round trips, duplicates and conflicts, late
+readings, hourly energy equal to a recomputation for any arrival order, and a leaderboard equal
+to the SQLite store's for the same readings."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from ingest.rollup import cells_from_readings, combine_chains
+from ingest.store import open_store
+from ingest.store.base import Message, Rejected, StoredReading
+from ingest.store.influx import InfluxStore
+from ingest.store.sqlite import SQLiteStore
+from tests import fixtures
+from tests.ingest.test_rollup import _assert_same_cells, meter_streams
+
+T0 = 1_300_000_000
+HOUR = 3600
+
+
+@pytest.fixture
+def store(influxd, influx_database):
+    s = open_store(influxd.url(influx_database()))
+    assert isinstance(s, InfluxStore)
+    yield s
+    s.close()
+
+
+def _msg(*readings, topic="t", received_ms=1_000, source="mqtt"):
+    return Message(topic, received_ms, source, [StoredReading(*r) for r in readings])
+
+
+def _cells(store, meters) -> dict:
+    """Every stored hourly cell: (meter, hour_s) → [reg_kwh, reg_s, pow_kwh, pow_s]."""
+    out = {}
+    for meter, h in store.read_hourly(meters, 0, 2e9).items():
+        for i, hour in enumerate(h.hour_s.tolist()):
+            out[(meter, hour)] = [h.reg_kwh[i], h.reg_s[i], h.pow_kwh[i], h.pow_s[i]]
+    return out
+
+
+def test_an_empty_store_reads_as_empty(store):
+    assert store.read_series(["m"], 0, 2e9) == {}
+    assert store.read_hourly(["m"], 0, 2e9) == {}
+    assert store.meter_states() == {}
+    assert store.quarantine_counts() == {}
+    assert store.list_quarantine() == []
+    assert store.count_readings() == 0
+
+
+def test_readings_round_trip(store):
+    t = T0 * 1000
+    result = store.write(
+        [
+            _msg(("m1", t, 100.0, 500.0), ("m1", t + 600_000, 100.5, 600.0), received_ms=t + 5),
+            _msg(("m2", t + 1000, None, 1200.0), received_ms=t + 1005, topic="t2", source="http"),
+        ]
+    )
+    assert (result.inserted, result.duplicates, result.conflicts, result.spooled) == (3, 0, 0, 0)
+    assert store.count_readings() == 3
+    series = store.read_series(["m1", "m2", "absent"], T0, T0 + HOUR)
+    assert set(series) == {"m1", "m2"}
+    assert series["m1"].ts_s.tolist() == [T0, T0 + 600]
+    assert series["m1"].energy_kwh.tolist() == [100.0, 100.5]
+    assert series["m1"].power_w.tolist() == [500.0, 600.0]
+    assert series["m2"].ts_s.tolist() == [T0 + 1]
+    assert np.isnan(series["m2"].energy_kwh[0]) and series["m2"].power_w.tolist() == [1200.0]
+    # start inclusive, end exclusive
+    assert store.read_series(["m1"], T0 + 600, T0 + 601)["m1"].ts_s.tolist() == [T0 + 600]
+    assert store.read_series(["m1"], T0, T0 + 600)["m1"].ts_s.tolist() == [T0]
+
+    states = store.meter_states()
+    assert set(states) == {"m1", "m2"}
+    assert states["m1"].last_ts_s == T0 + 600 and states["m1"].received_s == (t + 5) / 1000
+    assert states["m1"].energy_kwh == 100.5 and states["m1"].power_w == 600.0
+    assert states["m2"].energy_kwh is None and states["m2"].power_w == 1200.0
+
+
+def test_hourly_energy_round_trip(store):
+    base = T0 - T0 % HOUR
+    # register 1 kWh over 10 min across an hour boundary; power 3600 W for the same 10 min
+    store.write(
+        [_msg(("m", (base + 3300) * 1000, 10.0, 3600.0), ("m", (base + 3900) * 1000, 11.0, 3600.0))]
+    )
+    hours = store.read_hourly(["m", "other"], base, base + 2 * HOUR)
+    assert set(hours) == {"m"}
+    h = hours["m"]
+    assert h.hour_s.tolist() == [base, base + HOUR]
+    assert h.reg_kwh.tolist() == pytest.approx([0.5, 0.5])
+    assert h.reg_s.tolist() == pytest.approx([300, 300])
+    assert h.pow_kwh.tolist() == pytest.approx([0.3, 0.3])
+    assert h.pow_s.tolist() == pytest.approx([300, 300])
+    # the range selects hours by their start
+    assert store.read_hourly(["m"], base + HOUR, base + 2 * HOUR)["m"].hour_s.tolist() == [
+        base + HOUR
+    ]
+
+
+def test_quarantine_round_trip_by_reason_and_ids(store):
+    rejected = [
+        Rejected("undecodable", "not JSON", "a/b", b"\xff\x00{", 5_000),
+        Rejected("unknown_topic", "no meter on x/y", "x/y", b"{}", 6_000, "http"),
+        Rejected("undecodable", "still not JSON", "a/b", b"[", 7_000),
+    ]
+    result = store.write([Message("a/b", 5_000, "mqtt", rejected=rejected)])
+    assert (result.inserted, result.quarantined) == (0, 3)
+    assert store.quarantine_counts() == {"undecodable": 2, "unknown_topic": 1}
+    rows = store.list_quarantine()
+    assert [r["received_ms"] for r in rows] == [7_000, 6_000, 5_000]  # most recent first
+    by_detail = {r["detail"]: r for r in rows}
+    assert by_detail["not JSON"] | {"id": 0} == {
+        "id": 0,
+        "received_ms": 5_000,
+        "source": "mqtt",
+        "topic": "a/b",
+        "reason": "undecodable",
+        "detail": "not JSON",
+        "payload": b"\xff\x00{",
+    }
+    assert by_detail["no meter on x/y"]["source"] == "http"
+    assert len({r["id"] for r in rows}) == 3
+    undecodable = store.list_quarantine(reason="undecodable")
+    assert [r["detail"] for r in undecodable] == ["still not JSON", "not JSON"]
+    assert store.list_quarantine(reason="undecodable", limit=1)[0]["detail"] == "still not JSON"
+    assert store.list_quarantine(reason="no_such_reason") == []
+    ids = [by_detail["not JSON"]["id"], by_detail["no meter on x/y"]["id"]]
+    assert {r["detail"] for r in store.list_quarantine(ids=ids)} == {"not JSON", "no meter on x/y"}
+    assert [r["detail"] for r in store.list_quarantine(ids=ids, reason="undecodable")] == [
+        "not JSON"
+    ]
+    assert store.list_quarantine(ids=[]) == []
+
+
+def test_release_ids_remove_quarantine_entries_with_the_write(store):
+    store.write(
+        [
+            Message(
+                "a/b", 5_000, "mqtt", rejected=[Rejected("unknown_meter", "?", "a/b", b"1", 5_000)]
+            )
+        ]
+    )
+    (entry,) = store.list_quarantine()
+    result = store.write([_msg(("m", T0 * 1000, 1.0, None))], release_ids=[entry["id"]])
+    assert result.inserted == 1
+    assert store.list_quarantine() == [] and store.quarantine_counts() == {}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: quarantine ids are received_ms * 1e6 + a per-process counter from 0, so the "
+    "serve process re-quarantines a reprocessed message under the id of the ingest process's "
+    "entry, then deletes that id (release_ids): the message is gone from the quarantine",
+)
+def test_reprocessing_in_another_process_keeps_a_message_that_is_quarantined_again(
+    influxd, influx_database
+):
+    url = influxd.url(influx_database())
+    ingest, serve = open_store(url), None
+    try:
+        rejected = Rejected("unknown_meter", "no meter on x/y", "x/y", b"{}", 5_000)
+        ingest.write([Message("x/y", 5_000, "mqtt", rejected=[rejected])])
+        serve = open_store(url)  # the API process: its own store object
+        (entry,) = serve.list_quarantine()
+        # reprocessed with the competition file still unfixed: quarantined anew, old released
+        result = serve.write(
+            [Message("x/y", 5_000, "mqtt", rejected=[rejected])], release_ids=[entry["id"]]
+        )
+        assert result.quarantined == 1
+        assert serve.quarantine_counts() == {"unknown_meter": 1}
+    finally:
+        ingest.close()
+        if serve is not None:
+            serve.close()
+
+
+def test_same_reading_twice_is_stored_once(store):
+    t = T0 * 1000
+    first = store.write([_msg(("m1", t, 5.0, 100.0), ("m1", t + 10_000, 6.0, None))])
+    again = store.write([_msg(("m1", t, 5.0, 100.0)), _msg(("m1", t + 10_000, 6.0, None))])
+    within = store.write([_msg(("m2", t, 1.0, None)), _msg(("m2", t, 1.0, None))])
+    assert (first.inserted, first.duplicates) == (2, 0)
+    assert (again.inserted, again.duplicates, again.conflicts) == (0, 2, 0)
+    assert (within.inserted, within.duplicates) == (1, 1)
+    assert store.count_readings() == 3
+    assert store.quarantine_counts() == {}
+
+
+def test_conflicting_duplicate_is_quarantined_not_overwritten(store):
+    t = T0 * 1000
+    store.write([_msg(("m1", t, 5.0, None), ("m1", t + 60_000, 6.0, None))])
+    result = store.write([_msg(("m1", t, 7.5, None), topic="meters/m1", received_ms=5)])
+    within = store.write([_msg(("m2", t, 1.0, None)), _msg(("m2", t, 2.0, None))])
+    assert (result.inserted, result.conflicts, result.quarantined) == (0, 1, 1)
+    assert (within.inserted, within.conflicts) == (1, 1)
+    assert store.read_series(["m1"], T0, T0 + 60)["m1"].energy_kwh.tolist() == [5.0]
+    assert store.read_series(["m2"], T0, T0 + 60)["m2"].energy_kwh.tolist() == [1.0]
+    assert store.quarantine_counts() == {"conflicting_duplicate": 2}
+    (row,) = [r for r in store.list_quarantine() if r["topic"] == "meters/m1"]
+    assert row["reason"] == "conflicting_duplicate" and row["received_ms"] == 5
+    assert "energy_kwh=5" in row["detail"] and "energy_kwh=7.5" in row["detail"]
+    # the hourly energy still follows the stored reading: 1 kWh between the two
+    assert sum(store.read_hourly(["m1"], 0, 2e9)["m1"].reg_kwh) == pytest.approx(1.0)
+
+
+def test_late_reading_splits_its_interval_and_lands_in_the_right_hour(store):
+    """The SQLite store's test of the same name, against InfluxDB."""
+    base = T0 - T0 % HOUR
+    store.write(
+        [_msg(("m", base * 1000, 100.0, None), ("m", (base + 2 * HOUR) * 1000, 104.0, None))]
+    )
+    store.write([_msg(("m", (base + HOUR - 900) * 1000, 103.5, None))])
+    hours = store.read_hourly(["m"], base, base + 2 * HOUR)["m"]
+    energy, measured = combine_chains(hours.reg_kwh, hours.reg_s, hours.pow_kwh, hours.pow_s)
+    assert energy.tolist() == pytest.approx([3.6, 0.4])
+    assert measured.tolist() == pytest.approx([2700, 0])
+
+
+def test_late_readings_in_one_batch_and_before_the_first(store):
+    base = T0 - T0 % HOUR
+    readings = [
+        ("m", base + 600, 10.0, 1000.0),
+        ("m", base + 3 * HOUR, 13.0, 2000.0),
+        ("m", base + 5 * HOUR, 14.0, None),
+    ]
+    late = [
+        ("m", base + 2 * HOUR, 12.5, 500.0),
+        ("m", base + HOUR + 60, 11.0, 1500.0),
+        ("m", base, 9.75, 800.0),  # before the first reading
+        ("m", base + 4 * HOUR, None, 100.0),
+    ]
+    store.write([_msg(*[(m, int(t * 1000), e, p) for m, t, e, p in readings])])
+    store.write([_msg(*[(m, int(t * 1000), e, p) for m, t, e, p in late])])
+    _assert_same_cells(_cells(store, ["m"]), cells_from_readings(readings + late))
+
+
+def test_change_token_changes_after_a_write(store):
+    t = T0 * 1000
+    tokens = [store.change_token()]
+
+    def changed() -> bool:
+        tokens.append(store.change_token())
+        return tokens[-1] != tokens[-2]
+
+    store.write([_msg(("m", t, 1.0, None), received_ms=t + 1)])
+    assert changed()
+    store.write([_msg(("m", t + 60_000, 2.0, None), received_ms=t + 60_001)])
+    assert changed()
+    store.write([_msg(("m2", t + 120_000, 2.0, None), received_ms=t + 120_001)])
+    assert changed()
+    assert not changed()  # nothing written: same token
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: change_token is last(received_ms) of the latest-timed reading of all meters, "
+    "so a reading older than that (a late one, or another meter's) leaves it unchanged",
+)
+@pytest.mark.parametrize("meter", ["m", "other"])
+def test_change_token_changes_after_a_reading_older_than_the_newest(store, meter):
+    t = T0 * 1000
+    store.write([_msg(("m", t, 1.0, None), ("m", t + 600_000, 2.0, None), received_ms=t + 600_001)])
+    before = store.change_token()
+    store.write([_msg((meter, t + 300_000, 1.5, None), received_ms=t + 900_000)])
+    assert store.change_token() != before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a late reading looks for its neighbours only 14 days back "
+    "(NEIGHBOUR_LOOKBACK_MS): across a longer gap the old pair is not zeroed",
+)
+def test_late_reading_in_a_gap_longer_than_the_lookback(store):
+    readings = [("m", T0, 100.0, None), ("m", T0 + 20 * 86400, 300.0, None)]
+    late = [("m", T0 + 19 * 86400, 290.0, None)]
+    store.write([_msg(*[(m, t * 1000, e, p) for m, t, e, p in readings])])
+    store.write([_msg(*[(m, t * 1000, e, p) for m, t, e, p in late])])
+    _assert_same_cells(_cells(store, ["m"]), cells_from_readings(readings + late))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(readings=meter_streams(), seed=st.integers(0, 2**32 - 1))
+def test_any_arrival_order_and_batching_gives_the_same_hours(
+    influxd, influx_database, readings, seed
+):
+    rng = random.Random(seed)
+    shuffled = readings[:]
+    rng.shuffle(shuffled)
+    store = InfluxStore(influxd.url(influx_database()))
+    try:
+        i = 0
+        while i < len(shuffled):
+            n = rng.randint(1, 8)
+            batch = shuffled[i : i + n]
+            i += n
+            # sometimes split over several messages of one batch, as the worker does
+            cut = rng.randint(0, len(batch))
+            store.write(
+                [
+                    _msg(*[(m, int(t * 1000), e, p) for m, t, e, p in part])
+                    for part in (batch[:cut], batch[cut:])
+                    if part
+                ]
+            )
+        # some redeliveries change nothing
+        again = store.write([_msg(*[(m, int(t * 1000), e, p) for m, t, e, p in shuffled[:5]])])
+        assert again.inserted == 0 and again.conflicts == 0
+        assert store.count_readings() == len(readings)
+        meters = sorted({r[0] for r in readings})
+        _assert_same_cells(_cells(store, meters), cells_from_readings(readings))
+    finally:
+        store.close()
+
+
+def _leaderboard(store) -> dict:
+    app = create_app([fixtures.competition()], store, clock=fixtures.NOW.timestamp)
+    client = TestClient(app)
+    board = client.get("/api/competitions/liten/leaderboard").json()
+    intensity = client.get("/api/competitions/liten/leaderboard?metric=kwh_per_m2").json()
+    series = client.get("/api/competitions/liten/sites/alfa/series?resolution=day").json()
+    return {"reduction": board, "kwh_per_m2": intensity, "series": series}
+
+
+def test_leaderboard_from_influxdb_equals_the_one_from_sqlite(influxd, influx_database, tmp_path):
+    sqlite_store = SQLiteStore(tmp_path / "same.db")
+    influx_store = InfluxStore(influxd.url(influx_database()))
+    try:
+        fixtures.seed(sqlite_store)
+        fixtures.seed(influx_store)
+        from_sqlite, from_influx = _leaderboard(sqlite_store), _leaderboard(influx_store)
+    finally:
+        sqlite_store.close()
+        influx_store.close()
+    entries = from_influx["reduction"]["entries"]
+    assert [e["site"] for e in entries] == ["alfa", "beta", "gamma"]
+    assert entries[0]["reduction_pct"] == pytest.approx(20.0)
+    assert entries[0]["live_power_kw"] == pytest.approx(8.0)
+    # byte for byte the same JSON: every figure to its last digit
+    assert orjson.dumps(from_influx, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        from_sqlite, option=orjson.OPT_SORT_KEYS
+    )
