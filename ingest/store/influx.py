@@ -26,7 +26,9 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import secrets
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -55,7 +57,6 @@ from ingest.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
-NEIGHBOUR_LOOKBACK_MS = 14 * 86400 * 1000
 METERS_PER_QUERY = 100
 
 
@@ -71,7 +72,9 @@ class InfluxStore:
         self.spool = Spool(spool_path)
         self._spooled = self.spool.depth()
         self._lock = threading.Lock()
-        self._seq = itertools.count()
+        # quarantine ids are receive time (ns) + a sequence: a random start keeps two processes
+        # (ingest, serve reprocessing) from writing over each other's entries
+        self._seq = itertools.count(secrets.randbelow(1_000_000))
         self._database_ready = False
         self._last_token = 0
         self._stop = threading.Event()
@@ -126,8 +129,11 @@ class InfluxStore:
         self._ensure_database()
         try:
             result, lines, energy_lines, rejected = self._plan(messages)
-            self.http.write(lines)  # readings first: energy only for readings that are stored
+            # Energy first: if the server goes away after it, the replayed batch finds the
+            # readings missing and writes the same energy points again (same series and times:
+            # they overwrite). Readings first would make the replay see duplicates and skip it.
             self.http.write(energy_lines)
+            self.http.write(lines)
             self.http.write(
                 [
                     encode_point(
@@ -148,11 +154,15 @@ class InfluxStore:
                     for f in ("inserted", "duplicates", "conflicts", "quarantined")
                 )
             )
-        self._write_quarantine(rejected)
+        self._write_quarantine(rejected, avoid=frozenset(release_ids))
         for qid in release_ids:
             self.http.query(
                 f"DELETE FROM {ident('quarantine')} WHERE time >= {qid} AND time <= {qid}"
             )
+        self.http.write(
+            [encode_point("writes", {}, {"n": result.inserted + len(rejected)}, time.time_ns())],
+            precision="ns",
+        )
         return result
 
     def _quarantine_rejected(self, msg: Message, why: str) -> WriteResult:
@@ -166,9 +176,18 @@ class InfluxStore:
         )
         return WriteResult(0, 0, 0, len(msg.rejected) + 1)
 
-    def _write_quarantine(self, rejected: list[Rejected]) -> None:
+    def _write_quarantine(
+        self, rejected: list[Rejected], avoid: frozenset[int] = frozenset()
+    ) -> None:
         if not rejected:
             return
+
+        def new_id(received_ms: int) -> int:
+            while True:
+                qid = received_ms * 1_000_000 + next(self._seq) % 1_000_000
+                if qid not in avoid:  # never the id of an entry this write releases
+                    return qid
+
         lines = [
             encode_point(
                 "quarantine",
@@ -180,7 +199,7 @@ class InfluxStore:
                     "payload_b64": base64.b64encode(q.payload).decode(),
                     "received_ms": int(q.received_ms),
                 },
-                q.received_ms * 1_000_000 + next(self._seq) % 1_000_000,
+                new_id(q.received_ms),
             )
             for q in rejected
         ]
@@ -280,13 +299,9 @@ class InfluxStore:
         return None
 
     def _neighbour(self, meter: str, field: str, ts_ms: int, before: bool) -> tuple | None:
-        if before:
-            bounds, order = (
-                f"time < {ts_ms}ms AND time >= {ts_ms - NEIGHBOUR_LOOKBACK_MS}ms",
-                "DESC",
-            )
-        else:
-            bounds, order = f"time > {ts_ms}ms AND time <= {ts_ms + NEIGHBOUR_LOOKBACK_MS}ms", "ASC"
+        # unbounded: a register spreads its energy over any gap, so the pair a late reading
+        # splits may be weeks long
+        bounds, order = (f"time < {ts_ms}ms", "DESC") if before else (f"time > {ts_ms}ms", "ASC")
         (result,) = self.http.query(
             f'SELECT {ident(field)} FROM "reading" WHERE "meter" = {literal(meter)} AND '
             f"{bounds} ORDER BY time {order} LIMIT 1"
@@ -461,12 +476,14 @@ class InfluxStore:
         return sum(int(row["count"]) for _, row in series_rows(result))
 
     def change_token(self) -> int:
+        # every successful write adds a point to "writes": its last time changes with any write,
+        # of any process, late readings included, and reading it touches one small series
         try:
-            (result,) = self.http.query('SELECT last("received_ms") FROM "reading"')
+            (result,) = self.http.query('SELECT last("n") FROM "writes"', epoch="ns")
         except (InfluxUnavailable, InfluxRejected):
             return self._last_token  # keep serving the last scores while it is away
         for _, row in series_rows(result):
-            self._last_token = int(row["last"]) + self._spooled
+            self._last_token = int(row["time"]) + self._spooled
         return self._last_token
 
     def close(self) -> None:

@@ -61,7 +61,8 @@ class InfluxTarget:
             port = parsed.port or 8086
         except ValueError:
             raise ValueError(f"store URL {url!r} has an invalid port") from None
-        base = f"{scheme}://{parsed.hostname}:{port}"
+        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname  # IPv6
+        base = f"{scheme}://{host}:{port}"
         if parsed.scheme == "influxdb2":
             if not parsed.username:
                 raise ValueError(

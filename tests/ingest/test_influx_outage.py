@@ -214,8 +214,9 @@ def test_refused_data_goes_to_the_quarantine_instead_of_being_retried(server):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: a 1.x partial write stores the other messages' readings before the 400; the "
-    "per-message retry then sees them as duplicates and never writes their energy",
+    reason="KNOWN: a 1.x partial write stores the other messages' readings before the 400; the "
+    "per-message retry counts them as duplicates, not inserted (their energy is written, since "
+    "energy goes first), and the refused reading's energy stays written",
 )
 def test_other_messages_of_a_refused_batch_keep_their_energy(server):
     store = InfluxStore(server.url("partial"), replay_interval_s=0.2)
@@ -234,12 +235,6 @@ def test_other_messages_of_a_refused_batch_keep_their_energy(server):
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: readings and their energy are two POSTs; when the server goes away between "
-    "them the batch is spooled, and the replay finds the readings stored (duplicates) and "
-    "never writes their energy",
-)
 def test_outage_between_the_readings_and_the_energy_write_loses_nothing(server):
     store = InfluxStore(server.url("between"), replay_interval_s=0.2)
     try:

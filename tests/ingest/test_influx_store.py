@@ -153,12 +153,6 @@ def test_release_ids_remove_quarantine_entries_with_the_write(store):
     assert store.list_quarantine() == [] and store.quarantine_counts() == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: quarantine ids are received_ms * 1e6 + a per-process counter from 0, so the "
-    "serve process re-quarantines a reprocessed message under the id of the ingest process's "
-    "entry, then deletes that id (release_ids): the message is gone from the quarantine",
-)
 def test_reprocessing_in_another_process_keeps_a_message_that_is_quarantined_again(
     influxd, influx_database
 ):
@@ -258,11 +252,6 @@ def test_change_token_changes_after_a_write(store):
     assert not changed()  # nothing written: same token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: change_token is last(received_ms) of the latest-timed reading of all meters, "
-    "so a reading older than that (a late one, or another meter's) leaves it unchanged",
-)
 @pytest.mark.parametrize("meter", ["m", "other"])
 def test_change_token_changes_after_a_reading_older_than_the_newest(store, meter):
     t = T0 * 1000
@@ -272,11 +261,6 @@ def test_change_token_changes_after_a_reading_older_than_the_newest(store, meter
     assert store.change_token() != before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a late reading looks for its neighbours only 14 days back "
-    "(NEIGHBOUR_LOOKBACK_MS): across a longer gap the old pair is not zeroed",
-)
 def test_late_reading_in_a_gap_longer_than_the_lookback(store):
     readings = [("m", T0, 100.0, None), ("m", T0 + 20 * 86400, 300.0, None)]
     late = [("m", T0 + 19 * 86400, 290.0, None)]

@@ -109,21 +109,22 @@ def _write_through(url: str, fake: FakeInflux) -> list[dict]:
 def test_v2_writes_and_queries(fake, tmp_path):
     url = f"influxdb2://MYTOKEN@127.0.0.1:{fake.port}/mybucket?org=myorg&spool={tmp_path}/spool.db"
     writes = _write_through(url, fake)
-    assert len(writes) == 3  # readings, energy, quarantine
+    assert len(writes) == 4  # energy, readings, quarantine, the write marker
     for w in writes:
         assert w["path"] == "/api/v2/write"
         assert w["params"]["bucket"] == "mybucket" and w["params"]["org"] == "myorg"
         assert w["headers"]["authorization"] == "Token MYTOKEN"
         assert w["headers"]["content-encoding"] == "gzip"
         assert "db" not in w["params"]
-    assert [w["params"]["precision"] for w in writes] == ["ms", "ms", "ns"]
-    readings = gzip.decompress(writes[0]["body"]).decode().split("\n")
+    assert [w["params"]["precision"] for w in writes] == ["ms", "ms", "ns", "ns"]
+    readings = gzip.decompress(writes[1]["body"]).decode().split("\n")
     assert readings[0].startswith("reading,meter=m1 energy_kwh=100.0,power_w=500.0,")
     assert readings[0].endswith(f" {T0_MS}")
     assert any(line.startswith(r"reading,meter=kommunhus\ ö ") for line in readings)
-    energy = gzip.decompress(writes[1]["body"]).decode()
+    energy = gzip.decompress(writes[0]["body"]).decode()
     assert energy.startswith("energy,chain=") and "meter=m1" in energy
     assert gzip.decompress(writes[2]["body"]).decode().startswith("quarantine,reason=undecodable ")
+    assert gzip.decompress(writes[3]["body"]).decode().startswith("writes n=4i ")
 
     queries = fake.queries()
     assert queries, "the store reads the chain tails before writing"
@@ -145,6 +146,16 @@ def test_v2_writes_and_queries(fake, tmp_path):
         store.close()
 
 
+def _without_generated_times(write: dict) -> list[str]:
+    """Body lines, with the times the store makes up itself (quarantine ids, the write marker)
+    cut off: they differ from one store to the next by design."""
+    lines = gzip.decompress(write["body"]).decode().split("\n")
+    return [
+        line.rsplit(" ", 1)[0] if line.startswith(("quarantine,", "writes ")) else line
+        for line in lines
+    ]
+
+
 def test_v1_and_v2_send_the_same_line_protocol(fake, tmp_path):
     v2 = _write_through(
         f"influxdb2://MYTOKEN@127.0.0.1:{fake.port}/mybucket?org=myorg&spool={tmp_path}/a.db",
@@ -154,13 +165,13 @@ def test_v1_and_v2_send_the_same_line_protocol(fake, tmp_path):
     v1 = _write_through(
         f"influxdb://alice:s3cret@127.0.0.1:{fake.port}/mybucket?spool={tmp_path}/b.db", fake
     )
-    assert [gzip.decompress(w["body"]) for w in v1] == [gzip.decompress(w["body"]) for w in v2]
+    assert [_without_generated_times(w) for w in v1] == [_without_generated_times(w) for w in v2]
     for w in v1:
         assert w["path"] == "/write"
         assert w["params"]["db"] == "mybucket"
         assert "bucket" not in w["params"] and "org" not in w["params"]
         assert w["headers"]["authorization"].startswith("Basic ")  # alice:s3cret
-    assert [w["params"]["precision"] for w in v1] == ["ms", "ms", "ns"]
+    assert [w["params"]["precision"] for w in v1] == ["ms", "ms", "ns", "ns"]
     assert fake.queries()[0]["q"] == 'CREATE DATABASE "mybucket"'
 
 
@@ -182,11 +193,6 @@ def test_credentials_and_database_are_url_decoded():
     assert target.database == "my db"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: influx_http.py builds the base URL from parsed.hostname without brackets, "
-    "so an IPv6 host gives http://::1:8086",
-)
 def test_an_ipv6_host_keeps_its_brackets():
     assert InfluxTarget.from_url("influxdb://[::1]:8086/db").base_url == "http://[::1]:8086"
 
