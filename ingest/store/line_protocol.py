@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 _CONTROL = re.compile(r"[%\x00-\x1f\x7f]")
 _PERCENT = re.compile(r"%([0-9A-F]{2})")
@@ -70,3 +71,15 @@ def encode_point(measurement: str, tags: dict[str, str], fields: dict[str, objec
 def decode_tag(value: str) -> str:
     """A tag value as InfluxDB returns it (its escapes undone) → the original text."""
     return decode_text(value)
+
+
+@lru_cache(maxsize=65536)
+def tag_value(text: str) -> str:
+    """An escaped tag value (cached: meter ids repeat on every line)."""
+    return _escape_key(text)
+
+
+@lru_cache(maxsize=4096)
+def string_field(text: str) -> str:
+    """A quoted, escaped string field value (cached: topics and sources repeat)."""
+    return _field_value(text)
