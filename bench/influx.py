@@ -333,6 +333,11 @@ def main() -> None:
                     f"    ratio (a) readings/s / (b) points/s: {100 * ratio:.0f} % "
                     f"(goal >= 70 %: {verdict})"
                 )
+                per_point = best_store["points"] / best_store["seconds"] / (n / best_raw)
+                print(
+                    f"    ratio (a) points/s / (b) points/s: {100 * per_point:.0f} % (the store's "
+                    "line protocol, energy pieces included, against the bare rate)"
+                )
             if "leaderboard" in only:
                 run_leaderboard(
                     server, args.sites, args.history_hours, 168, args.messages * 5, args.profile
