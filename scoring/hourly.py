@@ -94,5 +94,9 @@ def split_into_hours(
     hour = (first[index] + offset) * 3600.0
     overlap = np.minimum(end[index], hour + 3600.0) - np.maximum(start[index], hour)
     share = overlap / (end - start)[index]
-    return (index, hour, np.asarray(energy_kwh, dtype=float)[index] * share,
-            np.where(np.asarray(measured)[index], overlap, 0.0))
+    return (
+        index,
+        hour,
+        np.asarray(energy_kwh, dtype=float)[index] * share,
+        np.where(np.asarray(measured)[index], overlap, 0.0),
+    )
