@@ -19,9 +19,16 @@ from ingest.store.base import Store
 from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
 from scoring.competition import Competition
+from scoring.energy_traps import TrapChanges, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
 from scoring.rank_history import RankHistory, rank_history
 from scoring.ranking import rank_sites
+from scoring.uncertainty import (
+    SavingsUncertainty,
+    pre_period_residuals,
+    previous_year_residuals,
+    savings_uncertainty,
+)
 
 STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
 
@@ -41,6 +48,8 @@ class Snapshot:
     rank_intensity: np.ndarray
     live_power_w: np.ndarray
     last_reading_s: np.ndarray
+    uncertainty: SavingsUncertainty
+    traps: TrapChanges
 
 
 class Scoreboard:
@@ -119,7 +128,20 @@ class Scoreboard:
             self.area_m2,
             self.target_pct,
             info.min_completeness_pct / 100.0,
+            price_per_kwh=info.price_per_kwh,
+            co2_g_per_kwh=info.co2_g_per_kwh,
         )
+        history_ok = history.measured_s >= MEASURED_HOUR_S
+        residuals = (
+            previous_year_residuals(history.energy_kwh, history_ok, self.history_grid)
+            if info.baseline.method == "previous-year"
+            else pre_period_residuals(history.energy_kwh, history_ok, self.history_grid)
+        )
+        uncertainty = savings_uncertainty(
+            residuals, m.hours_matched / 24.0, m.baseline_kwh, m.saved_kwh
+        )
+        actual_ok = (actual.measured_s >= MEASURED_HOUR_S) & elapsed
+        traps = trap_changes(actual.energy_kwh, actual_ok, base_kwh, base_ok & elapsed, self.grid)
         rank_reduction = rank_sites(
             m.reduction_pct, m.kwh_per_m2, m.completeness, self.site_ids, m.eligible
         )
@@ -156,6 +178,8 @@ class Scoreboard:
             rank_intensity,
             live_w,
             last_s,
+            uncertainty,
+            traps,
         )
 
     # -- views --------------------------------------------------------------------------
@@ -182,6 +206,12 @@ class Scoreboard:
                     "kwh_per_m2": _num(m.kwh_per_m2[i], 3),
                     "target_pct": site.target_pct,
                     "target_progress": _num(m.target_progress[i], 3),
+                    "kwh_per_m2_annual": _num(m.kwh_per_m2_annual[i], 2),
+                    "saved_money": _num(m.saved_money[i], 2),
+                    "saved_co2_kg": _num(m.saved_co2_kg[i], 2),
+                    "uncertainty_kwh": _num(snap.uncertainty.uncertainty_kwh[i], 1),
+                    "uncertainty_pct_points": _num(snap.uncertainty.uncertainty_pct[i], 2),
+                    "significant": bool(snap.uncertainty.significant[i]),
                     "completeness": _num(m.completeness[i], 4),
                     "hours_matched": int(m.hours_matched[i]),
                     "eligible": bool(m.eligible[i]),
@@ -249,6 +279,7 @@ class Scoreboard:
                 "reduction_pct": _num(today_pct, 2),
             },
             "period": board[site.id],
+            "energy_traps": _traps_view(snap.traps, i),
             "sites_ranked": int(np.count_nonzero(snap.rank_reduction)),
             "rank_history": [
                 {
@@ -324,3 +355,23 @@ def _num(value: float | None, digits: int) -> float | None:
     if value is None or not np.isfinite(value):
         return None
     return round(float(value), digits)
+
+
+def _traps_view(traps: TrapChanges, i: int) -> dict:
+    """Night and weekend base load and after-hours share of site ``i``, now and in the
+    baseline, with the changes."""
+
+    def one(t) -> dict:
+        return {
+            "night_base_kw": _num(t.night_base_kw[i], 2),
+            "weekend_base_kw": _num(t.weekend_base_kw[i], 2),
+            "after_hours_share_pct": _num(t.after_hours_share_pct[i], 1),
+        }
+
+    return {
+        "competition": one(traps.actual),
+        "baseline": one(traps.baseline),
+        "night_base_change_pct": _num(traps.night_base_change_pct[i], 1),
+        "weekend_base_change_pct": _num(traps.weekend_base_change_pct[i], 1),
+        "after_hours_share_change_pct_points": _num(traps.after_hours_share_change_pp[i], 1),
+    }

@@ -193,3 +193,19 @@ def test_rank_history_gives_the_standings_at_the_end_of_each_day(client):
     assert history["sites"]["gamma"]["reduction_pct"] == [5.0] * 7
     site = client.get("/api/competitions/liten/sites/beta").json()
     assert site["rank_history"][-1] == {"date": "2011-03-07", "rank": 2, "reduction_pct": 10.0}
+
+
+def test_money_co2_uncertainty_and_energy_traps(client):
+    alfa = client.get("/api/competitions/liten/leaderboard").json()["entries"][0]
+    # 336 kWh saved x 1.2 SEK/kWh = 403.2 SEK; x 45 g/kWh = 15.12 kg CO2
+    assert alfa["saved_money"] == pytest.approx(403.2)
+    assert alfa["saved_co2_kg"] == pytest.approx(15.12)
+    assert alfa["uncertainty_kwh"] is not None and "significant" in alfa
+    traps = client.get("/api/competitions/liten/sites/alfa").json()["energy_traps"]
+    # a flat 8 kW load against a flat 10 kW baseline: every base load 20 % lower, the share of
+    # energy outside office hours unchanged
+    assert traps["competition"]["night_base_kw"] == pytest.approx(8.0)
+    assert traps["baseline"]["night_base_kw"] == pytest.approx(10.0)
+    assert traps["night_base_change_pct"] == pytest.approx(-20.0)
+    assert traps["weekend_base_change_pct"] == pytest.approx(-20.0)
+    assert traps["after_hours_share_change_pct_points"] == pytest.approx(0.0)
