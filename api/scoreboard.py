@@ -18,6 +18,7 @@ from ingest.hourly_energy import SiteHours, site_hours
 from ingest.store.base import Store
 from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
+from scoring.caltrack_daily import regression
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
@@ -29,6 +30,7 @@ from scoring.uncertainty import (
     previous_year_residuals,
     savings_uncertainty,
 )
+from scoring.weather import daily_mean_temp_c
 
 STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
 
@@ -86,9 +88,25 @@ class Scoreboard:
         info = self.competition.competition
         if info.baseline.method == "pre-period":
             return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
+        if info.baseline.method.startswith("regression"):
+            return info.start - timedelta(days=365), info.start - timedelta(1)  # a baseline year
         # ISO-week alignment reaches 364 or 371 days back, and holidays their namesakes
         first, last = baselines.previous_year_history_days(info.start, info.end, info.holidays)
         return first - timedelta(1), last + timedelta(1)
+
+    def _daily_temps(self, grid: LocalHours) -> np.ndarray:
+        """Daily mean outdoor temperature (sites, days of ``grid``) from each site's station."""
+        stations = [self.competition.station_for(s) for s in self.competition.sites]
+        wanted = sorted({s for s in stations if s})
+        start = grid.hour_start_s[0] if grid.hour_start_s.size else 0.0
+        end = grid.hour_start_s[-1] + 3600.0 if grid.hour_start_s.size else 0.0
+        samples = self.store.read_temperatures(wanted, start, end)
+        n_days = np.unique(grid.day_ordinal).size
+        by_station = {
+            s: daily_mean_temp_c(*samples[s], grid) if s in samples else np.full(n_days, np.nan)
+            for s in wanted
+        }
+        return np.array([by_station[s] if s else np.full(n_days, np.nan) for s in stations])
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, recomputed when data changed or a new hour began."""
@@ -109,14 +127,24 @@ class Scoreboard:
     def _compute(self, now_s: float) -> Snapshot:
         info = self.competition.competition
         history = self._history_hours(now_s)
-        method = (
-            baselines.previous_year
-            if info.baseline.method == "previous-year"
-            else (baselines.pre_period)
-        )
-        base_kwh, base_ok = method(
-            history.energy_kwh, history.measured_s >= MEASURED_HOUR_S, self.history_grid, self.grid
-        )
+        history_ok = history.measured_s >= MEASURED_HOUR_S
+        if info.baseline.method.startswith("regression"):
+            base_kwh, base_ok = regression(
+                history.energy_kwh,
+                history_ok,
+                self.history_grid,
+                self.grid,
+                self._daily_temps(self.history_grid),
+                self._daily_temps(self.grid),
+                method="daytype" if info.baseline.method == "regression-daytype" else "caltrack",
+            )
+        else:
+            method = (
+                baselines.previous_year
+                if info.baseline.method == "previous-year"
+                else baselines.pre_period
+            )
+            base_kwh, base_ok = method(history.energy_kwh, history_ok, self.history_grid, self.grid)
         actual = site_hours(self.store, self.meters_by_site, self.grid.hour_start_s, until_s=now_s)
         elapsed = self.grid.hour_start_s + 3600.0 <= now_s
         m = site_metrics(
@@ -131,7 +159,8 @@ class Scoreboard:
             price_per_kwh=info.price_per_kwh,
             co2_g_per_kwh=info.co2_g_per_kwh,
         )
-        history_ok = history.measured_s >= MEASURED_HOUR_S
+        # regression baselines use the day-type model's residuals for now: without the
+        # temperature term they overstate the uncertainty of a weather-driven building
         residuals = (
             previous_year_residuals(history.energy_kwh, history_ok, self.history_grid)
             if info.baseline.method == "previous-year"

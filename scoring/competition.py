@@ -40,7 +40,9 @@ class _Strict(BaseModel):
 class BaselineSpec(_Strict):
     """How a site's expected consumption without the competition is built."""
 
-    method: Literal["previous-year", "pre-period"] = "previous-year"
+    method: Literal["previous-year", "pre-period", "regression", "regression-daytype"] = (
+        "previous-year"
+    )
     weeks: int = Field(8, ge=1, le=52, description="pre-period: weeks before the start")
 
 
@@ -95,6 +97,10 @@ class Site(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+AWTRIX_SIZE_PX = (32, 8)  # Ulanzi TC001: the only AWTRIX 3 panel size
+MATRIX_DEFAULT_SIZE_PX = (64, 32)  # one HUB75 panel
+
+
 class Display(_Strict):
     id: Identifier
     site: str
@@ -102,6 +108,66 @@ class Display(_Strict):
     columns: int = Field(32, ge=8, le=80, description="text: characters per line")
     rows: int = Field(4, ge=1, le=8, description="text: lines")
     lang: Literal["sv", "en"] = "sv"
+    width_px: int | None = Field(
+        None, ge=8, le=256, description="matrix: panel width [px] (default 64; awtrix: 32)"
+    )
+    height_px: int | None = Field(
+        None, ge=8, le=256, description="matrix: panel height [px] (default 32; awtrix: 8)"
+    )
+    page_s: float = Field(
+        10.0, gt=0, le=3600, description="rotation: how long each page is shown [s]"
+    )
+    stale_after_s: float | None = Field(
+        None, gt=0, description="mark data stale after this meter silence [s] (default 900)"
+    )
+    ascii: bool = Field(
+        False, description="text: transliterate to ASCII (å→a) for signs without Swedish glyphs"
+    )
+    brightness: int = Field(128, ge=1, le=255, description="wled: brightness (bri)")
+    awtrix_prefix: str | None = Field(
+        None, min_length=1, description="awtrix: the clock's MQTT prefix, e.g. awtrix_1a2b3c"
+    )
+    awtrix_app: Identifier = Field("wattleague", description="awtrix: custom app name")
+    awtrix_icon: str | None = Field(None, min_length=1, description="awtrix: icon id or name")
+    wled_url: str | None = Field(
+        None, pattern=r"^https?://[^\s/]+", description="wled: http://host of the controller"
+    )
+
+    @field_validator("awtrix_prefix")
+    @classmethod
+    def _plain_prefix(cls, prefix: str | None) -> str | None:
+        if prefix is not None and (_MQTT_WILDCARDS.search(prefix) or prefix.endswith("/")):
+            raise ValueError(
+                "awtrix_prefix is the clock's MQTT prefix (e.g. awtrix_1a2b3c) without '+', '#' "
+                "or a trailing '/'"
+            )
+        return prefix
+
+    @model_validator(mode="after")
+    def _awtrix_size(self) -> Display:
+        if self.kind == "awtrix" and (self.width_px, self.height_px) not in {
+            (None, None),
+            AWTRIX_SIZE_PX,
+        }:
+            raise ValueError(
+                f"an awtrix display is 32x8 pixels; got width_px={self.width_px}, "
+                f"height_px={self.height_px}: remove them or use kind = 'matrix'"
+            )
+        return self
+
+    @property
+    def size_px(self) -> tuple[int, int] | None:
+        """(width, height) of the pixel frame [px], or None for a display without pixels."""
+        if self.kind == "awtrix":
+            return AWTRIX_SIZE_PX
+        if self.kind == "matrix":
+            return (
+                self.width_px or MATRIX_DEFAULT_SIZE_PX[0],
+                self.height_px or MATRIX_DEFAULT_SIZE_PX[1],
+            )
+        if self.width_px and self.height_px:  # e.g. a WLED 2D matrix
+            return (self.width_px, self.height_px)
+        return None
 
 
 class CompetitionInfo(_Strict):
@@ -242,6 +308,22 @@ def cross_reference_problems(data: dict) -> list[tuple[Location, str]]:
                 problems.append(
                     (loc, f"meters on topic {topic!r} must share one format ({fmt!r} at {where})")
                 )
+    method = (
+        (info.get("baseline") or {}).get("method")
+        if isinstance(info.get("baseline"), dict)
+        else None
+    )
+    if (
+        isinstance(method, str)
+        and method.startswith("regression")
+        and not _list_of_dicts(data.get("weather"))
+    ):
+        problems.append(
+            (
+                ("competition", "baseline", "method"),
+                f"{method!r} needs outdoor temperature: add a [[weather]] station",
+            )
+        )
     site_ids = {s.get("id") for s in sites}
     stations = _list_of_dicts(data.get("weather"))
     station_ids = {w.get("id") for w in stations}
