@@ -250,7 +250,7 @@ def decode(fmt: str, topic: str, tz_name: str) -> None:
     "--method",
     default="previous-year",
     show_default=True,
-    type=click.Choice(["previous-year", "pre-period"]),
+    type=click.Choice(["previous-year", "pre-period", "regression", "regression-daytype"]),
 )
 @click.option(
     "--out",
@@ -289,8 +289,15 @@ def baseline(
         if last < first:
             raise click.BadParameter(f"{last} is before the start {first}", param_hint=flag)
     try:
+        temperature = read_series_csv(temperature_csv, "temp_c") if temperature_csv else None
         result = offline_baseline(
-            read_series_csv(usage_csv, "kwh"), base_days, report_days, tz, method, country
+            read_series_csv(usage_csv, "kwh"),
+            base_days,
+            report_days,
+            tz,
+            method,
+            country,
+            temperature=temperature,
         )
     except CSVError as exc:
         click.echo(f"error: {exc}", err=True)

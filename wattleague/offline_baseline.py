@@ -18,8 +18,10 @@ import numpy as np
 
 from scoring import baseline as baselines
 from scoring.calendar import hour_grid, local_hours
+from scoring.caltrack_daily import regression
 from scoring.hourly import spread_to_hours
 from scoring.metrics import MEASURED_HOUR_S
+from scoring.weather import daily_mean_temp_c
 
 
 class CSVError(ValueError):
@@ -86,6 +88,7 @@ def offline_baseline(
     method: str = "previous-year",
     country: str = "SE",
     weeks: int = 8,
+    temperature: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DailyBaseline:
     """Observed and baseline kWh per reporting day for one meter (see module docstring)."""
     ts_s, kwh = usage
@@ -107,8 +110,20 @@ def offline_baseline(
         base, base_ok = baselines.previous_year(hist_kwh, hist_ok, history, report)
     elif method == "pre-period":
         base, base_ok = baselines.pre_period(hist_kwh, hist_ok, history, report)
+    elif method in ("regression", "regression-daytype"):
+        if temperature is None:
+            raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
+        base, base_ok = regression(
+            hist_kwh,
+            hist_ok,
+            history,
+            report,
+            daily_mean_temp_c(*temperature, history),
+            daily_mean_temp_c(*temperature, report),
+            method="daytype" if method == "regression-daytype" else "caltrack",
+        )
     else:
-        raise ValueError(f"unknown method {method!r}; use previous-year or pre-period")
+        raise ValueError(f"unknown method {method!r}")
     days, first = np.unique(report.day_ordinal, return_index=True)
     observed = np.add.reduceat(np.where(rep_ok[0], rep_kwh[0], np.nan), first)
     expected = np.add.reduceat(np.where(base_ok[0], base[0], np.nan), first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.scoring.test_competition_file import BROKEN
@@ -138,9 +139,21 @@ def test_baseline_from_csv_gives_one_row_per_reporting_day(tmp_path):
         t += timedelta(hours=1)
     usage = _usage_csv(tmp_path / "usage.csv", rows)
     out = tmp_path / "out.csv"
-    result = _run("baseline", "--usage", str(usage), "--baseline-start", "2010-03-01",
-                  "--baseline-end", "2010-04-30", "--report-start", "2011-03-26",
-                  "--report-end", "2011-03-28", "--out", str(out))
+    result = _run(
+        "baseline",
+        "--usage",
+        str(usage),
+        "--baseline-start",
+        "2010-03-01",
+        "--baseline-end",
+        "2010-04-30",
+        "--report-start",
+        "2011-03-26",
+        "--report-end",
+        "2011-03-28",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     # 2011-03-27 is the 23-hour DST day: 23 x 1.5 = 34.5 kWh against 23 x 2 = 46 kWh
     assert out.read_text().splitlines() == [
@@ -152,18 +165,85 @@ def test_baseline_from_csv_gives_one_row_per_reporting_day(tmp_path):
 
 
 def test_baseline_reports_a_bad_csv_line(tmp_path):
-    usage = _usage_csv(tmp_path / "usage.csv", [("2011-03-01T00:00:00+01:00", 1.0),
-                                                ("2011-03-01T01:00:00", 1.0)])
-    result = _run("baseline", "--usage", str(usage), "--baseline-start", "2010-03-01",
-                  "--baseline-end", "2010-03-31", "--report-start", "2011-03-01",
-                  "--report-end", "2011-03-02")
+    usage = _usage_csv(
+        tmp_path / "usage.csv", [("2011-03-01T00:00:00+01:00", 1.0), ("2011-03-01T01:00:00", 1.0)]
+    )
+    result = _run(
+        "baseline",
+        "--usage",
+        str(usage),
+        "--baseline-start",
+        "2010-03-01",
+        "--baseline-end",
+        "2010-03-31",
+        "--report-start",
+        "2011-03-01",
+        "--report-end",
+        "2011-03-02",
+    )
     assert result.exit_code == 1
     assert f"{usage}:3: timestamp '2011-03-01T01:00:00' has no UTC offset" in result.output
 
 
 def test_baseline_rejects_reversed_dates(tmp_path):
     usage = _usage_csv(tmp_path / "usage.csv", [("2011-03-01T00:00:00+01:00", 1.0)])
-    result = _run("baseline", "--usage", str(usage), "--baseline-start", "2010-03-31",
-                  "--baseline-end", "2010-03-01", "--report-start", "2011-03-01",
-                  "--report-end", "2011-03-02")
+    result = _run(
+        "baseline",
+        "--usage",
+        str(usage),
+        "--baseline-start",
+        "2010-03-31",
+        "--baseline-end",
+        "2010-03-01",
+        "--report-start",
+        "2011-03-01",
+        "--report-end",
+        "2011-03-02",
+    )
     assert result.exit_code == 2 and "--baseline-end" in result.output
+
+
+def test_baseline_regression_uses_the_temperature_file(tmp_path):
+    import math
+    from datetime import UTC, datetime, timedelta
+
+    usage, temps = ["timestamp,kwh"], ["timestamp,temp_c"]
+    t, origin = datetime(2010, 3, 1, tzinfo=UTC), datetime(2010, 3, 1, tzinfo=UTC)
+    while t < datetime(2011, 3, 8, tzinfo=UTC):
+        temp = 5 - 12 * math.cos(2 * math.pi * ((t - origin).days + 45) / 365)
+        # 100 kWh a day + 4 kWh per degree-day below 15 °C, 10 % less from 2011-03-01
+        kwh = (
+            (100 + 4 * max(15 - temp, 0))
+            / 24
+            * (0.9 if t >= datetime(2011, 3, 1, tzinfo=UTC) else 1)
+        )
+        usage.append(f"{t.isoformat()},{kwh:.5f}")
+        temps.append(f"{t.isoformat()},{temp:.3f}")
+        t += timedelta(hours=1)
+    (tmp_path / "u.csv").write_text("\n".join(usage) + "\n", "utf-8")
+    (tmp_path / "t.csv").write_text("\n".join(temps) + "\n", "utf-8")
+    args = [
+        "baseline",
+        "--usage",
+        str(tmp_path / "u.csv"),
+        "--baseline-start",
+        "2010-03-01",
+        "--baseline-end",
+        "2011-02-28",
+        "--report-start",
+        "2011-03-02",
+        "--report-end",
+        "2011-03-06",
+        "--timezone",
+        "UTC",
+        "--method",
+        "regression",
+    ]
+    missing = _run(*args)
+    assert missing.exit_code == 1 and "needs --temperature" in missing.output
+    result = _run(*args, "--temperature", str(tmp_path / "t.csv"))
+    assert result.exit_code == 0, result.output
+    rows = [line.split(",") for line in result.output.strip().splitlines()[1:]]
+    assert len(rows) == 5
+    for _, observed, expected in rows:
+        assert float(observed) / float(expected) == pytest.approx(0.9, abs=0.01)
