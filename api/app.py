@@ -10,7 +10,7 @@ from importlib import resources
 
 import orjson
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from api.auth import TokenSet
@@ -18,7 +18,8 @@ from api.errors import APIError, install_error_handlers
 from api.organiser import organiser_router
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
-from display.text_frame import render_text_frame
+from display.content import page_index, state_from_api
+from display.frames import FrameError, FrameFormat, n_pages, render_frame
 from ingest.routing import Routing
 from ingest.store.base import Store
 from ingest.validation import Limits
@@ -33,11 +34,6 @@ class Metric(StrEnum):
 class Resolution(StrEnum):
     hour = "hour"
     day = "day"
-
-
-class FrameFormat(StrEnum):
-    json = "json"
-    txt = "txt"
 
 
 def _json(data: object) -> Response:
@@ -181,28 +177,46 @@ def create_app(
             ping_message_factory=lambda: ServerSentEvent(event="ping", data=""),
         )
 
+    # (display, format) → (snapshot, state, as_of, pages, {page: Frame}): a frame is a function
+    # of the snapshot, the display's settings and the page, so the signs polling it share one
+    # rendering per snapshot and page (a new snapshot replaces the entry)
+    frame_cache: dict[tuple[str, FrameFormat], tuple] = {}
+
     @app.get("/api/displays/{did}/frame")
-    def frame(did: str, format: FrameFormat = Query(FrameFormat.json)) -> Response:
+    def frame(
+        did: str,
+        format: FrameFormat = Query(FrameFormat.json),
+        page: int | None = Query(None, ge=0, description="force a page (default: by time)"),
+    ) -> Response:
         if did not in displays:
             raise APIError(404, "not_found", f"no display {did!r}; known: {sorted(displays)}")
         comp, disp = displays[did]
         b = boards[comp.id]
-        detail = b.site_detail(site_index(b, disp.site))
-        top = b.leaderboard()["entries"][:3]
-        lines = render_text_frame(detail, top, disp.columns, disp.rows, disp.lang)
-        if format is FrameFormat.txt:
-            return PlainTextResponse("\n".join(lines) + "\n")
-        return _json(
-            {
-                "display": did,
-                "site": disp.site,
-                "kind": disp.kind,
-                "columns": disp.columns,
-                "rows": disp.rows,
-                "lines": lines,
-                "stale": detail["stale"],
-                "as_of": detail["as_of"],
-            }
+        snap = b.snapshot()
+        try:
+            cached = frame_cache.get((did, format))
+            if cached is None or cached[0] is not snap:
+                i = site_index(b, disp.site)
+                detail = b.site_detail(i)
+                top = b.leaderboard()["entries"][:3]
+                series = b.site_series(i, "hour") if format is FrameFormat.awtrix else None
+                state = state_from_api(detail, top, series, disp.stale_after_s)
+                pages = n_pages(disp, state, format)
+                cached = (snap, state, detail["as_of"], pages, {})
+                frame_cache[(did, format)] = cached
+            _, state, as_of, pages, rendered = cached
+            now_s = clock()
+            shown = page if page is not None else page_index(now_s, disp.page_s, pages)
+            out = rendered.get(shown)
+            if out is None:  # a page out of range raises here and is never cached
+                out = render_frame(disp, state, format, now_s, shown, {"as_of": as_of})
+                rendered[shown] = out
+        except FrameError as exc:
+            raise APIError(400, "bad_request", str(exc)) from None
+        return Response(
+            out.body,
+            media_type=out.media_type,
+            headers={"X-Frame-Page": str(out.page), "X-Frame-Pages": str(out.pages)},
         )
 
     return app

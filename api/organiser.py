@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +23,9 @@ HTTP_TOPIC = "http:/api/readings"
 
 
 class ReprocessRequest(BaseModel):
-    ids: list[int] | None = Field(None, max_length=10_000, description="quarantine entry ids")
+    ids: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] | None = Field(
+        None, max_length=10_000, description="quarantine entry ids"
+    )
     reason: str | None = Field(None, description="every entry with this reason")
 
 

@@ -109,9 +109,11 @@ def run_demo(opts: DemoOptions) -> int:
         .astimezone(demo_competition(datetime.now(UTC).date()).competition.tz)
         .date()
     )
-    comp = demo_competition(tz_today)
+    # displays rotate on the app's (simulated) clock: 10 real seconds a page
+    page_s = min(3600.0, 10.0 * opts.speed)
+    comp = demo_competition(tz_today, page_s)
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="wattleague-demo-"))
-    (workdir / "demo-competition.toml").write_text(demo_competition_toml(tz_today), "utf-8")
+    (workdir / "demo-competition.toml").write_text(demo_competition_toml(tz_today, page_s), "utf-8")
     store = open_store(opts.store_url or f"sqlite:///{workdir / 'demo.db'}")
     display = comp.display(opts.display_id)
     if display is None:

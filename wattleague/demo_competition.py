@@ -20,8 +20,9 @@ def demo_meter_topic(site_id: str, fmt: str) -> str | None:
     return f"senml/{site_id}" if fmt == "senml" else None
 
 
-def demo_competition_toml(today_local: date) -> str:
-    """Competition file text for the demo, with the period around ``today_local``."""
+def demo_competition_toml(today_local: date, page_s: float = 10.0) -> str:
+    """Competition file text for the demo, with the period around ``today_local``;
+    ``page_s`` is the displays' page time in simulated seconds."""
     start = today_local - timedelta(days=20)
     end = start + timedelta(days=90)
     parts = [
@@ -65,10 +66,11 @@ def demo_competition_toml(today_local: date) -> str:
             'kind = "text"',
             "columns = 32",
             "rows = 4",
+            f"page_s = {page_s:g}",
             "",
         ]
     return "\n".join(parts)
 
 
-def demo_competition(today_local: date) -> Competition:
-    return parse_competition(demo_competition_toml(today_local), "<demo>")
+def demo_competition(today_local: date, page_s: float = 10.0) -> Competition:
+    return parse_competition(demo_competition_toml(today_local, page_s), "<demo>")

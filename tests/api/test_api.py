@@ -95,13 +95,13 @@ def test_site_detail_and_series(client):
 
 
 def test_text_frames_fit_their_sign_exactly(client):
-    big = client.get("/api/displays/alfa-lobby/frame?format=txt")
+    big = client.get("/api/displays/alfa-lobby/frame?format=txt&page=0")
     assert big.headers["content-type"].startswith("text/plain")
     lines = big.text.rstrip("\n").split("\n")
     assert [len(line) for line in lines] == [32] * 4
     assert lines[0].startswith("Älvdalens") and lines[0].endswith("#1 av 3")
     assert "20,0%" in lines[2]
-    small = client.get("/api/displays/beta-small/frame?format=json").json()
+    small = client.get("/api/displays/beta-small/frame?format=json&page=0").json()
     assert small["lines"] == [line.ljust(16)[:16] for line in small["lines"]]
     assert len(small["lines"]) == 2 and small["lines"][0].endswith("#2 of 3")
 

@@ -167,3 +167,9 @@ def test_reprocess_needs_ids_or_reason(store):
         assert response.status_code == 400
         response = client.post("/api/quarantine/reprocess", json={"ids": "x"}, headers=AUTH)
         assert response.status_code == 400
+
+
+def test_reprocess_ids_out_of_range_are_a_400_not_a_500(store):
+    with _client(store) as client:
+        response = client.post("/api/quarantine/reprocess", json={"ids": [2**63]}, headers=AUTH)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"

@@ -129,7 +129,7 @@ def test_published_readings_reach_the_leaderboard(mosquitto, competition, worker
     app = create_app([competition], worker.store, clock=NOW.timestamp, stream_interval_s=0.1)
     with RunningApp(app) as running:
         board = httpx.get(f"{running.url}/api/competitions/e2e/leaderboard").json()
-        frame = httpx.get(f"{running.url}/api/displays/alfa-lobby/frame?format=txt").text
+        frame = httpx.get(f"{running.url}/api/displays/alfa-lobby/frame?format=txt&page=0").text
     entries = {e["site"]: e for e in board["entries"]}
     # alfa: 168 h x 8 kW = 1344 kWh against 168 h x 10 kW = 1680 kWh → 20 % saved, 1.344 kWh/m²
     assert entries["alfa"]["actual_kwh"] == pytest.approx(1344.0)

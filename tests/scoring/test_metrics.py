@@ -323,12 +323,10 @@ def test_adding_hours_one_by_one_gives_the_same_totals_as_the_whole_period():
     elapsed = np.zeros(hours, dtype=bool)
     elapsed[:40] = True
     whole = period_totals(actual, measured, base, ok, elapsed)
-    running = period_totals(actual[:, :0], measured[:, :0], base[:, :0], ok[:, :0],
-                            elapsed[:0])
+    running = period_totals(actual[:, :0], measured[:, :0], base[:, :0], ok[:, :0], elapsed[:0])
     for h in range(40):
         running = add_hour(running, actual[:, h], measured[:, h], base[:, h], ok[:, h])
-    for name in ("actual_kwh", "baseline_kwh", "hours_matched", "measured_kwh",
-                 "hours_measured"):
+    for name in ("actual_kwh", "baseline_kwh", "hours_matched", "measured_kwh", "hours_measured"):
         np.testing.assert_allclose(getattr(running, name), getattr(whole, name), rtol=1e-12)
     area, target = np.full(sites, 100.0), np.full(sites, 10.0)
     a = metrics_from_totals(running, area, target)
