@@ -93,3 +93,28 @@ def seed(store, until: datetime = NOW) -> None:
             meter_id, datetime(2011, 3, 1, tzinfo=TZ), until, comp_kw, register_kwh=50_000.0
         )
         store.write([Message("seed", 0, "test", readings)])
+
+
+def one_site_toml(
+    cid: str, name: str, meters: list[str], end: str = "2011-03-14", extra: str = ""
+) -> str:
+    """A competition file with one town hall (site ``alfa``) and the given meters."""
+    return (
+        f"""
+[competition]
+id = "{cid}"
+name = "{name}"
+timezone = "Europe/Stockholm"
+start = 2011-03-01
+end = {end}
+baseline = {{ method = "previous-year" }}
+
+[[site]]
+id = "alfa"
+municipality = "Söderhamns kommun"
+name = "Söderhamns kommunhus"
+area_m2 = 1000
+"""
+        + "".join(f'  [[site.meter]]\n  id = "{m}"\n' for m in meters)
+        + extra
+    )

@@ -21,27 +21,12 @@ import pytest
 
 from ingest.mqtt_worker import RECEIVE_MAXIMUM
 from ingest.store.sqlite import SQLiteStore
+from tests.fixtures import one_site_toml
 from tests.services import IngestProcess, PersistentMosquitto, ReliablePublisher, wait_until
 
 pytestmark = pytest.mark.timeout(150)
 
-COMPETITION = """
-[competition]
-id = "faults"
-name = "Fault tolerance"
-timezone = "Europe/Stockholm"
-start = 2011-03-01
-end = 2011-03-14
-baseline = { method = "previous-year" }
-
-[[site]]
-id = "alfa"
-municipality = "Söderhamns kommun"
-name = "Söderhamns kommunhus"
-area_m2 = 1000
-  [[site.meter]]
-  id = "m1"
-"""
+COMPETITION = one_site_toml("faults", "Fault tolerance", ["m1"])
 METER = "m1"
 TOPIC = "wattleague/faults/alfa/m1"
 

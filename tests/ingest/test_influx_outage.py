@@ -20,6 +20,7 @@ from ingest.routing import Routing
 from ingest.store.base import Message, StoredReading
 from ingest.store.influx import InfluxStore
 from scoring.competition_file import parse_competition
+from tests.fixtures import one_site_toml
 from tests.influx import Influxd
 from tests.ingest.test_rollup import _assert_same_cells
 from tests.services import publish_all, wait_until
@@ -125,21 +126,7 @@ def test_outage_spools_and_replays_every_reading_once_in_its_hour(server):
         store.close()
 
 
-COMPETITION = """
-[competition]
-id = "outage"
-name = "Avbrott"
-timezone = "Europe/Stockholm"
-start = 2011-03-01
-end = 2011-03-31
-baseline = { method = "previous-year" }
-
-[[site]]
-id = "alfa"
-municipality = "Söderhamns kommun"
-name = "Söderhamns kommunhus"
-area_m2 = 1000
-""" + "".join(f'  [[site.meter]]\n  id = "{m}"\n' for m in METERS)
+COMPETITION = one_site_toml("outage", "Avbrott", list(METERS), end="2011-03-31")
 
 
 def test_outage_under_the_ingest_worker_loses_nothing(server, mosquitto, request):
