@@ -7,14 +7,13 @@ this boundary as Unix time: ``*_ms`` integers in batches, ``ts_s`` float arrays 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
-class StoredReading:
-    """One validated reading ready to store."""
+class StoredReading(NamedTuple):
+    """One validated reading ready to store (a named tuple: made once per reading)."""
 
     meter_id: str
     ts_ms: int

@@ -14,17 +14,21 @@ import math
 import re
 from functools import lru_cache
 
-_CONTROL = re.compile(r"[%\x00-\x1f\x7f]")
-_PERCENT = re.compile(r"%([0-9A-F]{2})")
+_CONTROL = re.compile("[%\x00-\x1f\x7f\ud800-\udfff]")
+_PERCENT = re.compile(r"%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
 
 
 def encode_text(text: str) -> str:
-    """Percent-encode ``%`` and control characters (reversible, see module docstring)."""
-    return _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    """Percent-encode ``%`` and control characters (reversible, see module docstring); a lone
+    surrogate, which UTF-8 cannot carry, becomes ``%uXXXX``."""
+    return _CONTROL.sub(
+        lambda m: f"%{ord(m.group()):02X}" if ord(m.group()) < 0x100 else f"%u{ord(m.group()):04X}",
+        text,
+    )
 
 
 def decode_text(text: str) -> str:
-    return _PERCENT.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return _PERCENT.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
 
 
 def _escape_key(text: str) -> str:
