@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason, id);
 """
-NEIGHBOUR_LOOKBACK_MS = 14 * 86400 * 1000  # how far a late reading's neighbours are searched
+NEIGHBOUR_LOOKBACK_MS = 400 * 86400 * 1000  # as far as readings are accepted (max age)
 
 
 class SQLiteStore:

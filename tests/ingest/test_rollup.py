@@ -115,3 +115,28 @@ def test_late_reading_splits_its_interval_and_lands_in_the_right_hour(tmp_path):
     # 4500 s one is still too long
     assert measured.tolist() == pytest.approx([2700, 0])
     store.close()
+
+
+def test_late_reading_in_a_month_long_gap_splits_it_exactly(tmp_path):
+    store = SQLiteStore(tmp_path / "gap.db")
+    base = T0 - T0 % 3600
+    month = 30 * 86400
+
+    def write(*readings):
+        store.write(
+            [
+                Message(
+                    "t",
+                    0,
+                    "test",
+                    [StoredReading("m", (base + t) * 1000, e, None) for t, e in readings],
+                )
+            ]
+        )
+
+    write((0, 100.0), (month, 820.0))  # 720 kWh spread over 720 hours: 1 kWh each
+    write((month // 2, 400.0))  # late, half way: 300 kWh in the first half, 420 in the second
+    hours = store.read_hourly(["m"], base, base + month)["m"]
+    assert hours.reg_kwh.sum() == pytest.approx(720.0)
+    assert hours.reg_kwh[:360].sum() == pytest.approx(300.0)
+    store.close()
