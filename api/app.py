@@ -71,6 +71,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(
         organiser_router(
+            {c.id: c for c in competitions},
             store,
             Routing.from_competitions(competitions),
             tokens if tokens is not None else TokenSet.from_env(),

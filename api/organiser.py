@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -17,9 +17,17 @@ from api.errors import APIError
 from ingest.routing import Routing
 from ingest.store.base import Store
 from ingest.validation import Limits, process_message
+from scoring.competition import Competition
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 HTTP_TOPIC = "http:/api/readings"
+
+
+class AnnotationRequest(BaseModel):
+    ts: datetime | float = Field(
+        description="when the action took effect: ISO-8601 with an offset, or Unix seconds"
+    )
+    text: str = Field(min_length=1, max_length=500, description="what was done")
 
 
 class ReprocessRequest(BaseModel):
@@ -41,6 +49,7 @@ def _payload_view(payload: bytes) -> dict:
 
 
 def organiser_router(
+    competitions: dict[str, Competition],
     store: Store,
     routing: Routing,
     tokens: TokenSet,
@@ -79,6 +88,63 @@ def organiser_router(
                 status=422,
             )
         return _json(data)
+
+    def site_of(cid: str, sid: str) -> None:
+        comp = competitions.get(cid)
+        if comp is None:
+            raise APIError(404, "not_found", f"no competition {cid!r}")
+        if sid is not None and comp.site(sid) is None:
+            raise APIError(404, "not_found", f"competition {cid!r} has no site {sid!r}")
+
+    @router.post("/api/competitions/{cid}/sites/{sid}/annotations", status_code=201)
+    def add_annotation(
+        cid: str, sid: str, body: AnnotationRequest, who: str = Depends(organiser)
+    ) -> Response:
+        """Record an action a town hall took; the site view shows its measured effect."""
+        site_of(cid, sid)
+        if isinstance(body.ts, datetime):
+            if body.ts.tzinfo is None:
+                raise APIError(
+                    400, "bad_request", "ts has no UTC offset, e.g. 2011-03-15T18:00:00+01:00"
+                )
+            ts_s = body.ts.timestamp()
+        else:
+            ts_s = float(body.ts)
+        if not 0 <= ts_s < 2**33:
+            raise APIError(400, "bad_request", f"ts {body.ts!r} is out of range")
+        annotation_id = store.add_annotation(cid, sid, int(ts_s * 1000), body.text, who)
+        return _json(
+            {
+                "id": annotation_id,
+                "competition": cid,
+                "site": sid,
+                "ts": datetime.fromtimestamp(ts_s, UTC).isoformat(),
+                "text": body.text,
+                "author": who,
+            },
+            status=201,
+        )
+
+    @router.get("/api/competitions/{cid}/annotations")
+    def list_annotations(cid: str) -> Response:
+        site_of(cid, None)
+        return _json(
+            {
+                "annotations": [
+                    {**a, "ts": datetime.fromtimestamp(a["ts_ms"] / 1e3, UTC).isoformat()}
+                    for a in store.list_annotations(cid)
+                ]
+            }
+        )
+
+    @router.delete("/api/competitions/{cid}/annotations/{annotation_id}")
+    def delete_annotation(
+        cid: str, annotation_id: int = Path(ge=0, le=2**63 - 1), who: str = Depends(organiser)
+    ) -> Response:
+        site_of(cid, None)
+        if not store.delete_annotation(cid, annotation_id):
+            raise APIError(404, "not_found", f"no annotation {annotation_id} in {cid!r}")
+        return _json({"deleted": annotation_id})
 
     @router.get("/api/quarantine")
     def list_quarantine(

@@ -20,7 +20,7 @@ from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
 from scoring.caltrack_daily import regression
 from scoring.competition import Competition
-from scoring.energy_traps import TrapChanges, trap_changes
+from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
 from scoring.rank_history import RankHistory, rank_history
 from scoring.ranking import rank_sites
@@ -309,6 +309,7 @@ class Scoreboard:
             },
             "period": board[site.id],
             "energy_traps": _traps_view(snap.traps, i),
+            "actions": self._actions(snap, i),
             "sites_ranked": int(np.count_nonzero(snap.rank_reduction)),
             "rank_history": [
                 {
@@ -358,6 +359,38 @@ class Scoreboard:
                 for i, sid in enumerate(self.site_ids)
             },
         }
+
+    def _actions(self, snap: Snapshot, i: int) -> list[dict]:
+        """The site's annotated actions with their measured effect: actual ÷ baseline in a
+        week before against a week after (shorter near the ends of the data)."""
+        out = []
+        actual_ok = (snap.actual.measured_s[i : i + 1] >= MEASURED_HOUR_S) & snap.elapsed
+        for a in self.store.list_annotations(self.competition.id, self.site_ids[i]):
+            effect = action_effect(
+                snap.actual.energy_kwh[i : i + 1],
+                actual_ok,
+                snap.baseline_kwh[i : i + 1],
+                snap.baseline_ok[i : i + 1],
+                self.grid,
+                a["ts_ms"] / 1000.0,
+                until_s=snap.as_of_s,
+            )
+            out.append(
+                {
+                    "id": a["id"],
+                    "ts": self.local_iso(a["ts_ms"] / 1000.0),
+                    "text": a["text"],
+                    "author": a["author"],
+                    "effect": {
+                        "ratio_before": _num(effect.ratio_before[0], 4),
+                        "ratio_after": _num(effect.ratio_after[0], 4),
+                        "change_pct_points": _num(effect.change_pct_points[0], 2),
+                        "hours_before": int(effect.hours_before[0]),
+                        "hours_after": int(effect.hours_after[0]),
+                    },
+                }
+            )
+        return out
 
     def site_series(self, i: int, resolution: str) -> list[dict]:
         """Actual against baseline per elapsed hour or local day of site ``i``."""

@@ -115,6 +115,17 @@ class Store(Protocol):
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(ts_s, temp_c) arrays per weather station for start_s <= ts < end_s."""
 
+    def add_annotation(
+        self, competition: str, site: str, ts_ms: int, text: str, author: str
+    ) -> int:
+        """Record an action a site took (a night walk, new power strips); returns its id."""
+
+    def list_annotations(self, competition: str, site: str | None = None) -> list[dict]:
+        """Annotations in time order: id, competition, site, ts_ms, text, author."""
+
+    def delete_annotation(self, competition: str, annotation_id: int) -> bool:
+        """Remove one annotation; False when there was none with that id."""
+
     def meter_states(self) -> dict[str, MeterState]:
         """Latest reading per meter."""
 

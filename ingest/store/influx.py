@@ -472,6 +472,50 @@ class InfluxStore:
             for _, row in series_rows(result)
         ]
 
+    def add_annotation(
+        self, competition: str, site: str, ts_ms: int, text: str, author: str
+    ) -> int:
+        annotation_id = time.time_ns() + next(self._seq) % 1000  # its time in ns is its id
+        self.http.write(
+            [
+                encode_point(
+                    "annotation",
+                    {"competition": competition, "site": site},
+                    {"text": text, "author": author, "ts_ms": int(ts_ms)},
+                    annotation_id,
+                )
+            ],
+            precision="ns",
+        )
+        return annotation_id
+
+    def list_annotations(self, competition: str, site: str | None = None) -> list[dict]:
+        where = f'"competition" = {literal(competition)}'
+        if site is not None:
+            where += f' AND "site" = {literal(site)}'
+        (result,) = self.http.query(f'SELECT * FROM "annotation" WHERE {where}', epoch="ns")
+        rows = [
+            {
+                "id": int(row["time"]),
+                "competition": competition,
+                "site": decode_tag(row["site"]),
+                "ts_ms": int(row["ts_ms"]),
+                "text": decode_text(row["text"]),
+                "author": decode_text(row["author"]),
+            }
+            for _, row in series_rows(result)
+        ]
+        return sorted(rows, key=lambda r: (r["ts_ms"], r["id"]))
+
+    def delete_annotation(self, competition: str, annotation_id: int) -> bool:
+        if not any(a["id"] == annotation_id for a in self.list_annotations(competition)):
+            return False
+        self.http.query(
+            f'DELETE FROM "annotation" WHERE "competition" = {literal(competition)} '
+            f"AND time >= {int(annotation_id)} AND time <= {int(annotation_id)}"
+        )
+        return True
+
     def count_readings(self) -> int:
         (result,) = self.http.query('SELECT count("received_ms") FROM "reading"')
         return sum(int(row["count"]) for _, row in series_rows(result))

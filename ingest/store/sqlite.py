@@ -67,6 +67,14 @@ CREATE TABLE IF NOT EXISTS temperature (
     temp_c REAL NOT NULL,
     PRIMARY KEY (station, ts_ms)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS annotation (
+    id INTEGER PRIMARY KEY,
+    competition TEXT NOT NULL,
+    site TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
@@ -454,6 +462,38 @@ class SQLiteStore:
         rows = self._reader().execute(sql, (*args, limit)).fetchall()
         keys = ("id", "received_ms", "source", "topic", "reason", "detail", "payload")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def add_annotation(
+        self, competition: str, site: str, ts_ms: int, text: str, author: str
+    ) -> int:
+        with self._write_lock:
+            cur = self._writer.execute(
+                "INSERT INTO annotation (competition, site, ts_ms, text, author) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (competition, site, int(ts_ms), text, author),
+            )
+            return int(cur.lastrowid)
+
+    def list_annotations(self, competition: str, site: str | None = None) -> list[dict]:
+        sql = (
+            "SELECT id, competition, site, ts_ms, text, author FROM annotation "
+            "WHERE competition = ?"
+        )
+        args: list = [competition]
+        if site is not None:
+            sql += " AND site = ?"
+            args.append(site)
+        rows = self._reader().execute(sql + " ORDER BY ts_ms, id", args).fetchall()
+        keys = ("id", "competition", "site", "ts_ms", "text", "author")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def delete_annotation(self, competition: str, annotation_id: int) -> bool:
+        with self._write_lock:
+            cur = self._writer.execute(
+                "DELETE FROM annotation WHERE id = ? AND competition = ?",
+                (int(annotation_id), competition),
+            )
+            return cur.rowcount > 0
 
     def count_readings(self) -> int:
         return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]

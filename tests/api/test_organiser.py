@@ -173,3 +173,66 @@ def test_reprocess_ids_out_of_range_are_a_400_not_a_500(store):
     with _client(store) as client:
         response = client.post("/api/quarantine/reprocess", json={"ids": [2**63]}, headers=AUTH)
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
+
+
+def test_annotated_action_shows_its_measured_effect(tmp_path):
+    from datetime import timedelta
+
+    from ingest.store.base import Message
+    from tests.fixtures import hourly_readings
+
+    # gamma draws 19 kW against a 20 kW baseline until 2011-03-04 00:00, then 15 kW
+    action = NOW - timedelta(days=4)
+    own = SQLiteStore(tmp_path / "actions.db")
+    seed(own, until=action)
+    own.write(
+        [
+            Message(
+                "t",
+                0,
+                "test",
+                hourly_readings(
+                    "gamma-main", action + timedelta(hours=1), NOW, 15.0, 50_000 + 72 * 19 + 15
+                ),
+            )
+        ]
+    )
+    with _client(own) as client:
+        made = client.post(
+            "/api/competitions/liten/sites/gamma/annotations",
+            json={"ts": action.isoformat(), "text": "Nattvandring, lappar på skärmarna"},
+            headers=AUTH,
+        )
+        assert made.status_code == 201 and made.json()["author"] == "anna"
+        listed = client.get("/api/competitions/liten/annotations").json()["annotations"]
+        (entry,) = client.get("/api/competitions/liten/sites/gamma").json()["actions"]
+        deleted = client.delete(f"/api/competitions/liten/annotations/{entry['id']}", headers=AUTH)
+        gone = client.get("/api/competitions/liten/sites/gamma").json()["actions"]
+    own.close()
+    assert [a["text"] for a in listed] == ["Nattvandring, lappar på skärmarna"]
+    effect = entry["effect"]
+    # the 72 hours before: 19/20 = 0.95; the 72 hours after: 15/20 = 0.75 → -20 points
+    assert effect["ratio_before"] == pytest.approx(0.95)
+    assert effect["ratio_after"] == pytest.approx(0.75)
+    assert effect["change_pct_points"] == pytest.approx(-20.0)
+    assert effect["hours_before"] == effect["hours_after"] == 72
+    assert deleted.status_code == 200 and gone == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/api/competitions/liten/sites/zz/annotations", {"ts": 1299500000, "text": "x"}, 404),
+        ("/api/competitions/nope/sites/alfa/annotations", {"ts": 1299500000, "text": "x"}, 404),
+        (
+            "/api/competitions/liten/sites/alfa/annotations",
+            {"ts": "2011-03-05T10:00:00", "text": "x"},
+            400,
+        ),
+        ("/api/competitions/liten/sites/alfa/annotations", {"ts": 1299500000, "text": ""}, 400),
+    ],
+)
+def test_bad_annotations_are_4xx(store, path, body, status):
+    with _client(store) as client:
+        assert client.post(path, json=body, headers=AUTH).status_code == status
+        assert client.post(path, json=body).status_code in (401, 404)
