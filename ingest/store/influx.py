@@ -475,6 +475,7 @@ class InfluxStore:
     def add_annotation(
         self, competition: str, site: str, ts_ms: int, text: str, author: str
     ) -> int:
+        self._ensure_database()
         annotation_id = time.time_ns() + next(self._seq) % 1000  # its time in ns is its id
         self.http.write(
             [
