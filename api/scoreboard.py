@@ -19,6 +19,7 @@ from ingest.store.base import Store
 from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
 from scoring.caltrack_daily import regression
+from scoring.caltrack_hourly import regression_hourly
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
@@ -30,7 +31,7 @@ from scoring.uncertainty import (
     previous_year_residuals,
     savings_uncertainty,
 )
-from scoring.weather import daily_mean_temp_c
+from scoring.weather import daily_mean_temp_c, hourly_mean_temp_c
 
 STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
 
@@ -96,17 +97,29 @@ class Scoreboard:
 
     def _daily_temps(self, grid: LocalHours) -> np.ndarray:
         """Daily mean outdoor temperature (sites, days of ``grid``) from each site's station."""
+        return self._station_temps(grid, daily_mean_temp_c, np.unique(grid.day_ordinal).size)
+
+    def _hourly_temps(self, grid: LocalHours) -> np.ndarray:
+        """Hourly mean outdoor temperature (sites, hours of ``grid``) from each site's station."""
+        return self._station_temps(grid, hourly_mean_temp_c, grid.hour_start_s.size)
+
+    def _station_temps(
+        self,
+        grid: LocalHours,
+        mean: Callable[[np.ndarray, np.ndarray, LocalHours], np.ndarray],
+        size: int,
+    ) -> np.ndarray:
+        """``mean`` of each site's station samples over ``grid`` (sites, size); NaN without."""
         stations = [self.competition.station_for(s) for s in self.competition.sites]
         wanted = sorted({s for s in stations if s})
         start = grid.hour_start_s[0] if grid.hour_start_s.size else 0.0
         end = grid.hour_start_s[-1] + 3600.0 if grid.hour_start_s.size else 0.0
         samples = self.store.read_temperatures(wanted, start, end)
-        n_days = np.unique(grid.day_ordinal).size
         by_station = {
-            s: daily_mean_temp_c(*samples[s], grid) if s in samples else np.full(n_days, np.nan)
-            for s in wanted
+            s: mean(*samples[s], grid) if s in samples else np.full(size, np.nan) for s in wanted
         }
-        return np.array([by_station[s] if s else np.full(n_days, np.nan) for s in stations])
+        rows = [by_station[s] if s else np.full(size, np.nan) for s in stations]
+        return np.array(rows, dtype=float).reshape(len(stations), size)
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, recomputed when data changed or a new hour began."""
@@ -128,7 +141,16 @@ class Scoreboard:
         info = self.competition.competition
         history = self._history_hours(now_s)
         history_ok = history.measured_s >= MEASURED_HOUR_S
-        if info.baseline.method.startswith("regression"):
+        if info.baseline.method == "regression-hourly":
+            base_kwh, base_ok = regression_hourly(
+                history.energy_kwh,
+                history_ok,
+                self.history_grid,
+                self.grid,
+                self._hourly_temps(self.history_grid),
+                self._hourly_temps(self.grid),
+            )
+        elif info.baseline.method.startswith("regression"):
             base_kwh, base_ok = regression(
                 history.energy_kwh,
                 history_ok,

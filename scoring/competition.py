@@ -40,9 +40,9 @@ class _Strict(BaseModel):
 class BaselineSpec(_Strict):
     """How a site's expected consumption without the competition is built."""
 
-    method: Literal["previous-year", "pre-period", "regression", "regression-daytype"] = (
-        "previous-year"
-    )
+    method: Literal[
+        "previous-year", "pre-period", "regression", "regression-daytype", "regression-hourly"
+    ] = "previous-year"
     weeks: int = Field(8, ge=1, le=52, description="pre-period: weeks before the start")
 
 

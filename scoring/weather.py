@@ -40,3 +40,40 @@ def daily_mean_temp_c(ts_s: np.ndarray, temp_c: np.ndarray, grid: LocalHours) ->
     counts = np.bincount(day_index, minlength=days.size)
     np.divide(sums, counts, out=out, where=counts > 0)
     return out
+
+
+def hourly_mean_temp_c(ts_s: np.ndarray, temp_c: np.ndarray, grid: LocalHours) -> np.ndarray:
+    """Mean temperature of each hour of ``grid``.
+
+    Parameters
+    ----------
+    ts_s : array
+        Sample times [Unix s].
+    temp_c : array
+        Outdoor temperature [°C].
+    grid : LocalHours
+        The hours to average over; a sample counts for the hour ``[start, start + 3600 s)``
+        it falls in.
+
+    Returns
+    -------
+    array (hours,)
+        Hourly mean [°C]; NaN for an hour without samples.
+
+    Notes
+    -----
+    A plain mean of the samples in the hour. SMHI stations report once an hour, on the hour,
+    so each hour usually holds the one sample taken at its start. Hours are not interpolated.
+    """
+    ts_s = np.asarray(ts_s, dtype=float)
+    temp_c = np.asarray(temp_c, dtype=float)
+    n = grid.hour_start_s.size
+    out = np.full(n, np.nan)
+    if ts_s.size == 0 or n == 0:
+        return out
+    hour = np.searchsorted(grid.hour_start_s, ts_s, side="right") - 1
+    inside = (hour >= 0) & (ts_s < grid.hour_start_s[-1] + 3600.0) & np.isfinite(temp_c)
+    sums = np.bincount(hour[inside], weights=temp_c[inside], minlength=n)
+    counts = np.bincount(hour[inside], minlength=n)
+    np.divide(sums, counts, out=out, where=counts > 0)
+    return out

@@ -61,7 +61,7 @@ def _seed(store: SQLiteStore) -> None:
     store.write([Message("seed", 0, "test", readings, temperatures=temps)])
 
 
-@pytest.mark.parametrize("method", ["regression", "regression-daytype"])
+@pytest.mark.parametrize("method", ["regression", "regression-daytype", "regression-hourly"])
 def test_a_ten_percent_saving_shows_against_the_regression_baseline(tmp_path, method):
     store = SQLiteStore(tmp_path / "reg.db")
     _seed(store)
