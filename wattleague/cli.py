@@ -250,7 +250,9 @@ def decode(fmt: str, topic: str, tz_name: str) -> None:
     "--method",
     default="previous-year",
     show_default=True,
-    type=click.Choice(["previous-year", "pre-period", "regression", "regression-daytype"]),
+    type=click.Choice(
+        ["previous-year", "pre-period", "regression", "regression-daytype", "regression-hourly"]
+    ),
 )
 @click.option(
     "--out",

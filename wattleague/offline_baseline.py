@@ -19,9 +19,10 @@ import numpy as np
 from scoring import baseline as baselines
 from scoring.calendar import hour_grid, local_hours
 from scoring.caltrack_daily import regression
+from scoring.caltrack_hourly import regression_hourly
 from scoring.hourly import spread_to_hours
 from scoring.metrics import MEASURED_HOUR_S
-from scoring.weather import daily_mean_temp_c
+from scoring.weather import daily_mean_temp_c, hourly_mean_temp_c
 
 
 class CSVError(ValueError):
@@ -110,6 +111,17 @@ def offline_baseline(
         base, base_ok = baselines.previous_year(hist_kwh, hist_ok, history, report)
     elif method == "pre-period":
         base, base_ok = baselines.pre_period(hist_kwh, hist_ok, history, report)
+    elif method == "regression-hourly":
+        if temperature is None:
+            raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
+        base, base_ok = regression_hourly(
+            hist_kwh,
+            hist_ok,
+            history,
+            report,
+            hourly_mean_temp_c(*temperature, history),
+            hourly_mean_temp_c(*temperature, report),
+        )
     elif method in ("regression", "regression-daytype"):
         if temperature is None:
             raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")

@@ -203,7 +203,8 @@ def test_baseline_rejects_reversed_dates(tmp_path):
     assert result.exit_code == 2 and "--baseline-end" in result.output
 
 
-def test_baseline_regression_uses_the_temperature_file(tmp_path):
+@pytest.mark.parametrize("method", ["regression", "regression-hourly"])
+def test_baseline_regression_uses_the_temperature_file(tmp_path, method):
     import math
     from datetime import UTC, datetime, timedelta
 
@@ -237,7 +238,7 @@ def test_baseline_regression_uses_the_temperature_file(tmp_path):
         "--timezone",
         "UTC",
         "--method",
-        "regression",
+        method,
     ]
     missing = _run(*args)
     assert missing.exit_code == 1 and "needs --temperature" in missing.output
