@@ -30,16 +30,12 @@ def daily_mean_temp_c(ts_s: np.ndarray, temp_c: np.ndarray, grid: LocalHours) ->
     with samples only at some hours is still averaged over what there is.
     """
     days = np.unique(grid.day_ordinal)
-    out = np.full(days.size, np.nan)
-    if ts_s.size == 0 or grid.hour_start_s.size == 0:
-        return out
-    hour = np.searchsorted(grid.hour_start_s, ts_s, side="right") - 1
-    inside = (hour >= 0) & (ts_s < grid.hour_start_s[-1] + 3600.0) & np.isfinite(temp_c)
-    day_index = np.searchsorted(days, grid.day_ordinal[hour[inside]])
-    sums = np.bincount(day_index, weights=temp_c[inside], minlength=days.size)
-    counts = np.bincount(day_index, minlength=days.size)
-    np.divide(sums, counts, out=out, where=counts > 0)
-    return out
+    hour, inside = _hour_of(ts_s, temp_c, grid)
+    return _group_mean(
+        np.searchsorted(days, grid.day_ordinal[hour[inside]]),
+        np.asarray(temp_c, dtype=float)[inside],
+        days.size,
+    )
 
 
 def hourly_mean_temp_c(ts_s: np.ndarray, temp_c: np.ndarray, grid: LocalHours) -> np.ndarray:
@@ -65,15 +61,32 @@ def hourly_mean_temp_c(ts_s: np.ndarray, temp_c: np.ndarray, grid: LocalHours) -
     A plain mean of the samples in the hour. SMHI stations report once an hour, on the hour,
     so each hour usually holds the one sample taken at its start. Hours are not interpolated.
     """
+    hour, inside = _hour_of(ts_s, temp_c, grid)
+    return _group_mean(
+        hour[inside], np.asarray(temp_c, dtype=float)[inside], grid.hour_start_s.size
+    )
+
+
+def _hour_of(
+    ts_s: np.ndarray, temp_c: np.ndarray, grid: LocalHours
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the grid hour each sample falls in, and which samples fall in the grid."""
     ts_s = np.asarray(ts_s, dtype=float)
-    temp_c = np.asarray(temp_c, dtype=float)
-    n = grid.hour_start_s.size
-    out = np.full(n, np.nan)
-    if ts_s.size == 0 or n == 0:
-        return out
+    if grid.hour_start_s.size == 0:
+        return np.zeros(ts_s.size, dtype=np.int64), np.zeros(ts_s.size, dtype=bool)
     hour = np.searchsorted(grid.hour_start_s, ts_s, side="right") - 1
-    inside = (hour >= 0) & (ts_s < grid.hour_start_s[-1] + 3600.0) & np.isfinite(temp_c)
-    sums = np.bincount(hour[inside], weights=temp_c[inside], minlength=n)
-    counts = np.bincount(hour[inside], minlength=n)
+    inside = (
+        (hour >= 0)
+        & (ts_s < grid.hour_start_s[-1] + 3600.0)
+        & np.isfinite(np.asarray(temp_c, dtype=float))
+    )
+    return hour, inside
+
+
+def _group_mean(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean of ``values`` per group index; NaN for an empty group."""
+    out = np.full(n_groups, np.nan)
+    sums = np.bincount(group, weights=values, minlength=n_groups)
+    counts = np.bincount(group, minlength=n_groups)
     np.divide(sums, counts, out=out, where=counts > 0)
     return out
