@@ -152,7 +152,7 @@ class SQLiteStore:
             )
         batch: dict[tuple[int, str], tuple] = {}  # (ts_ms, meter) → row, first one wins
         seconds: list[tuple[tuple, Message]] = []  # later rows with a key seen in this batch
-        self._message_of: dict[int, Message] = {}  # message_id → message, for this batch
+        message_of: dict[int, Message] = {}  # message_id → message, for this batch
         for msg in messages:
             if not msg.readings:
                 continue
@@ -161,7 +161,7 @@ class SQLiteStore:
                 (msg.received_ms, msg.source, msg.topic),
             )
             message_id = cur.lastrowid
-            self._message_of[message_id] = msg
+            message_of[message_id] = msg
             for r in msg.readings:
                 key = (r.ts_ms, r.meter_id)
                 row = (r.ts_ms, r.meter_id, r.energy_kwh, r.power_w, message_id)
@@ -187,15 +187,13 @@ class SQLiteStore:
             elif same_value(stored[0], row[2]) and same_value(stored[1], row[3]):
                 duplicates += 1
             else:
-                rejected.append(conflict(meter, ts_ms, stored, row[2:4], self._message_of[row[4]]))
+                rejected.append(conflict(meter, ts_ms, stored, row[2:4], message_of[row[4]]))
         for row, _ in seconds:
             first = batch[(row[0], row[1])]
             if same_value(first[2], row[2]) and same_value(first[3], row[3]):
                 duplicates += 1
             else:
-                rejected.append(
-                    conflict(row[1], row[0], first[2:4], row[2:4], self._message_of[row[4]])
-                )
+                rejected.append(conflict(row[1], row[0], first[2:4], row[2:4], message_of[row[4]]))
         # Late readings first, one at a time, so each finds the neighbours stored before it;
         # then the new ones, which extend each chain from its (possibly updated) tail.
         cells = new_cells()
@@ -209,7 +207,7 @@ class SQLiteStore:
         new_tails = self._extend_chains(cells, new_rows, states)
         inserted = new_rows + late_rows
         self._save_cells(cur, cells)
-        self._save_states(cur, states, inserted, new_tails)
+        self._save_states(cur, states, inserted, new_tails, message_of)
         if rejected:
             cur.executemany(
                 "INSERT INTO quarantine (received_ms, source, topic, reason, detail, payload) "
@@ -325,6 +323,7 @@ class SQLiteStore:
         states: dict[str, dict],
         inserted: list[tuple],
         tails: dict[tuple[str, str], tuple],
+        message_of: dict[int, Message],
     ) -> None:
         """Each meter's latest reading, and the tails of its register and power chains
         (``tails`` of the new readings, from ``_extend_chains``)."""
@@ -339,7 +338,7 @@ class SQLiteStore:
             if st["last_ts_ms"] is None or row[0] >= st["last_ts_ms"]:
                 st.update(
                     last_ts_ms=row[0],
-                    received_ms=self._message_of[row[4]].received_ms,
+                    received_ms=message_of[row[4]].received_ms,
                     power_w=row[3],
                     energy_kwh=row[2],
                 )
