@@ -24,7 +24,7 @@ from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
 from scoring.rank_history import RankHistory, rank_history
-from scoring.ranking import rank_sites
+from scoring.ranking import league_ranks
 from scoring.uncertainty import (
     SavingsUncertainty,
     pre_period_residuals,
@@ -193,17 +193,8 @@ class Scoreboard:
         )
         actual_ok = (actual.measured_s >= MEASURED_HOUR_S) & elapsed
         traps = trap_changes(actual.energy_kwh, actual_ok, base_kwh, base_ok & elapsed, self.grid)
-        rank_reduction = rank_sites(
+        rank_reduction, rank_intensity = league_ranks(
             m.reduction_pct, m.kwh_per_m2, m.completeness, self.site_ids, m.eligible
-        )
-        rank_intensity = rank_sites(
-            m.kwh_per_m2,
-            m.reduction_pct,
-            m.completeness,
-            self.site_ids,
-            m.eligible & np.isfinite(m.kwh_per_m2),
-            primary_higher_is_better=False,
-            secondary_higher_is_better=True,
         )
         states = self.store.meter_states()
         live_w = np.full(len(self.site_ids), np.nan)

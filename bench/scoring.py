@@ -20,7 +20,7 @@ from scoring.baseline import previous_year
 from scoring.calendar import hour_grid, local_hours
 from scoring.competition import CompetitionInfo
 from scoring.metrics import add_hour, metrics_from_totals, period_totals, site_metrics
-from scoring.ranking import rank_sites
+from scoring.ranking import league_ranks
 
 
 def _best_of(n: int, func) -> float:
@@ -55,16 +55,7 @@ def main() -> None:
     def rescore() -> None:
         base, ok = previous_year(hist_kwh, hist_ok, hist, comp)
         m = site_metrics(comp_kwh, measured, base, ok, elapsed, area, target)
-        rank_sites(m.reduction_pct, m.kwh_per_m2, m.completeness, ids, m.eligible)
-        rank_sites(
-            m.kwh_per_m2,
-            m.reduction_pct,
-            m.completeness,
-            ids,
-            m.eligible,
-            primary_higher_is_better=False,
-            secondary_higher_is_better=True,
-        )
+        league_ranks(m.reduction_pct, m.kwh_per_m2, m.completeness, ids, m.eligible)
 
     base, ok = previous_year(hist_kwh, hist_ok, hist, comp)
     totals = period_totals(
@@ -74,16 +65,7 @@ def main() -> None:
     def one_new_hour() -> None:
         t = add_hour(totals, comp_kwh[:, -1], measured[:, -1], base[:, -1], ok[:, -1])
         m = metrics_from_totals(t, area, target)
-        rank_sites(m.reduction_pct, m.kwh_per_m2, m.completeness, ids, m.eligible)
-        rank_sites(
-            m.kwh_per_m2,
-            m.reduction_pct,
-            m.completeness,
-            ids,
-            m.eligible,
-            primary_higher_is_better=False,
-            secondary_higher_is_better=True,
-        )
+        league_ranks(m.reduction_pct, m.kwh_per_m2, m.completeness, ids, m.eligible)
 
     t_pass = _best_of(5, data.sum)
     t_full = _best_of(3, rescore)

@@ -51,3 +51,24 @@ def rank_sites(
     ranks = np.zeros(n, dtype=np.int64)
     ranks[order] = np.arange(1, n + 1)
     return np.where(ok, ranks, 0)
+
+
+def league_ranks(
+    reduction_pct: np.ndarray,
+    kwh_per_m2: np.ndarray,
+    completeness: np.ndarray,
+    site_ids: list[str],
+    eligible: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks in both leagues (module docstring): by reduction [%] and by kWh/m²."""
+    by_reduction = rank_sites(reduction_pct, kwh_per_m2, completeness, site_ids, eligible)
+    by_intensity = rank_sites(
+        kwh_per_m2,
+        reduction_pct,
+        completeness,
+        site_ids,
+        eligible,
+        primary_higher_is_better=False,
+        secondary_higher_is_better=True,
+    )
+    return by_reduction, by_intensity
