@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +34,15 @@ DisplayKind = Literal["text", "matrix", "awtrix", "wled", "kiosk"]
 _MQTT_WILDCARDS = re.compile(r"[#+]")
 
 
+def _plain_topic(topic: str | None) -> str | None:
+    if topic is not None and (not topic or _MQTT_WILDCARDS.search(topic)):
+        raise ValueError("a topic must be a plain topic name without '+' or '#'")
+    return topic
+
+
+Topic = Annotated[str | None, AfterValidator(_plain_topic)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,9 +58,7 @@ class BaselineSpec(_Strict):
 
 class Meter(_Strict):
     id: Identifier
-    topic: str | None = Field(
-        None, description="MQTT topic; default wattleague/<comp>/<site>/<meter>"
-    )
+    topic: Topic = Field(None, description="MQTT topic; default wattleague/<comp>/<site>/<meter>")
     format: MeterFormat = "json"
     max_power_w: float | None = Field(
         None, gt=0, description="readings above this are quarantined [W]"
@@ -59,30 +67,14 @@ class Meter(_Strict):
         None, min_length=1, description="channel of a multi-channel device, e.g. switch:1 or em1:0"
     )
 
-    @field_validator("topic")
-    @classmethod
-    def _plain_topic(cls, topic: str | None) -> str | None:
-        if topic is not None and (not topic or _MQTT_WILDCARDS.search(topic)):
-            raise ValueError("a meter topic must be a plain topic name without '+' or '#'")
-        return topic
-
 
 class WeatherStation(_Strict):
     """Outdoor temperature for regression baselines, published over MQTT or imported."""
 
     id: Identifier
-    topic: str | None = Field(
-        None, description="MQTT topic; default wattleague/<comp>/weather/<id>"
-    )
+    topic: Topic = Field(None, description="MQTT topic; default wattleague/<comp>/weather/<id>")
     format: Literal["json", "senml"] = "json"
     name: str = ""
-
-    @field_validator("topic")
-    @classmethod
-    def _plain_topic(cls, topic: str | None) -> str | None:
-        if topic is not None and (not topic or _MQTT_WILDCARDS.search(topic)):
-            raise ValueError("a weather topic must be a plain topic name without '+' or '#'")
-        return topic
 
 
 class Site(_Strict):

@@ -111,9 +111,9 @@ def offline_baseline(
         base, base_ok = baselines.previous_year(hist_kwh, hist_ok, history, report)
     elif method == "pre-period":
         base, base_ok = baselines.pre_period(hist_kwh, hist_ok, history, report)
+    elif method.startswith("regression") and temperature is None:
+        raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
     elif method == "regression-hourly":
-        if temperature is None:
-            raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
         base, base_ok = regression_hourly(
             hist_kwh,
             hist_ok,
@@ -123,8 +123,6 @@ def offline_baseline(
             hourly_mean_temp_c(*temperature, report),
         )
     elif method in ("regression", "regression-daytype"):
-        if temperature is None:
-            raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
         base, base_ok = regression(
             hist_kwh,
             hist_ok,
