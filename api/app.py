@@ -14,10 +14,15 @@ from fastapi.responses import HTMLResponse, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from api.auth import TokenSet
+from api.context import AppContext
+from api.downloads import downloads_router
 from api.errors import APIError, install_error_handlers
+from api.operations import operations_router
 from api.organiser import organiser_router
+from api.pages import pages_router
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
+from api.uploads import uploads_router
 from display.content import page_index, state_from_api
 from display.frames import FrameError, FrameFormat, n_pages, render_frame
 from ingest.routing import Routing
@@ -54,8 +59,9 @@ def create_app(
     """
     boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
     displays = {d.id: (c, d) for c in competitions for d in c.displays}
+    # looked up on every call: an organiser's edit may replace a competition's board
     hub = LeaderboardHub(
-        {cid: (lambda b=b: orjson.dumps(_with_label(b))) for cid, b in boards.items()},
+        {c.id: (lambda cid=c.id: orjson.dumps(_with_label(boards[cid]))) for c in competitions},
         stream_interval_s,
     )
 
@@ -66,54 +72,36 @@ def create_app(
         await hub.stop()
 
     app = FastAPI(title="Watt League", version="0.1.0", lifespan=lifespan)
+    ctx = AppContext(
+        competitions={c.id: c for c in competitions},
+        boards=boards,
+        store=store,
+        routing=Routing.from_competitions(competitions),
+        tokens=tokens if tokens is not None else TokenSet.from_env(),
+        clock=clock,
+        limits=limits,
+        hub=hub,
+    )
     app.state.hub = hub
     app.state.boards = boards
+    app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(
-        organiser_router(
-            {c.id: c for c in competitions},
-            store,
-            Routing.from_competitions(competitions),
-            tokens if tokens is not None else TokenSet.from_env(),
-            clock,
-            limits,
-        )
+        organiser_router(ctx.competitions, store, ctx.routing, ctx.tokens, clock, limits)
     )
-
-    def board(cid: str) -> Scoreboard:
-        if cid not in boards:
-            raise APIError(404, "not_found", f"no competition {cid!r}; known: {sorted(boards)}")
-        return boards[cid]
+    app.include_router(operations_router(ctx))
+    app.include_router(pages_router(ctx))
+    app.include_router(downloads_router(ctx))
+    app.include_router(uploads_router(ctx))
+    board = ctx.board
 
     def site_index(b: Scoreboard, sid: str) -> int:
-        i = b.site_index(sid)
-        if i is None:
-            raise APIError(
-                404, "not_found", f"competition {b.competition.id!r} has no site {sid!r}"
-            )
-        return i
+        return ctx.site_index(b, sid)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def leaderboard_page() -> HTMLResponse:
         page = resources.files("api").joinpath("pages/leaderboard.html").read_text("utf-8")
         return HTMLResponse(page)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        try:
-            store.change_token()
-            store_ok = True
-        except Exception:
-            store_ok = False
-        body = {
-            "status": "ok" if store_ok else "degraded",
-            "store": store_ok,
-            "competitions": len(boards),
-            "sse_clients": hub.listeners,
-        }
-        return Response(
-            orjson.dumps(body), status_code=200 if store_ok else 503, media_type="application/json"
-        )
 
     @app.get("/api/competitions")
     def list_competitions() -> Response:
@@ -192,7 +180,7 @@ def create_app(
         if did not in displays:
             raise APIError(404, "not_found", f"no display {did!r}; known: {sorted(displays)}")
         comp, disp = displays[did]
-        b = boards[comp.id]
+        b = board(comp.id)
         snap = b.snapshot()
         try:
             cached = frame_cache.get((did, format))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import click
 import orjson
 
+from wattleague.cli_common import broker_or_fail, load_competitions, open_store_or_fail
 from wattleague.settings import settings_options, settings_table
 
 
@@ -37,40 +38,6 @@ def main(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def _load(paths: tuple[str, ...] | list[str]):
-    from scoring.competition_file import ConfigError, load_competition
-
-    comps, failed = [], False
-    for p in paths:
-        try:
-            comps.append(load_competition(p))
-        except ConfigError as exc:
-            failed = True
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-    if failed:
-        raise SystemExit(2)
-    return comps
-
-
-def _open_store(url: str):
-    from ingest.store import StoreURLError, open_store
-
-    try:
-        return open_store(url)
-    except StoreURLError as exc:
-        raise click.BadParameter(str(exc), param_hint="--store") from None
-
-
-def _broker(url: str):
-    from ingest.mqtt_url import parse_mqtt_url
-
-    try:
-        return parse_mqtt_url(url)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--mqtt") from None
 
 
 @main.command("check-config")
@@ -114,8 +81,8 @@ def serve(configs, store, host, port, stream_interval_s) -> None:
 
     from api.app import create_app
 
-    comps = _load(configs)
-    app = create_app(comps, _open_store(store), stream_interval_s=stream_interval_s)
+    comps = load_competitions(configs)
+    app = create_app(comps, open_store_or_fail(store), stream_interval_s=stream_interval_s)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -147,10 +114,10 @@ def ingest(
 
     if mqtt_protocol not in ("5", "3.1.1"):
         raise click.BadParameter("use 5 or 3.1.1", param_hint="--mqtt-protocol")
-    comps = _load(configs)
+    comps = load_competitions(configs)
     worker = IngestWorker(
-        _broker(mqtt),
-        _open_store(store),
+        broker_or_fail(mqtt),
+        open_store_or_fail(store),
         Routing.from_competitions(comps),
         client_id=mqtt_client_id,
         protocol=5 if mqtt_protocol == "5" else 4,
@@ -374,3 +341,17 @@ def demo(port, mqtt_port, speed, duration, store_url, display_id, host) -> None:
         )
     )
     raise SystemExit(code)
+
+
+# Commands that live in their own modules (one per job), registered on the group here.
+def _register_commands() -> None:
+    from wattleague.cli_deploy import deploy
+    from wattleague.cli_display import display
+    from wattleague.cli_import import import_group
+    from wattleague.cli_report import report
+
+    for command in (report, import_group, deploy, display):
+        main.add_command(command)
+
+
+_register_commands()

@@ -1,0 +1,39 @@
+"""Helpers the ``wattleague`` subcommands share: loading competition files, opening stores."""
+
+from __future__ import annotations
+
+import click
+
+
+def load_competitions(paths: tuple[str, ...] | list[str]):
+    from scoring.competition_file import ConfigError, load_competition
+
+    comps, failed = [], False
+    for p in paths:
+        try:
+            comps.append(load_competition(p))
+        except ConfigError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+    if failed:
+        raise SystemExit(2)
+    return comps
+
+
+def open_store_or_fail(url: str):
+    from ingest.store import StoreURLError, open_store
+
+    try:
+        return open_store(url)
+    except StoreURLError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+
+
+def broker_or_fail(url: str):
+    from ingest.mqtt_url import parse_mqtt_url
+
+    try:
+        return parse_mqtt_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mqtt") from None
