@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh ".[dev]"
-apt_install mosquitto chromium influxdb
+apt_install mosquitto chromium influxdb poppler-utils
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"
