@@ -20,6 +20,7 @@ from api.errors import APIError, install_error_handlers
 from api.operations import operations_router
 from api.organiser import organiser_router
 from api.pages import pages_router
+from api.request_limits import install_request_limits
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
 from api.uploads import uploads_router
@@ -86,6 +87,7 @@ def create_app(
     app.state.boards = boards
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_request_limits(app, ctx)
     app.include_router(
         organiser_router(ctx.competitions, store, ctx.routing, ctx.tokens, clock, limits)
     )
