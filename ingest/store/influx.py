@@ -64,6 +64,7 @@ from ingest.store.spool import Spool
 log = logging.getLogger(__name__)
 
 METERS_PER_QUERY = 100
+LINES_PER_POST = 5000
 
 
 class InfluxStore:
@@ -134,12 +135,19 @@ class InfluxStore:
     def _write_now(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         self._ensure_database()
         try:
-            result, lines, energy_lines, rejected = self._plan(messages)
-            # Energy first: if the server goes away after it, the replayed batch finds the
-            # readings missing and writes the same energy points again (same series and times:
-            # they overwrite). Readings first would make the replay see duplicates and skip it.
-            self.http.write(energy_lines)
-            self.http.write(lines)
+            result, rejected, late_energy_lines, new_rows, inserted, tails = self._plan(messages)
+
+            # A group of meters at a time, each request its energy pieces before its readings:
+            # if the server goes away, the replayed batch finds the readings of the groups not
+            # written missing and writes their energy again (same series and times: they
+            # overwrite). Readings without their energy would make the replay see duplicates
+            # and skip them. Groups are encoded while the previous one is posted.
+            def chunks():
+                late = inserted[len(new_rows) :]
+                yield late_energy_lines + _reading_lines(late)
+                yield from self._extend(new_rows, tails)
+
+            self.http.write_stream(chunks())
             self.http.write(
                 [
                     encode_point(
@@ -213,8 +221,9 @@ class InfluxStore:
 
     def _plan(
         self, messages: list[Message]
-    ) -> tuple[WriteResult, list[str], list[str], list[Rejected]]:
-        """Work out the lines to write: new readings, energy pieces, and what to quarantine."""
+    ) -> tuple[WriteResult, list[Rejected], list[str], list[tuple], list[tuple], dict]:
+        """Work out what to write: the result, what to quarantine, the energy lines of late
+        readings, the new rows (after every tail), all inserted rows and the chain tails."""
         rejected = [q for m in messages for q in m.rejected]
         batch: dict[tuple[int, str], tuple] = {}
         extra: list[tuple] = []
@@ -249,15 +258,15 @@ class InfluxStore:
         overlay: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         for row in sorted(late_rows, key=lambda r: (r[1], r[0])):
             energy_lines += self._splice_late(row, tails, overlay)
-        energy_lines += self._extend(new_rows, tails)
         inserted = new_rows + late_rows
-        lines = [_reading_line(*row) for row in inserted]
         conflicts = sum(1 for q in rejected if q.reason == "conflicting_duplicate")
         return (
             WriteResult(len(inserted), duplicates, conflicts, len(rejected)),
-            lines,
-            energy_lines,
             rejected,
+            energy_lines,
+            new_rows,
+            inserted,
+            tails,
         )
 
     def _tails(self, meters: set[str]) -> dict[str, dict]:
@@ -328,22 +337,39 @@ class InfluxStore:
                 tail[kind] = here
         return lines
 
-    def _extend(self, rows: list[tuple], tails: dict) -> list[str]:
-        """Pieces from each meter's chain tail through its new readings, all meters at once."""
+    def _extend(self, rows: list[tuple], tails: dict):
+        """For a group of meters at a time (all of a meter's new readings in one group): the
+        energy pieces from each chain's tail through the new readings, then the readings."""
+        by_meter: dict[str, list[tuple]] = defaultdict(list)
+        for r in rows:
+            by_meter[r[1]].append(r)
+        group: list[str] = []
+        size = 0
+        for meter in sorted(by_meter):
+            group.append(meter)
+            size += len(by_meter[meter])
+            if size >= LINES_PER_POST // 3:  # a reading point and about two energy pieces
+                yield self._extend_meters(group, by_meter, tails)
+                group, size = [], 0
+        if group:
+            yield self._extend_meters(group, by_meter, tails)
+
+    def _extend_meters(self, meters: list[str], by_meter: dict, tails: dict) -> list[str]:
         lines: list[str] = []
         for kind, col in (("reg", 2), ("pow", 3)):
-            chain = [(r[1], r[0], r[col]) for r in rows if r[col] is not None]
-            if not chain:
-                continue
-            for meter in {c[0] for c in chain}:
+            chain: list[tuple] = []
+            for meter in meters:
                 tail = (tails.get(meter) or {}).get(kind)
                 if tail is not None:  # every new reading is after its meter's tail
                     chain.append((meter, tail[0], tail[1]))
-            chain.sort(key=lambda c: (c[0], c[1]))
-            lines += _energy_lines(
-                [c[0] for c in chain], [c[1] for c in chain], [c[2] for c in chain], kind
-            )
-        return lines
+                chain += sorted(
+                    (meter, r[0], r[col]) for r in by_meter[meter] if r[col] is not None
+                )
+            if chain:
+                lines += _energy_lines(
+                    [c[0] for c in chain], [c[1] for c in chain], [c[2] for c in chain], kind
+                )
+        return lines + _reading_lines([r for meter in meters for r in by_meter[meter]])
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -550,41 +576,50 @@ def _energy_lines(
         np.array(values, dtype=float),
         kind,
     )
-    lines = []
-    for meter, start, end, kwh, seconds in zip(
-        pieces.meter_ids.tolist(),
-        pieces.start_s.tolist(),
-        pieces.end_s.tolist(),
-        pieces.energy_kwh.tolist(),
-        pieces.measured_s.tolist(),
-        strict=True,
-    ):
-        middle_ms = (round(start * 1000) + round(end * 1000)) // 2
-        # the same line encode_point would make, written out: this is the hot loop of a write
-        kwh_text, seconds_text = (
-            ("0.0", "0.0") if zero else (repr(float(kwh)), repr(float(seconds)))
+    n = pieces.energy_kwh.size
+    # rint rounds half to even, as Python's round() did here before
+    middle_ms = (
+        np.rint(pieces.start_s * 1000).astype(np.int64)
+        + np.rint(pieces.end_s * 1000).astype(np.int64)
+    ) // 2
+    # the same lines encode_point would make, formatted by C loops (map): the hot path of a write
+    line = f"energy,chain={kind},meter={{}} kwh={{}},measured_s={{}} {{}}".format
+    meters_escaped = map(tag_value, pieces.meter_ids.tolist())
+    if zero:
+        return list(map(line, meters_escaped, ["0.0"] * n, ["0.0"] * n, middle_ms.tolist()))
+    return list(
+        map(
+            line,
+            meters_escaped,
+            map(repr, pieces.energy_kwh.astype(float).tolist()),
+            map(repr, pieces.measured_s.astype(float).tolist()),
+            middle_ms.tolist(),
         )
-        lines.append(
-            f"energy,chain={kind},meter={tag_value(meter)} kwh={kwh_text},"
-            f"measured_s={seconds_text} {middle_ms}"
-        )
-    return lines
-
-
-def _reading_line(
-    ts_ms: int, meter: str, energy_kwh: float | None, power_w: float | None, msg: Message
-) -> str:
-    """``reading`` line of one reading (as encode_point would make it, written out)."""
-    fields = []
-    if energy_kwh is not None:
-        fields.append(f"energy_kwh={energy_kwh!r}")
-    if power_w is not None:
-        fields.append(f"power_w={power_w!r}")
-    fields.append(
-        f"received_ms={int(msg.received_ms)}i,source={string_field(msg.source)},"
-        f"topic={string_field(msg.topic)}"
     )
-    return f"reading,meter={tag_value(meter)} {','.join(fields)} {ts_ms}"
+
+
+def _reading_lines(rows: list[tuple]) -> list[str]:
+    """``reading`` lines of rows (ts_ms, meter, energy_kwh, power_w, message), as encode_point
+    would make them, written out: the fields common to a message are encoded once."""
+    tails: dict[int, str] = {}
+    lines = []
+    for ts_ms, meter, energy_kwh, power_w, msg in rows:
+        tail = tails.get(id(msg))
+        if tail is None:
+            tail = tails[id(msg)] = (
+                f"received_ms={int(msg.received_ms)}i,source={string_field(msg.source)},"
+                f"topic={string_field(msg.topic)}"
+            )
+        if energy_kwh is not None and power_w is not None:
+            values = f"energy_kwh={energy_kwh!r},power_w={power_w!r},"
+        elif energy_kwh is not None:
+            values = f"energy_kwh={energy_kwh!r},"
+        elif power_w is not None:
+            values = f"power_w={power_w!r},"
+        else:
+            values = ""
+        lines.append(f"reading,meter={tag_value(meter)} {values}{tail} {ts_ms}")
+    return lines
 
 
 def _points_lines(

@@ -156,11 +156,11 @@ def test_outage_under_the_ingest_worker_loses_nothing(server, mosquitto, request
         assert worker.connected.wait(10)
         third = len(messages) // 3
         publish_all(mosquitto.port, messages[:third])
-        wait_until(lambda: worker.stats["messages"] == third)
+        wait_until(lambda: worker.stats["messages"] == third, timeout_s=60)
         server.stop()
         publish_all(mosquitto.port, messages[third : 2 * third])
         # the worker spools and acknowledges: it keeps taking messages while the store is down
-        wait_until(lambda: worker.stats["messages"] == 2 * third)
+        wait_until(lambda: worker.stats["messages"] == 2 * third, timeout_s=60)
         assert store.spool_depth() > 0
         server.start()
         publish_all(mosquitto.port, messages[2 * third :])
@@ -222,25 +222,34 @@ def test_other_messages_of_a_refused_batch_keep_their_energy(server):
         store.close()
 
 
-def test_outage_between_the_readings_and_the_energy_write_loses_nothing(server):
+def test_outage_between_the_requests_of_a_batch_loses_nothing(server, monkeypatch):
+    """A batch is posted a group of meters at a time: the server goes away after the first
+    group's request, the rest is spooled and replayed, and every reading counts once."""
+    import ingest.store.influx as influx_module
+
+    monkeypatch.setattr(influx_module, "LINES_PER_POST", 3)  # one meter per request
     store = InfluxStore(server.url("between"), replay_interval_s=0.2)
     try:
-        first = [("m00", float(H0), 1.0, None)]
+        first = [(m, float(H0), 1.0, None) for m in ("m00", "m01", "m02")]
         store.write([_message(first, 1)])
         real_write = store.http.write
+        posted: list[list[str]] = []
 
         def write_then_cut(lines, **kw):
             real_write(lines, **kw)
-            if lines and lines[0].startswith("reading,"):
-                server.stop()  # the readings are in; the energy write finds no server
+            posted.append(lines)
+            if any(line.startswith("reading,") for line in lines):
+                server.stop()  # this group is in; the next groups find no server
 
         store.http.write = write_then_cut
-        second = [("m00", float(H0 + 600), 2.0, None)]
-        assert store.write([_message(second, 2)]).spooled == 1
+        second = [(m, float(H0 + 600), 2.0, None) for m in ("m00", "m01", "m02")]
+        assert store.write([_message(second, 2)]).spooled == 3
+        assert len(posted) == 1  # the cut came between the requests of one batch
+        assert posted[0].index(next(x for x in posted[0] if x.startswith("reading,"))) > 0
         store.http.write = real_write
         server.start()
         wait_until(lambda: store.spool_depth() == 0, timeout_s=30)
-        assert store.count_readings() == 2
+        assert store.count_readings() == 6
         _assert_same_cells(_cells(store), cells_from_readings(first + second))
     finally:
         store.close()
