@@ -19,7 +19,20 @@ from datetime import date
 import numpy as np
 
 from scoring.calendar import LocalHours
-from scoring.caltrack_daily import MAX_TEMP_C, MIN_TEMP_C
+from scoring.caltrack_daily import (
+    BASELINE_LENGTH,
+    MAX_BASELINE_DAYS,
+    MAX_TEMP_C,
+    MIN_BASELINE_DAYS,
+    MIN_COVERAGE,
+    MIN_TEMP_C,
+    MISSING_DAYS,
+    MISSING_METER_DAYS,
+    MISSING_MONTHLY_TEMPERATURE,
+    MISSING_TEMPERATURE_DAYS,
+    NO_DATA,
+    REASON_NAMES,
+)
 
 BIN_ENDPOINTS_F = np.array([30.0, 45.0, 55.0, 65.0, 75.0, 90.0])  # CalTRACK default [°F]
 MIN_BIN_HOURS = 20  # a temperature bin needs this many hours, else it is merged
@@ -29,6 +42,10 @@ OCCUPANCY_CDD_BALANCE_F = 65.0
 NEIGHBOUR_MONTH_WEIGHT = 0.5  # the months either side of the modelled month
 HOURS_OF_WEEK = 168
 _N_BINS = BIN_ENDPOINTS_F.size + 1
+
+# Data sufficiency: the daily method's bit flags (scoring.caltrack_daily) plus this one.
+MISSING_MONTHLY_METER = 256  # a calendar month with < 90 % of its hours' energy
+HOURLY_REASON_NAMES = {**REASON_NAMES, MISSING_MONTHLY_METER: "missing_monthly_meter_data"}
 
 
 @dataclass(frozen=True)
@@ -204,6 +221,7 @@ def regression_hourly(
     target: LocalHours,
     history_temp_c: np.ndarray,
     target_temp_c: np.ndarray,
+    require_sufficient: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hourly baseline from CalTRACK's hourly TOWT model fitted on the history.
 
@@ -219,6 +237,9 @@ def regression_hourly(
         Hourly mean outdoor temperature on the ``history`` grid [°C]; NaN where unknown.
     target_temp_c : array (sites, target hours) or (target hours,)
         Hourly mean outdoor temperature on the ``target`` grid [°C]; NaN where unknown.
+    require_sufficient : bool
+        If True, sites failing a data-sufficiency rule (``hourly_sufficiency``) get no
+        baseline.
 
     Returns
     -------
@@ -232,7 +253,7 @@ def regression_hourly(
     and of months m - 1 and m + 1 (cyclically, so December neighbours January) with weight
     0.5. History hours without energy or temperature, and hours with zero energy, are left
     out. A target hour without temperature, or whose hour of the week had no data in its
-    month's fit, gets no baseline. No data-sufficiency rules are applied.
+    month's fit, gets no baseline.
     """
     usage = np.asarray(history_kwh, dtype=float)
     n_sites = usage.shape[0]
@@ -265,7 +286,58 @@ def regression_hourly(
         )
         baseline[:, cols] = predict_towt(models, tgt_how[cols], tgt_temp[..., cols])
     ok = np.isfinite(baseline)
+    if require_sufficient:
+        usage_ok = np.asarray(history_ok, dtype=bool) & np.isfinite(usage)
+        ok &= (hourly_sufficiency(usage_ok, np.isfinite(hist_temp), history) == 0)[:, None]
     return baseline, ok
+
+
+def hourly_sufficiency(
+    usage_ok: np.ndarray, temp_ok: np.ndarray, history: LocalHours
+) -> np.ndarray:
+    """eemeter 4.1.1 HourlySufficiencyCriteria.check_sufficiency_baseline as bit flags (S,).
+
+    On hourly data a valid hour counts as 1/24 of a valid day, so the daily rules become
+    shares of hours: the span from the first to the last hour with energy and temperature is
+    329-365 days; at least 90 % of its hours have both, 90 % energy and 90 % temperature; and
+    every calendar month of the history has at least 90 % of its hours with temperature and
+    with energy (the hourly method's own rule). Names: ``HOURLY_REASON_NAMES``.
+    """
+    usage_ok = np.asarray(usage_ok, dtype=bool)
+    temp_ok = np.broadcast_to(np.asarray(temp_ok, dtype=bool), usage_ok.shape)
+    both = usage_ok & temp_ok
+    n_hours = both.shape[1]
+    if n_hours == 0:
+        return np.full(both.shape[0], NO_DATA, dtype=np.int64)
+    any_ok = both.any(axis=1)
+    first = np.argmax(both, axis=1)
+    last = n_hours - 1 - np.argmax(both[:, ::-1], axis=1)
+    span_h = np.where(any_ok, last - first + 1, 0)
+    reasons = np.where(any_ok, 0, NO_DATA).astype(np.int64)
+    span_days = span_h / 24.0
+    reasons |= np.where(
+        any_ok & ((span_days > MAX_BASELINE_DAYS) | (span_days < MIN_BASELINE_DAYS)),
+        BASELINE_LENGTH,
+        0,
+    )
+    in_span = (np.arange(n_hours)[None, :] >= first[:, None]) & (
+        np.arange(n_hours)[None, :] <= last[:, None]
+    )
+    denominator = np.maximum(span_h, 1)
+    for ok, bit in (
+        (both, MISSING_DAYS),
+        (usage_ok, MISSING_METER_DAYS),
+        (temp_ok, MISSING_TEMPERATURE_DAYS),
+    ):
+        share = (ok & in_span).sum(axis=1) / denominator
+        reasons |= np.where(any_ok & (share < MIN_COVERAGE), bit, 0)
+    month = _month(history.day_ordinal)
+    for m in np.unique(month).tolist():
+        cols = month == m
+        for ok, bit in ((temp_ok, MISSING_MONTHLY_TEMPERATURE), (usage_ok, MISSING_MONTHLY_METER)):
+            share = ok[:, cols].mean(axis=1)
+            reasons |= np.where(share < MIN_COVERAGE, bit, 0)
+    return reasons
 
 
 # --- steps -----------------------------------------------------------------------------------

@@ -13,10 +13,14 @@ import numpy as np
 import pytest
 
 from scoring.calendar import hour_grid, local_hours
+from scoring.caltrack_daily import BASELINE_LENGTH, MISSING_MONTHLY_TEMPERATURE, NO_DATA
 from scoring.caltrack_hourly import (
     BIN_ENDPOINTS_F,
+    HOURLY_REASON_NAMES,
     HOURS_OF_WEEK,
+    MISSING_MONTHLY_METER,
     fit_towt,
+    hourly_sufficiency,
     predict_towt,
     regression_hourly,
 )
@@ -109,7 +113,9 @@ def test_missing_temperature_gives_no_baseline_and_is_left_out_of_the_fit(town_h
     hist_gap[::7] = np.nan
     spoiled = hist_kwh.copy()
     spoiled[::7] = 1e6  # ignored: their temperature is missing
-    base, base_ok = regression_hourly(spoiled[None], ok, HISTORY, TARGET, hist_gap, tgt_gap)
+    base, base_ok = regression_hourly(
+        spoiled[None], ok, HISTORY, TARGET, hist_gap, tgt_gap, require_sufficient=False
+    )  # a seventh of the temperatures missing fails sufficiency: the fit itself is tested here
     assert not base_ok[0, 100:130].any() and np.isnan(base[0, 100:130]).all()
     assert base_ok[0, :100].all() and base_ok[0, 130:].all()
     np.testing.assert_allclose(base[0, :100], full[0, :100], rtol=0.02)
@@ -123,7 +129,9 @@ def test_unmeasured_and_zero_hours_are_left_out(town_hall):
     spoiled[::5] = 1e6
     ok[0, ::5] = False
     spoiled[1::11] = 0.0  # zero counts as missing, as in eemeter
-    base, base_ok = regression_hourly(spoiled[None], ok, HISTORY, TARGET, hist_t, tgt_t)
+    base, base_ok = regression_hourly(
+        spoiled[None], ok, HISTORY, TARGET, hist_t, tgt_t, require_sufficient=False
+    )
     assert base_ok.all()
     np.testing.assert_allclose(base, full, rtol=0.02)
 
@@ -168,3 +176,32 @@ def test_shapes_units_and_errors(town_hall):
     empty = local_hours(np.array([]), TZ)
     base, base_ok = regression_hourly(kwh, ok, HISTORY, empty, hist_t, np.array([]))
     assert base.shape == base_ok.shape == (2, 0)
+
+
+def test_data_sufficiency_rules_of_the_hourly_method(town_hall):
+    hist_t, tgt_t, hist_kwh, _ = town_hall
+    n = hist_kwh.size
+    ok = np.ones((5, n), dtype=bool)
+    month = np.array([date.fromordinal(int(d)).month for d in HISTORY.day_ordinal])
+    ok[1, month == 7] &= np.arange(n)[month == 7] % 8 != 0  # July: 12.5 % of hours missing
+    ok[2, month == 7] &= np.arange(n)[month == 7] % 20 != 0  # July: 5 % missing — fine
+    ok[3, : n // 2] = False  # half a year of data: too short a baseline
+    ok[4] = False
+    temp = np.broadcast_to(np.isfinite(hist_t), ok.shape).copy()
+    temp[0, month == 11] = False  # no temperature in November for site 0
+    reasons = hourly_sufficiency(ok, temp, HISTORY)
+    assert reasons[0] & MISSING_MONTHLY_TEMPERATURE and not reasons[0] & MISSING_MONTHLY_METER
+    assert reasons[1] == MISSING_MONTHLY_METER
+    assert reasons[2] == 0
+    assert reasons[3] & BASELINE_LENGTH and reasons[3] & MISSING_MONTHLY_METER
+    assert reasons[4] & NO_DATA
+    assert HOURLY_REASON_NAMES[MISSING_MONTHLY_METER] == "missing_monthly_meter_data"
+
+    kwh = np.broadcast_to(hist_kwh, ok.shape)
+    _, base_ok = regression_hourly(kwh, ok, HISTORY, TARGET, hist_t, tgt_t)
+    assert base_ok[2].all()  # sufficient: a baseline for every hour
+    assert not base_ok[[1, 3, 4]].any()  # insufficient: none
+    _, loose_ok = regression_hourly(
+        kwh, ok, HISTORY, TARGET, hist_t, tgt_t, require_sufficient=False
+    )
+    assert loose_ok[1].all()  # the fit itself works; the rule is what withholds it
