@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -18,10 +19,11 @@ from api.context import AppContext
 from api.downloads import downloads_router
 from api.errors import APIError, install_error_handlers
 from api.operations import operations_router
-from api.organiser import organiser_router
+from api.organiser import organiser_router, site_admin_router
 from api.pages import pages_router
-from api.request_limits import install_request_limits
+from api.request_limits import RequestLimits, install_request_limits
 from api.scoreboard import Scoreboard
+from api.site_edits import with_site_edits
 from api.stream import LeaderboardHub
 from api.uploads import uploads_router
 from display.content import page_index, state_from_api
@@ -30,6 +32,8 @@ from ingest.routing import Routing
 from ingest.store.base import Store
 from ingest.validation import Limits
 from scoring.competition import Competition
+
+log = logging.getLogger(__name__)
 
 
 class Metric(StrEnum):
@@ -53,13 +57,18 @@ def create_app(
     stream_interval_s: float = 1.0,
     tokens: TokenSet | None = None,
     limits: Limits = Limits(),
+    request_limits: RequestLimits | None = None,
 ) -> FastAPI:
     """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time.
 
-    ``tokens`` guard the write endpoints (default: from the environment, see api.auth).
+    ``tokens`` guard the write endpoints (default: from the environment, see api.auth);
+    ``request_limits`` bound body sizes and request rates (default: from the environment).
+    Organisers' stored site edits are applied over the competition files.
     """
+    competitions = [_with_stored_edits(c, store) for c in competitions]
     boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
-    displays = {d.id: (c, d) for c in competitions for d in c.displays}
+    # display id → competition id: a site edit replaces the competition, never its displays
+    displays = {d.id: (c.id, d) for c in competitions for d in c.displays}
     # looked up on every call: an organiser's edit may replace a competition's board
     hub = LeaderboardHub(
         {c.id: (lambda cid=c.id: orjson.dumps(_with_label(boards[cid]))) for c in competitions},
@@ -87,10 +96,11 @@ def create_app(
     app.state.boards = boards
     app.state.ctx = ctx
     install_error_handlers(app)
-    install_request_limits(app, ctx)
+    install_request_limits(app, ctx, request_limits)
     app.include_router(
         organiser_router(ctx.competitions, store, ctx.routing, ctx.tokens, clock, limits)
     )
+    app.include_router(site_admin_router(ctx))
     app.include_router(operations_router(ctx))
     app.include_router(pages_router(ctx))
     app.include_router(downloads_router(ctx))
@@ -107,7 +117,7 @@ def create_app(
 
     @app.get("/api/competitions")
     def list_competitions() -> Response:
-        return _json({"competitions": [_summary(c) for c in competitions]})
+        return _json({"competitions": [_summary(c) for c in ctx.competitions.values()]})
 
     @app.get("/api/competitions/{cid}")
     def get_competition(cid: str) -> Response:
@@ -181,8 +191,8 @@ def create_app(
     ) -> Response:
         if did not in displays:
             raise APIError(404, "not_found", f"no display {did!r}; known: {sorted(displays)}")
-        comp, disp = displays[did]
-        b = board(comp.id)
+        comp_id, disp = displays[did]
+        b = board(comp_id)
         snap = b.snapshot()
         try:
             cached = frame_cache.get((did, format))
@@ -211,6 +221,16 @@ def create_app(
         )
 
     return app
+
+
+def _with_stored_edits(competition: Competition, store: Store) -> Competition:
+    """The competition with the organisers' stored site edits; the file as it is when the
+    store cannot be read (it is logged: the scores then use the file's areas and targets)."""
+    try:
+        return with_site_edits(competition, store.site_edits(competition.id))
+    except Exception:  # an unreachable store or an edit the file no longer allows
+        log.exception("site edits of %r not applied", competition.id)
+        return competition
 
 
 def _summary(c: Competition) -> dict:

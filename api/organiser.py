@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,7 +14,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.auth import TokenSet
+from api.context import AppContext
+from api.data_quality import quality_view
 from api.errors import APIError
+from api.scoreboard import Scoreboard
+from api.site_edits import EDITABLE, SiteEdit, edited
 from ingest.routing import Routing
 from ingest.store.base import Store
 from ingest.validation import Limits, process_message
@@ -209,3 +214,56 @@ def organiser_router(
         )
 
     return router
+
+
+def site_admin_router(ctx: AppContext) -> APIRouter:
+    """Organisers' edits of sites and the data-quality view (token)."""
+    router = APIRouter()
+    lock = threading.Lock()  # one edit at a time: each builds on the competition before it
+
+    def organiser(request: Request) -> str:
+        return ctx.tokens.check(request)
+
+    @router.patch("/api/competitions/{cid}/sites/{sid}")
+    def edit_site(cid: str, sid: str, body: SiteEdit, who: str = Depends(organiser)) -> Response:
+        """Change a site's name, municipality, floor area (``area_m2``) or target
+        (``target_pct``); the scores use the new values at once and after a restart."""
+        b = ctx.board(cid)
+        ctx.site_index(b, sid)
+        changes = body.changes()
+        if not changes:
+            raise APIError(
+                400, "bad_request", f"nothing to change; give any of {', '.join(EDITABLE)}"
+            )
+        with lock:
+            new = edited(ctx.competitions[cid], sid, changes)
+            ctx.store.save_site_edit(cid, sid, changes, who, ctx.clock())
+            apply_competition(ctx, new)
+        site = new.site(sid)
+        return _json(
+            {
+                "competition": cid,
+                "site": sid,
+                "changed": changes,
+                "by": who,
+                **{k: getattr(site, k) for k in EDITABLE},
+            }
+        )
+
+    @router.get("/api/competitions/{cid}/site-edits")
+    def list_site_edits(cid: str, who: str = Depends(organiser)) -> Response:
+        ctx.board(cid)
+        return _json({"competition": cid, "sites": ctx.store.site_edits(cid)})
+
+    @router.get("/api/competitions/{cid}/quality")
+    def quality(cid: str, who: str = Depends(organiser)) -> Response:
+        """Silent meters, quarantined messages by reason and completeness per site."""
+        return _json(quality_view(ctx.board(cid), ctx.store, ctx.clock()))
+
+    return router
+
+
+def apply_competition(ctx: AppContext, competition: Competition) -> None:
+    """Serve ``competition`` from now on: the routers and the SSE hub look boards up per call."""
+    ctx.competitions[competition.id] = competition
+    ctx.boards[competition.id] = Scoreboard(competition, ctx.store, ctx.clock)

@@ -1,12 +1,65 @@
-"""HTML pages: kiosk, site and organiser pages (issue 6)."""
+"""HTML pages: the lobby kiosk, the public site page and the organiser page.
+
+Each page is one self-contained file in ``api/pages/`` (no CDN: lobby screens are often on
+closed networks) that draws itself from the JSON API in the browser. The server only fills in
+which competition, site or display the page is for (``/*CONFIG*/``) and answers 404 for an
+unknown one, so a mistyped address says so instead of showing an empty page.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
+
+import orjson
 from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
 
 from api.context import AppContext
+from api.errors import APIError
+
+
+def _page(name: str, config: dict) -> HTMLResponse:
+    text = resources.files("api").joinpath(f"pages/{name}").read_text("utf-8")
+    # JSON inside <script>: "<" escaped so a name with "</script>" cannot end the script
+    blob = orjson.dumps(config).decode().replace("<", "\\u003c")
+    return HTMLResponse(text.replace("/*CONFIG*/null", blob, 1))
 
 
 def pages_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/kiosk", response_class=HTMLResponse)
+    def kiosk(competition: str | None = None) -> HTMLResponse:
+        """Kiosk of a competition (default: the first), with no site highlighted."""
+        cid = competition or next(iter(ctx.competitions), None)
+        if cid is None:
+            raise APIError(404, "not_found", "no competition is served")
+        ctx.board(cid)
+        return _page("kiosk.html", {"competition": cid, "site": None, "display": None})
+
+    @router.get("/kiosk/{did}", response_class=HTMLResponse)
+    def kiosk_display(did: str) -> HTMLResponse:
+        """Kiosk of a ``[[display]]``: its competition, its own site highlighted."""
+        for cid, comp in ctx.competitions.items():
+            d = comp.display(did)
+            if d is not None:
+                return _page(
+                    "kiosk.html",
+                    {"competition": cid, "site": d.site, "display": did, "lang": d.lang},
+                )
+        known = sorted(d.id for c in ctx.competitions.values() for d in c.displays)
+        raise APIError(404, "not_found", f"no display {did!r}; known: {known}")
+
+    @router.get("/sites/{cid}/{sid}", response_class=HTMLResponse)
+    def site_page(cid: str, sid: str) -> HTMLResponse:
+        ctx.site_index(ctx.board(cid), sid)
+        return _page("site.html", {"competition": cid, "site": sid})
+
+    @router.get("/organiser", response_class=HTMLResponse)
+    def organiser_page(competition: str | None = None) -> HTMLResponse:
+        cid = competition or next(iter(ctx.competitions), None)
+        if cid is not None:
+            ctx.board(cid)
+        return _page("organiser.html", {"competition": cid, "competitions": list(ctx.competitions)})
+
     return router

@@ -1,11 +1,225 @@
-"""Request size and rate limits for the public and organiser endpoints (issue 6)."""
+"""Request size and rate limits for the public and organiser endpoints.
+
+One ASGI middleware (cheap enough for the leaderboard and frame endpoints under load, and it
+never buffers a response, so SSE streams pass untouched):
+
+- bodies over ``max_body_bytes`` get a 413 JSON error before the app reads them (a chunked
+  body without a length is counted as it arrives);
+- each client (its address; behind a local reverse proxy uvicorn takes it from
+  ``X-Forwarded-For``) has two token buckets: writes (POST, PUT, PATCH, DELETE) are strict,
+  reads generous; an empty bucket gives a 429 JSON error with ``Retry-After`` [s].
+
+Loopback clients are exempt by default (the demo, benchmarks and local tools on the server).
+Settings come from the environment, read once at start-up (``RequestLimits.from_env``).
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import orjson
 from fastapi import FastAPI
 
 from api.context import AppContext
 
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+_MAX_CLIENTS = 10_000  # buckets kept before full (idle) ones are dropped
 
-def install_request_limits(app: FastAPI, ctx: AppContext) -> None:
-    """Add the size and rate limits to ``app``."""
+ENVIRONMENT = {
+    "max_body_bytes": "WATTLEAGUE_MAX_BODY_BYTES",
+    "write_per_min": "WATTLEAGUE_RATE_WRITE_PER_MIN",
+    "write_burst": "WATTLEAGUE_RATE_WRITE_BURST",
+    "read_per_s": "WATTLEAGUE_RATE_READ_PER_S",
+    "read_burst": "WATTLEAGUE_RATE_READ_BURST",
+    "exempt": "WATTLEAGUE_RATE_EXEMPT",
+}
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Limits per client; a rate of 0 switches that limit off."""
+
+    max_body_bytes: int = 16 * 1024 * 1024  # a year of 15-minute readings is ~2 MB of CSV
+    write_per_min: float = 60.0  # writes per minute per client, sustained
+    write_burst: int = 20  # writes at once from a full bucket
+    read_per_s: float = 50.0  # reads per second per client, sustained
+    read_burst: int = 300  # a page load, or many screens behind one address
+    exempt: tuple[str, ...] = ("127.0.0.1", "::1")  # client addresses without rate limits
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> RequestLimits:
+        """Limits from ``WATTLEAGUE_MAX_BODY_BYTES``, ``WATTLEAGUE_RATE_*`` (see ENVIRONMENT);
+        ``WATTLEAGUE_RATE_EXEMPT`` is a comma-separated list of addresses ("" for none)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, var in ENVIRONMENT.items():
+            raw = env.get(var)
+            if raw is None:
+                continue
+            if name == "exempt":
+                values[name] = tuple(a.strip() for a in raw.split(",") if a.strip())
+                continue
+            kind = int if name in {"max_body_bytes", "write_burst", "read_burst"} else float
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = -1
+            if value < 0 or (kind is int and name != "max_body_bytes" and value < 1):
+                raise ValueError(
+                    f"{var}={raw!r} is not a valid {name}: expected a number >= 0 "
+                    "(bursts: a whole number >= 1; a rate of 0 switches its limit off)"
+                )
+            values[name] = value
+        return cls(**values)
+
+
+class _Bucket:
+    __slots__ = ("at_s", "tokens")
+
+    def __init__(self, tokens: float, at_s: float) -> None:
+        self.tokens, self.at_s = tokens, at_s
+
+
+class _Buckets:
+    """Token buckets per client: ``rate_per_s`` refill, at most ``burst`` tokens."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate_per_s, self.burst = rate_per_s, float(burst)
+        self.by_client: dict[str, _Bucket] = {}
+
+    def take(self, client: str, now_s: float) -> float:
+        """Take one token; returns 0, or the seconds until one is available."""
+        b = self.by_client.get(client)
+        if b is None:
+            if len(self.by_client) >= _MAX_CLIENTS:
+                self._forget_idle(now_s)
+            b = self.by_client[client] = _Bucket(self.burst, now_s)
+        b.tokens = min(self.burst, b.tokens + (now_s - b.at_s) * self.rate_per_s)
+        b.at_s = now_s
+        if b.tokens >= 1.0:
+            b.tokens -= 1.0
+            return 0.0
+        return (1.0 - b.tokens) / self.rate_per_s
+
+    def _forget_idle(self, now_s: float) -> None:
+        full_after_s = self.burst / self.rate_per_s
+        idle = [c for c, b in self.by_client.items() if now_s - b.at_s >= full_after_s]
+        for c in idle or list(self.by_client)[: _MAX_CLIENTS // 2]:
+            del self.by_client[c]
+
+
+class RequestLimitMiddleware:
+    def __init__(self, app, limits: RequestLimits) -> None:
+        self.app = app
+        self.limits = limits
+        self.exempt = frozenset(limits.exempt)
+        self.writes = _Buckets(limits.write_per_min / 60.0, limits.write_burst)
+        self.reads = _Buckets(limits.read_per_s, limits.read_burst)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        client = scope.get("client")
+        host = client[0] if client else "unknown"
+        if host not in self.exempt:
+            read = method in _READ_METHODS
+            buckets = self.reads if read else self.writes
+            if buckets.rate_per_s > 0:
+                wait_s = buckets.take(host, time.monotonic())
+                if wait_s > 0:
+                    kind = "reads" if read else "writes"
+                    retry_s = max(1, math.ceil(wait_s))
+                    await _error(
+                        send,
+                        429,
+                        "too_many_requests",
+                        f"too many {kind} from {host}; try again in {retry_s} s",
+                        [(b"retry-after", str(retry_s).encode())],
+                    )
+                    return
+        if method in _BODY_METHODS and self.limits.max_body_bytes > 0:
+            receive = await self._bounded_body(scope, receive, send)
+            if receive is None:
+                return
+        await self.app(scope, receive, send)
+
+    async def _bounded_body(self, scope, receive, send):
+        """``receive`` for the app, or None once a 413 was sent."""
+        limit = self.limits.max_body_bytes
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+                break
+        if length is not None:
+            try:
+                too_large = int(length) > limit
+            except ValueError:
+                too_large = False  # the server itself rejects a malformed length
+            if too_large:
+                await _too_large(send, limit)
+                return None
+            return receive
+        # no length (chunked): read it here, up to the limit, and hand it on in one piece
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _replay([message], receive)
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await _too_large(send, limit)
+                return None
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _replay(messages: list[dict], receive):
+    async def replayed():
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
+
+
+async def _too_large(send, limit: int) -> None:
+    await _error(
+        send,
+        413,
+        "too_large",
+        f"request body over {limit} bytes; split it into smaller requests",
+        [(b"connection", b"close")],
+    )
+
+
+async def _error(send, status: int, code: str, message: str, headers: list) -> None:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_request_limits(
+    app: FastAPI, ctx: AppContext, limits: RequestLimits | None = None
+) -> None:
+    """Add the size and rate limits to ``app`` (default: ``RequestLimits.from_env()``)."""
+    limits = limits if limits is not None else RequestLimits.from_env()
+    ctx.extras["request_limits"] = limits
+    app.add_middleware(RequestLimitMiddleware, limits=limits)

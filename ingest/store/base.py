@@ -126,6 +126,15 @@ class Store(Protocol):
     def delete_annotation(self, competition: str, annotation_id: int) -> bool:
         """Remove one annotation; False when there was none with that id."""
 
+    def save_site_edit(
+        self, competition: str, site: str, changes: dict, by: str, ts_utc_s: float
+    ) -> None:
+        """Record an organiser's change of a site's fields (name, municipality, area_m2,
+        target_pct); later edits of a field win over earlier ones."""
+
+    def site_edits(self, competition: str) -> dict[str, dict]:
+        """Site id → its edited fields, merged in time order (the latest value per field)."""
+
     def meter_states(self) -> dict[str, MeterState]:
         """Latest reading per meter."""
 

@@ -543,6 +543,39 @@ class InfluxStore:
         )
         return True
 
+    def save_site_edit(
+        self, competition: str, site: str, changes: dict, by: str, ts_utc_s: float
+    ) -> None:
+        import json
+
+        self._ensure_database()
+        # ns time with a sequence: two edits in one second keep their order and both survive
+        ts_ns = int(ts_utc_s * 1e9) + next(self._seq) % 1000
+        self.http.write(
+            [
+                encode_point(
+                    "site_edit",
+                    {"competition": competition, "site": site},
+                    {"changes": json.dumps(changes), "author": by},
+                    ts_ns,
+                )
+            ],
+            precision="ns",
+        )
+
+    def site_edits(self, competition: str) -> dict[str, dict]:
+        import json
+
+        (result,) = self.http.query(
+            f'SELECT * FROM "site_edit" WHERE "competition" = {literal(competition)}', epoch="ns"
+        )
+        rows = sorted(series_rows(result), key=lambda tr: tr[1]["time"])
+        merged: dict[str, dict] = {}
+        for _, row in rows:
+            site = decode_tag(row["site"])
+            merged.setdefault(site, {}).update(json.loads(decode_text(row["changes"])))
+        return merged
+
     def count_readings(self) -> int:
         (result,) = self.http.query('SELECT count("received_ms") FROM "reading"')
         return sum(int(row["count"]) for _, row in series_rows(result))

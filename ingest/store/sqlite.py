@@ -494,6 +494,38 @@ class SQLiteStore:
             )
             return cur.rowcount > 0
 
+    _SITE_EDIT_SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS site_edit (id INTEGER PRIMARY KEY, competition TEXT NOT NULL,"
+        " site TEXT NOT NULL, changes TEXT NOT NULL, author TEXT NOT NULL, ts_ms INTEGER NOT NULL)"
+    )
+
+    def save_site_edit(
+        self, competition: str, site: str, changes: dict, by: str, ts_utc_s: float
+    ) -> None:
+        import json
+
+        with self._write_lock:
+            self._writer.execute(self._SITE_EDIT_SCHEMA)
+            self._writer.execute(
+                "INSERT INTO site_edit (competition, site, changes, author, ts_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (competition, site, json.dumps(changes), by, int(ts_utc_s * 1000)),
+            )
+
+    def site_edits(self, competition: str) -> dict[str, dict]:
+        import json
+
+        with self._write_lock:  # the table is made on first use
+            self._writer.execute(self._SITE_EDIT_SCHEMA)
+        rows = self._reader().execute(
+            "SELECT site, changes FROM site_edit WHERE competition = ? ORDER BY ts_ms, id",
+            (competition,),
+        )
+        merged: dict[str, dict] = {}
+        for site, changes in rows.fetchall():
+            merged.setdefault(site, {}).update(json.loads(changes))
+        return merged
+
     def count_readings(self) -> int:
         return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]
 

@@ -1,0 +1,77 @@
+"""Organisers' site edits in both store backends, and applied by the app at start-up."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import TokenSet, hash_token
+from ingest.store.influx import InfluxStore
+from ingest.store.sqlite import SQLiteStore
+from tests.fixtures import NOW, competition, seed
+
+
+def _check_edits(open_store):
+    store = open_store()
+    assert store.site_edits("liten") == {}
+    store.save_site_edit("liten", "alfa", {"area_m2": 250.0, "name": "Älvdalens rådhus"}, "anna", 1)
+    store.save_site_edit("liten", "alfa", {"area_m2": 300.0}, "bo", 2)
+    store.save_site_edit("liten", "beta", {"target_pct": 12.5}, "anna", 3)
+    store.save_site_edit("annan", "alfa", {"area_m2": 1.0}, "anna", 4)
+    store.close()
+    again = open_store()  # a restart: the edits are durable, the latest value per field wins
+    assert again.site_edits("liten") == {
+        "alfa": {"area_m2": 300.0, "name": "Älvdalens rådhus"},
+        "beta": {"target_pct": 12.5},
+    }
+    again.close()
+
+
+def test_sqlite_keeps_site_edits(tmp_path):
+    _check_edits(lambda: SQLiteStore(tmp_path / "edits.db"))
+
+
+def test_influx_keeps_site_edits(influxd, influx_database, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the store's local spool file goes here
+    url = influxd.url(influx_database())
+    _check_edits(lambda: InfluxStore(url))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"area_m2": 0}, "area_m2"),
+        ({"area_m2": "stor"}, "area_m2"),
+        ({"target_pct": 100}, "target_pct"),
+        ({"target_pct": -1}, "target_pct"),
+        ({"name": ""}, "name"),
+        ({"meters": []}, "meters"),
+    ],
+)
+def test_bad_edits_are_400_and_change_nothing(tmp_path, body, field):
+    store = SQLiteStore(tmp_path / "bad.db")
+    tokens = TokenSet({"anna": hash_token("t")})
+    with TestClient(create_app([competition()], store, clock=NOW.timestamp, tokens=tokens)) as c:
+        r = c.patch(
+            "/api/competitions/liten/sites/alfa", json=body, headers={"Authorization": "Bearer t"}
+        )
+        assert r.status_code == 400 and field in r.json()["error"]["message"]
+        assert c.get("/api/competitions/liten").json()["sites_detail"][0]["area_m2"] == 1000
+    assert store.site_edits("liten") == {}
+    store.close()
+
+
+def test_stored_edits_apply_at_start_up_and_stale_ones_are_skipped(tmp_path):
+    store = SQLiteStore(tmp_path / "startup.db")
+    seed(store)
+    store.save_site_edit("liten", "alfa", {"area_m2": 100.0, "target_pct": 15.0}, "anna", 1)
+    store.save_site_edit("liten", "borttagen", {"area_m2": 5.0}, "anna", 2)  # site since removed
+    with TestClient(create_app([competition()], store, clock=NOW.timestamp)) as c:
+        sites = {s["id"]: s for s in c.get("/api/competitions/liten").json()["sites_detail"]}
+        assert sites["alfa"]["area_m2"] == 100.0 and sites["alfa"]["target_pct"] == 15.0
+        board = c.get("/api/competitions/liten/leaderboard?metric=kwh_per_m2").json()
+        alfa = next(e for e in board["entries"] if e["site"] == "alfa")
+        assert alfa["kwh_per_m2"] == pytest.approx(168 * 8.0 / 100.0, abs=1e-3)
+        assert c.get("/api/displays/alfa-lobby/frame").status_code == 200
+    store.close()
