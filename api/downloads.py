@@ -1,12 +1,91 @@
-"""Savings summaries to download: CSV, XLSX, PDF and the weekly status e-mail (issue 7)."""
+"""Savings summaries to download: CSV, XLSX, PDF and the weekly status e-mail (issue 7).
+
+Every request collects its figures afresh from the competition's current board (an
+organiser's edit may replace it), so a download holds exactly what the API serves now.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from enum import StrEnum
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from api.context import AppContext
+from api.errors import APIError
+from api.reports.figures import collect
+from api.reports.render import SUMMARY_FORMATS, Rendered, render_status_email, render_summary
+from api.reports.status_email import WeekError
+
+
+class Lang(StrEnum):
+    sv = "sv"
+    en = "en"
+
+
+class EmailFormat(StrEnum):
+    html = "html"
+    txt = "txt"
+
+
+_LANG = Query(Lang.sv, description="language of the texts: sv (default) or en")
+
+
+def _summary_format(fmt: str) -> str:
+    if fmt not in SUMMARY_FORMATS:
+        raise APIError(
+            404, "not_found", f"no summary format {fmt!r}; use summary.csv, .xlsx or .pdf"
+        )
+    return fmt
+
+
+def _file(out: Rendered, inline: bool = False) -> Response:
+    how = "inline" if inline else "attachment"
+    return Response(
+        out.body,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f'{how}; filename="{out.filename}"'},
+    )
 
 
 def downloads_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
+
+    @router.get("/api/competitions/{cid}/summary.{fmt}")
+    def competition_summary(cid: str, fmt: str, lang: Lang = _LANG) -> Response:
+        """The whole competition: totals, leaderboard, every site's figures (csv|xlsx|pdf)."""
+        board = ctx.board(cid)
+        fmt = _summary_format(fmt)
+        return _file(render_summary(collect(board), fmt, lang.value))
+
+    @router.get("/api/competitions/{cid}/sites/{sid}/summary.{fmt}")
+    def site_summary(cid: str, sid: str, fmt: str, lang: Lang = _LANG) -> Response:
+        """One site's savings summary (csv|xlsx|pdf)."""
+        board = ctx.board(cid)
+        i = ctx.site_index(board, sid)
+        fmt = _summary_format(fmt)
+        return _file(render_summary(collect(board, [i]), fmt, lang.value))
+
+    @router.get("/api/competitions/{cid}/sites/{sid}/status-email")
+    def site_status_email(
+        cid: str,
+        sid: str,
+        format: EmailFormat = Query(EmailFormat.html, description="html (default) or txt"),
+        week: str | None = Query(
+            None,
+            max_length=10,
+            description="ISO week YYYY-Www (default: the week of the last elapsed hour)",
+        ),
+        lang: Lang = _LANG,
+    ) -> Response:
+        """The weekly status report ("lägesrapport") of one site as an e-mail body."""
+        board = ctx.board(cid)
+        i = ctx.site_index(board, sid)
+        fig = collect(board, [i])
+        try:
+            out = render_status_email(fig, format.value, lang.value, week)
+        except WeekError as exc:
+            raise APIError(400, "bad_request", str(exc)) from None
+        return _file(out, inline=True)
+
     return router
