@@ -131,6 +131,12 @@ class Scoreboard:
                 self._token = token
             return self._snapshot
 
+    def forget_history(self) -> None:
+        """Drop the cached history and snapshot (an import changed the past)."""
+        with self._lock:
+            self._history = None
+            self._snapshot = None
+
     def _history_hours(self, now_s: float) -> SiteHours:
         if self._history is None or now_s - self._history[0] > self.history_ttl_s:
             hours = site_hours(self.store, self.meters_by_site, self.history_grid.hour_start_s)

@@ -1,12 +1,115 @@
-"""Uploads of past consumption and weather files by organisers (issue 9)."""
+"""Uploads of past consumption and weather files by organisers (issue 9).
+
+The raw file is the request body (any content type); the query names the meter or site and
+the options of ``wattleague import``. The answer is the import report (``ingest.imports``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
+from api.errors import APIError
+from ingest.imports.consumption import import_consumption
+from ingest.imports.formats import read_consumption_file, read_weather_file
+from ingest.imports.rows import UnreadableFile
+from ingest.imports.weather import import_weather
+
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a year of 15-minute rows is about 2 MB
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+async def _body(request: Request) -> bytes:
+    if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
+        raise APIError(413, "too_large", f"file over {MAX_UPLOAD_BYTES} bytes; split it")
+    body = await request.body()
+    if len(body) > MAX_UPLOAD_BYTES:
+        raise APIError(413, "too_large", f"file over {MAX_UPLOAD_BYTES} bytes; split it")
+    if not body.strip():
+        raise APIError(400, "bad_request", "the request body is empty: send the file as the body")
+    return body
 
 
 def uploads_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
+
+    def organiser(request: Request) -> str:
+        return ctx.tokens.check(request)
+
+    @router.post("/api/competitions/{cid}/imports/consumption")
+    async def upload_consumption(
+        cid: str,
+        request: Request,
+        meter: str = Query(min_length=1, max_length=64),
+        billing: bool = False,
+        columns: str | None = Query(None, max_length=500),
+        format: Literal["auto", "grid", "generic", "json"] = "auto",
+        dry_run: bool = False,
+        on_overlap: Literal["keep-live", "use-import"] = "keep-live",
+        name: str = Query("upload", max_length=200, description="file name for the report"),
+        who: str = Depends(organiser),
+    ) -> Response:
+        comp = ctx.board(cid).competition
+        if meter not in comp.meters():
+            raise APIError(
+                404,
+                "not_found",
+                f"competition {cid!r} has no meter {meter!r}; known: {sorted(comp.meters())}",
+            )
+        body = await _body(request)
+        try:
+            parsed = read_consumption_file(
+                body, name, comp.competition.tz, meter, format, columns, billing
+            )
+        except UnreadableFile as exc:
+            raise APIError(400, "unreadable_file", str(exc)) from None
+        report = await run_in_threadpool(
+            lambda: import_consumption(
+                ctx.store, meter, [parsed], billing=billing, dry_run=dry_run, on_overlap=on_overlap
+            )
+        )
+        if not dry_run:
+            ctx.board(cid).forget_history()  # looked up again: never kept between requests
+        return _json(report)
+
+    @router.post("/api/competitions/{cid}/imports/weather")
+    async def upload_weather(
+        cid: str,
+        request: Request,
+        site: str | None = Query(None, max_length=64),
+        columns: str | None = Query(None, max_length=500),
+        dry_run: bool = False,
+        name: str = Query("upload", max_length=200),
+        who: str = Depends(organiser),
+    ) -> Response:
+        board = ctx.board(cid)
+        comp = board.competition
+        if site is not None:
+            station = comp.station_for(comp.sites[ctx.site_index(board, site)])
+        else:
+            station = comp.weather[0].id if comp.weather else None
+        if station is None:
+            raise APIError(
+                400, "bad_request", f"competition {cid!r} has no [[weather]] station to import into"
+            )
+        body = await _body(request)
+        try:
+            parsed = read_weather_file(body, name, comp.competition.tz, columns)
+        except UnreadableFile as exc:
+            raise APIError(400, "unreadable_file", str(exc)) from None
+        report = await run_in_threadpool(
+            lambda: import_weather(ctx.store, station, [parsed], dry_run=dry_run)
+        )
+        if not dry_run:
+            ctx.board(cid).forget_history()
+        return _json(report)
+
     return router

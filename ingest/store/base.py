@@ -150,4 +150,19 @@ class Store(Protocol):
     def change_token(self) -> int:
         """A number that changes whenever anything was written (by any process)."""
 
+    # -- imports (issue 9) ----------------------------------------------------------------
+
+    def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:
+        """Remove a meter's readings with start_ms <= ts <= end_ms (an import won an overlap)
+        and mend its hourly energy: the readings around the range become one pair. Returns
+        how many readings were removed."""
+
+    def write_bills(self, meter_id: str, bills: list[tuple[int, int, float]]) -> None:
+        """Store billing periods (start_ms, end_ms, energy_kwh) of a meter; a period with the
+        same start and end again replaces the stored one."""
+
+    def read_bills(self, meter_ids: list[str]) -> dict[str, np.ndarray]:
+        """Billing periods per meter: an (n, 3) array of start_s, end_s, energy_kwh by start
+        (meters without any are absent)."""
+
     def close(self) -> None: ...

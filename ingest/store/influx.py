@@ -591,6 +591,81 @@ class InfluxStore:
             self._last_token = int(row["time"]) + self._spooled
         return self._last_token
 
+    # -- imports (issue 9) ----------------------------------------------------------------
+
+    def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:
+        with self._lock:
+            self._ensure_database()
+            meter = literal(meter_id)
+            lines: list[str] = []
+            for kind, field in (("reg", "energy_kwh"), ("pow", "power_w")):
+                (result,) = self.http.query(
+                    f'SELECT {ident(field)} FROM "reading" WHERE "meter" = {meter} AND '
+                    f"time >= {int(start_ms)}ms AND time <= {int(end_ms)}ms"
+                )
+                inside = [
+                    (int(row["time"]), float(row[field]))
+                    for _, row in series_rows(result)
+                    if row.get(field) is not None
+                ]
+                if not inside:
+                    continue
+                prev = self._neighbour(meter_id, field, int(start_ms), before=True)
+                nxt = self._neighbour(meter_id, field, int(end_ms), before=False)
+                chain = [p for p in (prev, *inside, nxt) if p]
+                lines += _points_lines(meter_id, kind, chain, zero=True)
+                if prev and nxt:
+                    lines += _points_lines(meter_id, kind, [prev, nxt])
+            (result,) = self.http.query(
+                f'SELECT count("received_ms") FROM "reading" WHERE "meter" = {meter} AND '
+                f"time >= {int(start_ms)}ms AND time <= {int(end_ms)}ms"
+            )
+            removed = sum(int(row["count"]) for _, row in series_rows(result))
+            self.http.write(lines)
+            self.http.query(
+                f'DELETE FROM "reading" WHERE "meter" = {meter} AND time >= {int(start_ms)}ms '
+                f"AND time <= {int(end_ms)}ms"
+            )
+            self.http.write(
+                [encode_point("writes", {}, {"n": removed}, time.time_ns())], precision="ns"
+            )
+            return removed
+
+    def write_bills(self, meter_id: str, bills: list[tuple[int, int, float]]) -> None:
+        # one point per period: time = its start, field end_ms; the same start again replaces
+        with self._lock:
+            self._ensure_database()
+            self.http.write(
+                [
+                    encode_point(
+                        "bill",
+                        {"meter": meter_id},
+                        {"end_ms": int(b), "energy_kwh": float(e)},
+                        int(a),
+                    )
+                    for a, b, e in bills
+                ]
+            )
+            self.http.write(
+                [encode_point("writes", {}, {"n": len(bills)}, time.time_ns())], precision="ns"
+            )
+
+    def read_bills(self, meter_ids: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for lo in range(0, len(meter_ids), METERS_PER_QUERY):
+            where = any_of("meter", meter_ids[lo : lo + METERS_PER_QUERY])
+            (result,) = self.http.query(
+                f'SELECT "end_ms", "energy_kwh" FROM "bill" WHERE {where} GROUP BY "meter"'
+            )
+            rows: dict[str, list] = defaultdict(list)
+            for tags, row in series_rows(result):
+                rows[decode_tag(tags["meter"])].append(
+                    (row["time"] / 1000.0, row["end_ms"] / 1000.0, row["energy_kwh"])
+                )
+            for meter, items in rows.items():
+                out[meter] = np.array(sorted(items), dtype=float)
+        return out
+
     def close(self) -> None:
         self._stop.set()
         self._replayer.join(timeout=5)

@@ -535,6 +535,103 @@ class SQLiteStore:
         with self._token_lock:
             return self._token_conn.execute("PRAGMA data_version").fetchone()[0]
 
+    # -- imports (issue 9) ----------------------------------------------------------------
+
+    _BILL_SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS bill (meter_id TEXT NOT NULL, start_ms INTEGER NOT NULL, "
+        "end_ms INTEGER NOT NULL, energy_kwh REAL NOT NULL, PRIMARY KEY (meter_id, start_ms, "
+        "end_ms)) WITHOUT ROWID"
+    )
+
+    def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:
+        with self._write_lock:
+            cur = self._writer.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cells = new_cells()
+                for kind, column in (("reg", "energy_kwh"), ("pow", "power_w")):
+                    inside = cur.execute(
+                        f"SELECT ts_ms, {column} FROM readings WHERE meter_id = ? AND ts_ms >= ? "
+                        f"AND ts_ms <= ? AND {column} IS NOT NULL ORDER BY ts_ms",
+                        (meter_id, start_ms, end_ms),
+                    ).fetchall()
+                    if not inside:
+                        continue
+                    prev = cur.execute(
+                        f"SELECT ts_ms, {column} FROM readings WHERE meter_id = ? AND ts_ms < ? "
+                        f"AND {column} IS NOT NULL ORDER BY ts_ms DESC LIMIT 1",
+                        (meter_id, start_ms),
+                    ).fetchone()
+                    nxt = cur.execute(
+                        f"SELECT ts_ms, {column} FROM readings WHERE meter_id = ? AND ts_ms > ? "
+                        f"AND {column} IS NOT NULL ORDER BY ts_ms LIMIT 1",
+                        (meter_id, end_ms),
+                    ).fetchone()
+                    chain = [p for p in (prev, *inside, nxt) if p]
+                    _add_points(cells, meter_id, kind, chain, sign=-1.0)
+                    if prev and nxt:
+                        _add_points(cells, meter_id, kind, [prev, nxt])
+                removed = cur.execute(
+                    "DELETE FROM readings WHERE meter_id = ? AND ts_ms >= ? AND ts_ms <= ?",
+                    (meter_id, start_ms, end_ms),
+                ).rowcount
+                self._save_cells(cur, cells)
+                self._restate(cur, meter_id)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return removed
+
+    def _restate(self, cur: sqlite3.Cursor, meter_id: str) -> None:
+        """Rebuild a meter's state row from its remaining readings (after a delete)."""
+        last = cur.execute(
+            "SELECT r.ts_ms, r.power_w, r.energy_kwh, m.received_ms FROM readings r LEFT JOIN "
+            "messages m ON m.id = r.message_id WHERE r.meter_id = ? ORDER BY r.ts_ms DESC "
+            "LIMIT 1",
+            (meter_id,),
+        ).fetchone()
+        if last is None:
+            cur.execute("DELETE FROM meter_state WHERE meter_id = ?", (meter_id,))
+            return
+        tails = []
+        for column in ("energy_kwh", "power_w"):
+            tail = cur.execute(
+                f"SELECT ts_ms, {column} FROM readings WHERE meter_id = ? AND {column} IS NOT "
+                "NULL ORDER BY ts_ms DESC LIMIT 1",
+                (meter_id,),
+            ).fetchone()
+            tails += list(tail or (None, None))
+        cur.execute(
+            "INSERT OR REPLACE INTO meter_state (meter_id, last_ts_ms, received_ms, power_w, "
+            "energy_kwh, reg_ts_ms, reg_kwh, pow_ts_ms, pow_w) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (meter_id, last[0], last[3] or 0, last[1], last[2], *tails),
+        )
+
+    def write_bills(self, meter_id: str, bills: list[tuple[int, int, float]]) -> None:
+        with self._write_lock:
+            self._writer.execute(self._BILL_SCHEMA)
+            with self._writer:
+                self._writer.executemany(
+                    "INSERT OR REPLACE INTO bill (meter_id, start_ms, end_ms, energy_kwh) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(meter_id, int(a), int(b), float(e)) for a, b, e in bills],
+                )
+
+    def read_bills(self, meter_ids: list[str]) -> dict[str, np.ndarray]:
+        conn = self._reader()
+        conn.execute(self._BILL_SCHEMA)
+        out = {}
+        for meter in meter_ids:
+            rows = conn.execute(
+                "SELECT start_ms / 1000.0, end_ms / 1000.0, energy_kwh FROM bill "
+                "WHERE meter_id = ? ORDER BY start_ms, end_ms",
+                (meter,),
+            ).fetchall()
+            if rows:
+                out[meter] = np.array(rows, dtype=float)
+        return out
+
     def close(self) -> None:
         self._writer.close()
         self._token_conn.close()

@@ -1,0 +1,353 @@
+"""Past consumption → the store, planned first so that a dry run and a real run agree.
+
+Interval energy becomes cumulative register readings at the interval bounds: 15-minute rows
+give four readings an hour, hourly rows one, and the store turns consecutive readings into
+hourly energy exactly as it does for live meters (``ingest.rollup``), so baselines use imported
+history like metered history. The register is synthetic; its level is chosen so that the pair
+joining it to a neighbour adds no energy:
+
+- a run of contiguous rows continues from a stored reading at either of its ends (an earlier
+  import of the same data; a re-import then finds every reading stored: nothing twice);
+- otherwise it starts with a jump that no building can draw (above ``MAX_PLAUSIBLE_W``) from
+  the reading before it, and ends 1 kWh above the reading after it where it can: both pairs
+  count as unknown energy, not measured, like a gap;
+- a gap inside a file (missing or refused rows) is such a jump too: it stays a gap.
+
+Rows longer than an hour (daily rows) are kept as consumption periods, like bills: hourly
+baselines do not invent their hours; the ``billing`` baseline fits on them.
+
+Stored readings inside the span that are not this import's readings (live data) are an
+overlap: ``keep-live`` (default) skips the rows they touch, ``use-import`` deletes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from ingest.imports.rows import ParsedFile, Rejection
+from ingest.intervals import MAX_PLAUSIBLE_W
+from ingest.store.base import Message, Store, StoredReading
+
+MIN_REGISTER_KWH = 10.0  # synthetic registers stay well above the meters' reset rule
+HOUR_S = 3600.0
+NEIGHBOUR_WINDOW_S = 14 * 86400.0  # how far around the span stored neighbours are looked for
+MATCH_KWH = 1e-6
+WRITE_CHUNK = 20_000
+OVERLAP_CHOICES = ("keep-live", "use-import")
+
+
+@dataclass(frozen=True)
+class Row:
+    file: str
+    line: int
+    start_s: float
+    end_s: float
+    energy_kwh: float
+
+
+def iso(ts_s: float) -> str:
+    return datetime.fromtimestamp(ts_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def jump_kwh(gap_s: float) -> float:
+    """A register rise over ``gap_s`` that ``register_pair_energy`` reads as a glitch."""
+    return 3.0 * MAX_PLAUSIBLE_W * gap_s / 3.6e6 + 1.0
+
+
+def import_consumption(
+    store: Store,
+    meter_id: str,
+    files: list[ParsedFile],
+    *,
+    billing: bool = False,
+    dry_run: bool = False,
+    on_overlap: str = "keep-live",
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Plan and (unless ``dry_run``) store the rows of ``files`` for one meter; the report."""
+    if on_overlap not in OVERLAP_CHOICES:
+        raise ValueError(f"on_overlap must be one of {OVERLAP_CHOICES}, got {on_overlap!r}")
+    rejected = [_rejection(f.name, r) for f in files for r in f.rejected]
+    report: dict = {
+        "meter": meter_id,
+        "dry_run": dry_run,
+        "files": [f.name for f in files],
+        "format": sorted({f.fmt for f in files}),
+        "rows": 0,
+        "new": 0,
+        "stored": 0,
+        "duplicates": 0,
+        "span": None,
+        "resolution": None,
+        "gaps": [],
+        "dst": [d for f in files for d in f.dst],
+        "rejected": rejected,
+        "overlap": None,
+    }
+    registers = [(f.name, r) for f in files for r in f.registers]
+    if registers:
+        _import_registers(store, meter_id, registers, report, dry_run)
+    rows = _clean_rows(files, rejected)
+    report["rows"] += len(rows)
+    if rows:
+        report["span"] = {"first_utc": iso(rows[0].start_s), "last_utc": iso(rows[-1].end_s)}
+        report["resolution"] = _resolution(rows)
+        report["gaps"] = _gaps(rows)
+        report["kwh"] = round(sum(r.energy_kwh for r in rows), 3)
+    periods = rows if billing else [r for r in rows if r.end_s - r.start_s > HOUR_S]
+    intervals = [] if billing else [r for r in rows if r.end_s - r.start_s <= HOUR_S]
+    if periods:
+        _import_periods(store, meter_id, periods, report, dry_run)
+    if intervals:
+        _import_intervals(store, meter_id, intervals, report, dry_run, on_overlap, progress)
+    rejected.sort(key=lambda r: (r["file"], r["line"]))
+    return report
+
+
+def _rejection(name: str, r: Rejection) -> dict:
+    return {"file": name, "line": r.line, "reason": r.reason}
+
+
+def _clean_rows(files: list[ParsedFile], rejected: list[dict]) -> list[Row]:
+    """Rows in time order; a row repeated (same interval, same energy) counts once, one that
+    contradicts or overlaps an earlier row is refused naming that row."""
+    rows = sorted(
+        (Row(f.name, r.line, r.start_s, r.end_s, r.energy_kwh) for f in files for r in f.intervals),
+        key=lambda r: (r.start_s, r.end_s),
+    )
+    out: list[Row] = []
+    for row in rows:
+        last = out[-1] if out else None
+        if last is not None and row.start_s < last.end_s:
+            if (row.start_s, row.end_s) == (last.start_s, last.end_s) and abs(
+                row.energy_kwh - last.energy_kwh
+            ) <= MATCH_KWH:
+                continue  # the same row twice (overlapping export files)
+            rejected.append(
+                {
+                    "file": row.file,
+                    "line": row.line,
+                    "reason": f"overlaps {last.file}:{last.line} ({iso(last.start_s)} to "
+                    f"{iso(last.end_s)}, {last.energy_kwh:g} kWh)",
+                }
+            )
+            continue
+        out.append(row)
+    return out
+
+
+def _resolution(rows: list[Row]) -> str:
+    lengths = {round(r.end_s - r.start_s) for r in rows}
+    names = {900: "15min", 1800: "30min", 3600: "hour", 82800: "day", 86400: "day", 90000: "day"}
+    found = sorted({names.get(s, f"{s}s") for s in lengths})
+    return found[0] if len(found) == 1 else "mixed: " + ", ".join(found)
+
+
+def _gaps(rows: list[Row], limit: int = 100) -> list[dict]:
+    gaps = [
+        {
+            "from_utc": iso(a.end_s),
+            "to_utc": iso(b.start_s),
+            "hours": (b.start_s - a.end_s) / HOUR_S,
+        }
+        for a, b in itertools.pairwise(rows)
+        if b.start_s > a.end_s
+    ]
+    return gaps[:limit]
+
+
+# -- interval rows → register readings --------------------------------------------------------
+
+
+def _runs(rows: list[Row]) -> list[list[Row]]:
+    runs: list[list[Row]] = []
+    for row in rows:
+        if runs and runs[-1][-1].end_s == row.start_s:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
+
+
+def _plan_points(runs: list[list[Row]], stored: dict[int, float]) -> list[list[tuple[int, float]]]:
+    """Register readings (ts_ms, kWh) of each run, anchored as the module docstring says."""
+    stored_ts = np.array(sorted(stored), dtype=np.int64)
+    planned: list[list[tuple[int, float]]] = []
+    prev_point: tuple[int, float] | None = None
+    for run in runs:
+        ts = [_ms(run[0].start_s)] + [_ms(r.end_s) for r in run]
+        c = np.concatenate([[0.0], np.cumsum([r.energy_kwh for r in run])])
+        first, last = ts[0], ts[-1]
+        if last in stored:
+            base = stored[last] - c[-1]
+        elif first in stored:
+            base = stored[first]
+        else:
+            before = stored_ts[stored_ts < first]
+            candidates = [(int(before[-1]), stored[int(before[-1])])] if before.size else []
+            if prev_point is not None:
+                candidates.append(prev_point)
+            prev = max(candidates) if candidates else None
+            low = prev[1] + jump_kwh((first - prev[0]) / 1000.0) if prev else MIN_REGISTER_KWH
+            after = stored_ts[stored_ts > last]
+            base = low
+            if after.size:
+                to_next = stored[int(after[0])] + 1.0 - c[-1]
+                base = max(low, to_next)
+        points = [(t, float(base + v)) for t, v in zip(ts, c.tolist(), strict=True)]
+        planned.append(points)
+        prev_point = points[-1]
+    return planned
+
+
+def _ms(ts_s: float) -> int:
+    return round(ts_s * 1000)
+
+
+def _import_intervals(
+    store: Store,
+    meter_id: str,
+    rows: list[Row],
+    report: dict,
+    dry_run: bool,
+    on_overlap: str,
+    progress: Callable[[int], None] | None,
+) -> None:
+    lo, hi = rows[0].start_s, rows[-1].end_s
+    series = store.read_series([meter_id], lo - NEIGHBOUR_WINDOW_S, hi + NEIGHBOUR_WINDOW_S + 1)
+    stored: dict[int, float] = {}
+    if meter_id in series:
+        s = series[meter_id]
+        for t, e in zip(s.ts_s.tolist(), s.energy_kwh.tolist(), strict=True):
+            if e == e:  # registers only: power readings do not anchor
+                stored[_ms(t)] = e
+        all_ts = [_ms(t) for t in s.ts_s.tolist()]
+    else:
+        all_ts = []
+    runs = _runs(rows)
+    planned = _plan_points(runs, stored)
+    mine = {t: v for points in planned for t, v in points}
+    foreign = sorted(
+        t
+        for t in all_ts
+        if _ms(lo) <= t <= _ms(hi)
+        and not (t in mine and t in stored and abs(stored[t] - mine[t]) <= MATCH_KWH)
+    )
+    kept = rows
+    deleted = 0
+    if foreign:
+        f = np.array(foreign, dtype=np.int64)
+        touched = [bool(((f >= _ms(r.start_s)) & (f <= _ms(r.end_s))).any()) for r in rows]
+        overlap = {
+            "stored_readings": len(foreign),
+            "first_utc": iso(foreign[0] / 1000.0),
+            "last_utc": iso(foreign[-1] / 1000.0),
+            "rows_touching": sum(touched),
+            "choice": on_overlap,
+        }
+        if on_overlap == "keep-live":
+            kept = [r for r, t in zip(rows, touched, strict=True) if not t]
+            overlap["rows_skipped"] = sum(touched)
+        else:
+            ranges = [
+                (_ms(run[0].start_s), _ms(run[-1].end_s))
+                for run in runs
+                if ((f >= _ms(run[0].start_s)) & (f <= _ms(run[-1].end_s))).any()
+            ]
+            for a, b in ranges:
+                n = int(((f >= a) & (f <= b)).sum())
+                deleted += n if dry_run else store.delete_readings(meter_id, a, b)
+                for t in [t for t in stored if a <= t <= b]:
+                    del stored[t]
+            overlap["readings_deleted" if not dry_run else "readings_to_delete"] = deleted
+        report["overlap"] = overlap
+        runs = _runs(kept)
+        planned = _plan_points(runs, stored)
+    readings: list[StoredReading] = []
+    duplicates = new = 0
+    for run, points in zip(runs, planned, strict=True):
+        have = [t in stored and abs(stored[t] - v) <= MATCH_KWH for t, v in points]
+        for i in range(len(run)):
+            if have[i] and have[i + 1]:
+                duplicates += 1
+            else:
+                new += 1
+        readings += [
+            StoredReading(meter_id, t, v, None)
+            for (t, v), h in zip(points, have, strict=True)
+            if not h
+        ]
+    report["duplicates"] += duplicates
+    report["new"] += new
+    if dry_run or not readings:
+        return
+    received_ms = int(time.time() * 1000)
+    topic = "import:" + ",".join(report["files"])[:200]
+    for start in range(0, len(readings), WRITE_CHUNK):
+        chunk = readings[start : start + WRITE_CHUNK]
+        store.write([Message(topic, received_ms, "import", chunk)])
+        if progress is not None:
+            progress(len(chunk))
+    report["stored"] += new
+
+
+# -- periods (bills, daily rows) ----------------------------------------------------------------
+
+
+def _import_periods(
+    store: Store, meter_id: str, rows: list[Row], report: dict, dry_run: bool
+) -> None:
+    existing = store.read_bills([meter_id]).get(meter_id, np.zeros((0, 3)))
+    known = {(_ms(a), _ms(b)): e for a, b, e in existing.tolist()}
+    new, replaced, duplicates = [], 0, 0
+    for r in rows:
+        key = (_ms(r.start_s), _ms(r.end_s))
+        if key in known and abs(known[key] - r.energy_kwh) <= MATCH_KWH:
+            duplicates += 1
+            continue
+        replaced += key in known
+        new.append((key[0], key[1], r.energy_kwh))
+    report["periods"] = {"new": len(new), "replaced": replaced, "duplicates": duplicates}
+    report["duplicates"] += duplicates
+    report["new"] += len(new)
+    if new and not dry_run:
+        store.write_bills(meter_id, new)
+        report["stored"] += len(new)
+
+
+# -- register readings (the project's JSON) ------------------------------------------------------
+
+
+def _import_registers(store: Store, meter_id: str, rows: list, report: dict, dry_run: bool) -> None:
+    rows = sorted(rows, key=lambda fr: fr[1].ts_s)
+    report["rows"] += len(rows)
+    report["span"] = {"first_utc": iso(rows[0][1].ts_s), "last_utc": iso(rows[-1][1].ts_s)}
+    readings = [StoredReading(meter_id, _ms(r.ts_s), r.energy_kwh, r.power_w) for _, r in rows]
+    if dry_run:
+        stored = store.read_series([meter_id], rows[0][1].ts_s, rows[-1][1].ts_s + 1)
+        have = set()
+        if meter_id in stored:
+            have = {_ms(t) for t in stored[meter_id].ts_s.tolist()}
+        dup = sum(1 for r in readings if r.ts_ms in have)
+        report["duplicates"] += dup
+        report["new"] += len(readings) - dup
+        return
+    result = store.write([Message("import:json", int(time.time() * 1000), "import", readings)])
+    report["duplicates"] += result.duplicates
+    report["new"] += result.inserted
+    report["stored"] += result.inserted
+    if result.conflicts:
+        report["rejected"].append(
+            {
+                "file": ",".join(report["files"]),
+                "line": 0,
+                "reason": f"{result.conflicts} readings contradict stored ones (same time, "
+                "other value); see the quarantine",
+            }
+        )
