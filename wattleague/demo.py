@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from api.auth import TokenSet, hash_token, new_token
 from ingest.mqtt_url import BrokerAddress
 from ingest.mqtt_worker import IngestWorker
 from ingest.routing import Routing
@@ -165,7 +166,12 @@ def run_demo(opts: DemoOptions) -> int:
     )
     simulator.start()
 
-    app = create_app([comp], store, clock=clock)
+    tokens = TokenSet.from_env()
+    demo_token = None
+    if not tokens.hashes:  # a token for this run only, so the organiser page can be tried
+        demo_token = new_token()
+        tokens = TokenSet({"demo": hash_token(demo_token)})
+    app = create_app([comp], store, clock=clock, tokens=tokens)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -183,6 +189,16 @@ def run_demo(opts: DemoOptions) -> int:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     print(f"  leaderboard: {url}/   (MQTT broker on 127.0.0.1:{broker.port})", file=sys.stderr)
+    first = comp.sites[0].id
+    for label, path in (
+        ("lobby TV", f"/kiosk/{first}-kiosk"),
+        ("site page", f"/sites/{comp.id}/{first}"),
+        ("organiser", "/organiser"),
+        ("PDF summary", f"/api/competitions/{comp.id}/sites/{first}/summary.pdf"),
+    ):
+        print(f"  {label + ':':13s}{url}{path}", file=sys.stderr)
+    if demo_token:
+        print(f"  organiser token (this run only): {demo_token}", file=sys.stderr)
 
     code = 0
     try:

@@ -69,6 +69,23 @@ def demo_competition_toml(today_local: date, page_s: float = 10.0) -> str:
             f"page_s = {page_s:g}",
             "",
         ]
+    # one of each other kind of display for Söderhamn, to try every frame and the kiosk page
+    first = DEMO_SITES[0].id
+    for did, kind, extra in (
+        ("kiosk", "kiosk", []),
+        ("matrix", "matrix", ["width_px = 64", "height_px = 32"]),
+        ("clock", "awtrix", []),
+        ("strip", "wled", []),
+    ):
+        parts += [
+            "[[display]]",
+            f'id = "{first}-{did}"',
+            f'site = "{first}"',
+            f'kind = "{kind}"',
+            *extra,
+            f"page_s = {page_s:g}",
+            "",
+        ]
     return "\n".join(parts)
 
 
