@@ -1,27 +1,47 @@
-"""Operations endpoints: health and Prometheus metrics (issue 8)."""
+"""Operations endpoints: ``/healthz`` (store and broker connectivity) and ``/metrics``.
+
+``/metrics`` is Prometheus text, computed at scrape time from the app's state: SSE clients,
+how old each competition's served leaderboard is, store latency, quarantine by reason and
+meters gone silent. API replicas are stateless, so each one is scraped on its own.
+
+A broker probe (``ingest.broker_probe.BrokerProbe``, started by ``serve --health-mqtt``) is
+looked up in ``ctx.extras["broker_probe"]``; without one the broker is reported as unknown.
+"""
 
 from __future__ import annotations
+
+import time
+from datetime import datetime
 
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 
 from api.context import AppContext
+from api.scoreboard import STALE_AFTER_S
+
+BROKER_PROBE = "broker_probe"  # key in ctx.extras
 
 
 def operations_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
+    registry = CollectorRegistry()
+    registry.register(_AppCollector(ctx))
 
     @router.get("/healthz")
     def healthz() -> Response:
-        try:
-            ctx.store.change_token()
-            store_ok = True
-        except Exception:
-            store_ok = False
+        store_ok, store_error, latency_s = _probe_store(ctx)
+        broker = _broker_state(ctx)
+        # the API serves leaderboards without a broker; only a dead store makes it unhealthy
+        healthy = store_ok and (broker is None or broker["connected"])
         body = {
-            "status": "ok" if store_ok else "degraded",
+            "status": "ok" if healthy else "degraded",
             "store": store_ok,
+            "store_error": store_error,
+            "store_latency_s": round(latency_s, 6),
+            "broker": broker,
             "competitions": len(ctx.boards),
             "sse_clients": ctx.hub.listeners,
         }
@@ -29,4 +49,91 @@ def operations_router(ctx: AppContext) -> APIRouter:
             orjson.dumps(body), status_code=200 if store_ok else 503, media_type="application/json"
         )
 
+    @router.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     return router
+
+
+def _probe_store(ctx: AppContext) -> tuple[bool, str | None, float]:
+    started = time.perf_counter()
+    try:
+        ctx.store.change_token()
+    except Exception as exc:  # any backend error means "not reachable" to an operator
+        return False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
+    return True, None, time.perf_counter() - started
+
+
+def _broker_state(ctx: AppContext) -> dict | None:
+    probe = ctx.extras.get(BROKER_PROBE)
+    return probe.state() if probe is not None else None
+
+
+class _AppCollector:
+    """Reads the app's state when Prometheus scrapes."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def collect(self):
+        ctx = self.ctx
+        now_s = ctx.clock()
+        yield _gauge("wattleague_sse_clients", "open leaderboard streams", ctx.hub.listeners)
+        store_ok, _, latency_s = _probe_store(ctx)
+        yield _gauge("wattleague_store_up", "1 when the store answers", 1.0 if store_ok else 0.0)
+        yield _gauge(
+            "wattleague_store_latency_seconds", "time the store took to answer a probe", latency_s
+        )
+        broker = _broker_state(ctx)
+        if broker is not None:
+            yield _gauge(
+                "wattleague_broker_connected",
+                "1 while the health probe is connected to the broker",
+                1.0 if broker["connected"] else 0.0,
+            )
+        age = GaugeMetricFamily(
+            "wattleague_leaderboard_age_seconds",
+            "time since the as_of of the leaderboard being served (grows if refreshes fail)",
+            labels=["competition"],
+        )
+        for cid, body in ctx.hub.latest.items():
+            as_of = orjson.loads(body).get("as_of")
+            if as_of:
+                age.add_metric([cid], max(0.0, now_s - datetime.fromisoformat(as_of).timestamp()))
+        yield age
+        if not store_ok:
+            return
+        quarantine = GaugeMetricFamily(
+            "wattleague_quarantine_messages",
+            "quarantined entries in the store, by reason",
+            labels=["reason"],
+        )
+        for reason, n in ctx.store.quarantine_counts().items():
+            quarantine.add_metric([reason], n)
+        yield quarantine
+        states = ctx.store.meter_states()
+        silent = GaugeMetricFamily(
+            "wattleague_meters_silent",
+            f"meters with no reading received in the last {STALE_AFTER_S:.0f} s",
+            labels=["competition"],
+        )
+        newest = GaugeMetricFamily(
+            "wattleague_newest_reading_age_seconds",
+            "time since the newest reading of the competition was received",
+            labels=["competition"],
+        )
+        for cid, comp in ctx.competitions.items():
+            received = [
+                states[m].received_s for m in comp.meters() if m in states
+            ]  # meters() is keyed by meter id
+            fresh = sum(1 for r in received if now_s - r <= STALE_AFTER_S)
+            silent.add_metric([cid], len(comp.meters()) - fresh)
+            if received:
+                newest.add_metric([cid], max(0.0, now_s - max(received)))
+        yield silent
+        yield newest
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)

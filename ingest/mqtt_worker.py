@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest.metrics import IngestMetrics, spool_depth_of
 from ingest.mqtt_url import BrokerAddress
 from ingest.routing import Routing
 from ingest.store.base import Message, Rejected, Store
@@ -57,6 +58,7 @@ class IngestWorker:
         batch_max: int = BATCH_MAX,
         batch_wait_s: float = 0.02,
         receive_maximum: int = RECEIVE_MAXIMUM,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.broker, self.store, self.routing = broker, store, routing
         self.clock, self.limits = clock, limits
@@ -64,6 +66,7 @@ class IngestWorker:
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
         self.receive_maximum = receive_maximum
         self.stats: Counter[str] = Counter()
+        self.metrics = metrics
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # every topic filter granted (SUBACK)
         self._connections = 0
@@ -71,6 +74,8 @@ class IngestWorker:
         self._queue: queue.SimpleQueue[_Received] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        if metrics is not None:
+            metrics.watch(self.connected.is_set, self._queue.qsize, spool_depth_of(store))
         self._v5 = protocol == 5
         if self._v5:
             self.client = mqtt.Client(
@@ -216,12 +221,15 @@ class IngestWorker:
             self._process(topic, payload, received_s) for topic, payload, received_s, _, _ in batch
         ]
         while True:
+            started_s = time.perf_counter()
             try:
                 result = self.store.write(messages)
                 break
             except Exception:
                 # Not acknowledged: the broker keeps the messages; try again shortly.
                 log.exception("store write failed; retrying in 1 s")
+                if self.metrics is not None:
+                    self.metrics.write_failed()
                 if self._stop.wait(1.0):
                     return
         for _, _, _, mid, qos in batch:
@@ -231,6 +239,8 @@ class IngestWorker:
         self.stats["readings_stored"] += result.inserted
         self.stats["duplicates"] += result.duplicates
         self.stats["quarantined"] += result.quarantined
+        if self.metrics is not None:
+            self.metrics.batch_stored(messages, result, time.perf_counter() - started_s)
 
     def _process(self, topic: str, payload: bytes, received_s: float) -> Message:
         received_utc = datetime.fromtimestamp(received_s, UTC)

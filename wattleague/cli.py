@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import sys
 import threading
@@ -32,12 +31,16 @@ def _help_settings(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     help="List every setting with its default and exit.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def main(verbose: bool) -> None:
+@settings_options("log_format")
+def main(verbose: bool, log_format: str) -> None:
     """Watt League: energy-saving competitions between buildings."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from wattleague.logs import LOG_FORMATS, configure_logging
+
+    if log_format not in LOG_FORMATS:
+        raise click.BadParameter(
+            f"{log_format!r}: use {' or '.join(LOG_FORMATS)}", param_hint="--log-format"
+        )
+    configure_logging(log_format, verbose)
 
 
 @main.command("check-config")
@@ -74,16 +77,32 @@ def check_config(files: tuple[str, ...]) -> None:
     type=click.Path(dir_okay=False),
     help="Competition file (repeat for several competitions).",
 )
-@settings_options("store", "host", "port", "stream_interval_s")
-def serve(configs, store, host, port, stream_interval_s) -> None:
+@settings_options("store", "host", "port", "stream_interval_s", "health_mqtt")
+def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
     """Serve the API, the leaderboard page and display frames."""
     import uvicorn
 
     from api.app import create_app
+    from api.operations import BROKER_PROBE
 
     comps = load_competitions(configs)
+    probe = None
+    if health_mqtt:
+        from ingest.broker_probe import BrokerProbe
+
+        try:
+            probe = BrokerProbe(broker_or_fail(health_mqtt))
+        except click.BadParameter as exc:
+            raise click.BadParameter(exc.message, param_hint="--health-mqtt") from None
     app = create_app(comps, open_store_or_fail(store), stream_interval_s=stream_interval_s)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if probe is not None:
+        app.state.ctx.extras[BROKER_PROBE] = probe
+        probe.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if probe is not None:
+            probe.stop()
 
 
 @main.command()
@@ -103,18 +122,33 @@ def serve(configs, store, host, port, stream_interval_s) -> None:
     "shared_group",
     "max_future_s",
     "max_age_days",
+    "metrics_port",
+    "metrics_host",
 )
 def ingest(
-    configs, store, mqtt, mqtt_client_id, mqtt_protocol, shared_group, max_future_s, max_age_days
+    configs,
+    store,
+    mqtt,
+    mqtt_client_id,
+    mqtt_protocol,
+    shared_group,
+    max_future_s,
+    max_age_days,
+    metrics_port,
+    metrics_host,
 ) -> None:
     """Run the MQTT ingest worker until interrupted."""
+    from ingest.metrics import IngestMetrics
     from ingest.mqtt_worker import IngestWorker
     from ingest.routing import Routing
     from ingest.validation import Limits
 
     if mqtt_protocol not in ("5", "3.1.1"):
         raise click.BadParameter("use 5 or 3.1.1", param_hint="--mqtt-protocol")
+    if not 0 <= metrics_port <= 65535:
+        raise click.BadParameter(f"{metrics_port} is not a port (0-65535)", "--metrics-port")
     comps = load_competitions(configs)
+    metrics = IngestMetrics() if metrics_port else None
     worker = IngestWorker(
         broker_or_fail(mqtt),
         open_store_or_fail(store),
@@ -123,7 +157,17 @@ def ingest(
         protocol=5 if mqtt_protocol == "5" else 4,
         shared_group=shared_group or None,
         limits=Limits(max_future_s=max_future_s, max_age_s=max_age_days * 86400),
+        metrics=metrics,
     )
+    if metrics is not None:
+        try:
+            metrics.serve(metrics_port, metrics_host)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}",
+                param_hint="--metrics-port",
+            ) from None
+        click.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.start()

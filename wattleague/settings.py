@@ -65,6 +65,38 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "stream_interval_s", 1.0, "how often the leaderboard stream checks for news [s]", None
         ),
+        Setting(
+            "log_format",
+            "text",
+            "log lines as text or json (one JSON object a line, for journald/Loki)",
+            "WATTLEAGUE_LOG_FORMAT",
+        ),
+        Setting(
+            "metrics_port",
+            0,
+            "ingest: serve Prometheus /metrics on this port (0: off)",
+            "WATTLEAGUE_METRICS_PORT",
+        ),
+        Setting(
+            "metrics_host",
+            "127.0.0.1",
+            "ingest: address the /metrics server binds to",
+            "WATTLEAGUE_METRICS_HOST",
+        ),
+        Setting(
+            "health_mqtt",
+            "",
+            "serve: broker URL whose connectivity /healthz and /metrics report (empty: not "
+            "checked); use a user without topic rights, e.g. wattleague-monitor",
+            "WATTLEAGUE_HEALTH_MQTT",
+        ),
+        Setting(
+            "retention_days",
+            0.0,
+            "deploy prune: drop raw readings older than this, keeping hourly energy "
+            "(0: keep forever) [days]",
+            "WATTLEAGUE_RETENTION_DAYS",
+        ),
     ]
 }
 

@@ -1,0 +1,95 @@
+"""Backup, restore and retention of the SQLite store (`wattleague deploy backup|restore|prune`)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from api.scoreboard import Scoreboard
+from ingest.store.sqlite import SQLiteStore
+from ingest.store.sqlite_maintenance import MaintenanceError, prune_readings
+from tests.fixtures import NOW, competition, seed
+from wattleague.cli import main
+
+NOW_MS = int(NOW.timestamp() * 1000)
+
+
+def leaderboard(store) -> dict:
+    return Scoreboard(competition(), store, clock=NOW.timestamp).leaderboard()
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["deploy", *args])
+
+
+def test_backup_restore_round_trip(tmp_path):
+    store = SQLiteStore(tmp_path / "live.db")
+    seed(store)  # still open: recent pages sit in the WAL, which the backup must include
+    before = (store.count_readings(), leaderboard(store))
+    backup = tmp_path / "backup.db"
+    result = run("backup", "--store", f"sqlite:///{tmp_path}/live.db", "--out", str(backup))
+    assert result.exit_code == 0, result.output
+    assert "integrity ok" in result.output
+    again = run("backup", "--store", f"sqlite:///{tmp_path}/live.db", "--out", str(backup))
+    assert again.exit_code == 1 and "exists" in again.output and "--force" in again.output
+
+    target = f"sqlite:///{tmp_path}/restored.db"
+    result = run("restore", str(backup), "--store", target)
+    assert result.exit_code == 0, result.output
+    restored = SQLiteStore(tmp_path / "restored.db")
+    assert (restored.count_readings(), leaderboard(restored)) == before
+    restored.close()
+
+    refused = run("restore", str(backup), "--store", target)
+    assert refused.exit_code == 1
+    assert "exists" in refused.output and "--force" in refused.output
+    assert run("restore", str(backup), "--store", target, "--force").exit_code == 0
+    store.close()
+
+
+def test_restore_refuses_a_damaged_or_foreign_file(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    result = run("restore", str(junk), "--store", f"sqlite:///{tmp_path}/new.db")
+    assert result.exit_code == 1 and "not a SQLite database" in result.output
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    result = run("restore", str(other), "--store", f"sqlite:///{tmp_path}/new.db")
+    assert result.exit_code == 1 and "not a Watt League store" in result.output
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_backup_needs_a_sqlite_store(tmp_path):
+    result = run("backup", "--store", "influxdb://127.0.0.1:8086/db", "--out", str(tmp_path / "b"))
+    assert result.exit_code == 2 and "SQLite" in result.output
+
+
+def test_pruning_raw_readings_keeps_the_leaderboard(tmp_path):
+    store = SQLiteStore(tmp_path / "store.db")
+    seed(store)
+    before_rows, before = store.count_readings(), leaderboard(store)
+    result = prune_readings(
+        tmp_path / "store.db", cutoff_ms=NOW_MS - 86_400_000, now_ms=NOW_MS, max_age_days=1
+    )
+    after_store = SQLiteStore(tmp_path / "store.db")
+    assert result.readings > 0.9 * before_rows
+    assert after_store.count_readings() == before_rows - result.readings
+    assert result.messages == 3  # the seed stores each meter in one message "received" at 0
+    assert leaderboard(after_store) == before
+    after_store.close()
+    store.close()
+
+
+def test_pruning_refuses_to_drop_readings_ingest_still_accepts(tmp_path):
+    store = SQLiteStore(tmp_path / "store.db")
+    seed(store)
+    with pytest.raises(MaintenanceError, match="max-age-days"):
+        prune_readings(
+            tmp_path / "store.db", cutoff_ms=NOW_MS - 86_400_000, now_ms=NOW_MS, max_age_days=400
+        )
+    result = run("prune", "--store", f"sqlite:///{tmp_path}/store.db", "--retention-days", "30")
+    assert result.exit_code == 1 and "--max-age-days" in result.output
+    assert store.count_readings() > 0
+    store.close()

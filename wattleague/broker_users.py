@@ -1,0 +1,133 @@
+"""Who may do what on the broker, derived from the competition files.
+
+One user per publishing device: a meter (meters of one multi-channel device share its topic and
+its user, named after the first meter), a weather station (``weather-<id>``) and an AWTRIX
+clock (``display-<id>``, its own ``<prefix>/#``). Service users: ``wattleague-ingest`` reads
+every meter and weather topic (``$share/<group>/…`` too), ``wattleague-display`` writes the
+clocks' custom-app topics, ``wattleague-monitor`` may only connect (``serve --health-mqtt``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.routing import Routing
+from scoring.competition import Competition
+
+INGEST_USER = "wattleague-ingest"
+DISPLAY_USER = "wattleague-display"
+MONITOR_USER = "wattleague-monitor"
+SERVICE_USERS = (INGEST_USER, DISPLAY_USER, MONITOR_USER)
+
+# an ACL file is line based and Mosquitto trims what it reads: refuse what would not round-trip
+_UNSAFE_TOPIC = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
+
+
+class BrokerUsersError(ValueError):
+    """Something in the competition files that cannot become a safe ACL; lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class BrokerUser:
+    name: str
+    role: str  # meter | weather | display-clock | ingest | display | monitor
+    write: list[str] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)
+    readwrite: list[str] = field(default_factory=list)
+    serves: list[str] = field(default_factory=list)  # meters / station / display it stands for
+
+
+def broker_users(competitions: list[Competition]) -> list[BrokerUser]:
+    """Every broker user the competitions need, devices first, in file order."""
+    users: dict[str, BrokerUser] = {}
+    problems: list[str] = []
+    user_of_topic: dict[str, str] = {}
+
+    def device(name: str, role: str, topic: str, serves: str, where: str) -> None:
+        if _UNSAFE_TOPIC.search(topic):
+            problems.append(
+                f"{where}: topic {topic!r} has control characters or leading/trailing spaces, "
+                "which a Mosquitto ACL file cannot hold"
+            )
+            return
+        owner = user_of_topic.setdefault(topic, name)
+        user = users.setdefault(owner, BrokerUser(owner, role))
+        if user.role != role:
+            problems.append(f"{where}: user name {owner!r} is both a {user.role} and a {role}")
+            return
+        if topic not in user.write:
+            user.write.append(topic)
+        user.serves.append(serves)
+
+    for comp in competitions:
+        cid = comp.competition.id
+        topics = comp.topics_by_meter()
+        for site in comp.sites:
+            for meter in site.meters:
+                device(
+                    meter.id,
+                    "meter",
+                    topics[meter.id],
+                    f"{cid}/{site.id}/{meter.id}",
+                    f"competition {cid!r}, site {site.id!r}, meter {meter.id!r}",
+                )
+        weather_topics = comp.weather_topics()
+        for station in comp.weather:
+            device(
+                f"weather-{station.id}",
+                "weather",
+                weather_topics[station.id],
+                f"{cid}/weather/{station.id}",
+                f"competition {cid!r}, weather station {station.id!r}",
+            )
+    clock_topics: list[str] = []
+    for comp in competitions:
+        for disp in comp.displays:
+            if disp.kind != "awtrix" or disp.awtrix_prefix is None:
+                continue
+            name = f"display-{disp.id}"
+            if name in users:
+                problems.append(f"display {disp.id!r}: user name {name!r} is already taken")
+                continue
+            # the clock subscribes to its whole prefix and publishes its stats there
+            users[name] = BrokerUser(
+                name, "display-clock", readwrite=[f"{disp.awtrix_prefix}/#"], serves=[disp.id]
+            )
+            clock_topics.append(f"{disp.awtrix_prefix}/custom/{disp.awtrix_app}")
+    for name in SERVICE_USERS:
+        if name in users:
+            problems.append(f"meter or station id {name!r} collides with a service user name")
+    if problems:
+        raise BrokerUsersError(problems)
+
+    read = Routing.from_competitions(competitions).subscriptions()
+    users[INGEST_USER] = BrokerUser(INGEST_USER, "ingest", read=read, serves=["ingest workers"])
+    if clock_topics:
+        users[DISPLAY_USER] = BrokerUser(
+            DISPLAY_USER, "display", write=sorted(set(clock_topics)), serves=["display client"]
+        )
+    users[MONITOR_USER] = BrokerUser(MONITOR_USER, "monitor", serves=["serve --health-mqtt"])
+    return list(users.values())
+
+
+def acl_text(users: list[BrokerUser], source: str) -> str:
+    """A Mosquitto ``acl_file``: each user may only what is listed under it."""
+    lines = [
+        f"# Mosquitto ACL generated by `wattleague deploy mosquitto-acl` from {source}.",
+        "# Regenerate it after changing the competition file; do not edit by hand.",
+        "# Anything not granted here is denied (a denied publish is dropped by the broker).",
+        "",
+    ]
+    for user in users:
+        lines.append(f"# {user.role}: {', '.join(user.serves)}")
+        lines.append(f"user {user.name}")
+        lines += [f"topic write {t}" for t in user.write]
+        lines += [f"topic read {t}" for t in user.read]
+        lines += [f"topic readwrite {t}" for t in user.readwrite]
+        lines.append("")
+    return "\n".join(lines)
