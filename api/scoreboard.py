@@ -18,7 +18,21 @@ from ingest.hourly_energy import SiteHours, site_hours
 from ingest.store.base import Store
 from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
-from scoring.caltrack_daily import regression
+from scoring.caltrack_billing import (
+    BASELINE_DAYS as BILLING_BASELINE_DAYS,
+)
+from scoring.caltrack_billing import (
+    MAX_BILL_AGE_DAYS,
+    BillingModels,
+    BillingPeriods,
+    billing_periods,
+    billing_residuals,
+    fit_billing,
+    hour_profile,
+    predict_billing,
+    spread_over_hours,
+)
+from scoring.caltrack_daily import MIN_DAY_COVERAGE, daily_residuals, fit_daily, regression
 from scoring.caltrack_hourly import regression_hourly
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
@@ -26,6 +40,7 @@ from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
 from scoring.rank_history import RankHistory, rank_history
 from scoring.ranking import league_ranks
 from scoring.uncertainty import (
+    Residuals,
     SavingsUncertainty,
     pre_period_residuals,
     previous_year_residuals,
@@ -53,6 +68,18 @@ class Snapshot:
     last_reading_s: np.ndarray
     uncertainty: SavingsUncertainty
     traps: TrapChanges
+    baseline_problem: list[list[str]]  # per site: why it has no baseline (sufficiency rules)
+
+
+@dataclass(frozen=True)
+class BillingFit:
+    """The billing models of the sites scored on bills (rows in ``sites`` order)."""
+
+    sites: np.ndarray  # indexes of the billing sites among all sites
+    periods: BillingPeriods
+    models: BillingModels
+    residuals: Residuals
+    days_per_point: np.ndarray  # mean days per billing period [days]
 
 
 class Scoreboard:
@@ -84,13 +111,18 @@ class Scoreboard:
         self._snapshot: Snapshot | None = None
         self._token: tuple[int, int] | None = None
         self._history_ranks: tuple[Snapshot, RankHistory] | None = None
+        self.site_methods = [competition.baseline_method_of(s) for s in competition.sites]
+        self.billing_sites = np.flatnonzero(np.array(self.site_methods) == "billing")
+        self._billing: tuple[float, BillingFit] | None = None
+        self._residuals: tuple[SiteHours, Residuals] | None = None
 
     def _history_days(self) -> tuple[date, date]:
         info = self.competition.competition
         if info.baseline.method == "pre-period":
             return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
-        if info.baseline.method.startswith("regression"):
-            return info.start - timedelta(days=365), info.start - timedelta(1)  # a baseline year
+        if info.baseline.method.startswith("regression") or info.baseline.method == "billing":
+            # a baseline year (billing: its metered hours only shape the predicted days)
+            return info.start - timedelta(days=365), info.start - timedelta(1)
         # ISO-week alignment reaches 364 or 371 days back, and holidays their namesakes
         first, last = baselines.previous_year_history_days(info.start, info.end, info.holidays)
         return first - timedelta(1), last + timedelta(1)
@@ -136,6 +168,8 @@ class Scoreboard:
         with self._lock:
             self._history = None
             self._snapshot = None
+            self._billing = None
+            self._residuals = None
 
     def _history_hours(self, now_s: float) -> SiteHours:
         if self._history is None or now_s - self._history[0] > self.history_ttl_s:
@@ -143,11 +177,94 @@ class Scoreboard:
             self._history = (now_s, hours)
         return self._history[1]
 
+    def _billing_fit(self, now_s: float) -> BillingFit:
+        """Billing models of the sites scored on bills, refitted with the history cache."""
+        if self._billing is None or now_s - self._billing[0] > self.history_ttl_s:
+            info = self.competition.competition
+            first = info.start - timedelta(days=BILLING_BASELINE_DAYS + MAX_BILL_AGE_DAYS)
+            grid = local_hours(
+                hour_grid(first, info.start - timedelta(1), self.tz), self.tz, info.holidays
+            )
+            sites = self.billing_sites
+            temps = self._daily_temps(grid)[sites]
+            days = np.unique(grid.day_ordinal)
+            bills = [self._site_bills(self.meters_by_site[i]) for i in sites]
+            periods = billing_periods(bills, info.start.toordinal())
+            models = fit_billing(periods, temps, days)
+            residuals, per_point = billing_residuals(models, periods, temps, days)
+            self._billing = (now_s, BillingFit(sites, periods, models, residuals, per_point))
+        return self._billing[1]
+
+    def _site_bills(self, meters: list[str]) -> np.ndarray:
+        """A site's bills as (first day, day after the last, kWh) in local date ordinals: the
+        periods every meter of the site was billed for, summed over its meters."""
+        stored = self.store.read_bills(meters)
+        sums: dict[tuple[int, int], list[float]] = {}
+        for mid in meters:
+            for start_s, end_s, kwh in stored.get(mid, np.zeros((0, 3))).tolist():
+                first = datetime.fromtimestamp(start_s, UTC).astimezone(self.tz).toordinal()
+                last = datetime.fromtimestamp(end_s - 1.0, UTC).astimezone(self.tz).toordinal()
+                sums.setdefault((first, last + 1), []).append(kwh)
+        rows = [(a, b, sum(v)) for (a, b), v in sums.items() if len(v) == len(meters)]
+        return np.array(rows, dtype=float).reshape(-1, 3)
+
+    def _billing_baseline(
+        self, now_s: float, history: SiteHours, actual: SiteHours, elapsed: np.ndarray
+    ) -> tuple[BillingFit, np.ndarray, np.ndarray]:
+        """Hourly baseline (billing sites, competition hours) from the billing models, each
+        day shared out by the site's day-type × hour shape from its metered hours (baseline
+        year and competition so far), else a typical office's."""
+        fit = self._billing_fit(now_s)
+        sites = fit.sites
+        daily = predict_billing(fit.models, self._daily_temps(self.grid)[sites])
+        kwh = np.concatenate([history.energy_kwh[sites], actual.energy_kwh[sites]], axis=1)
+        ok = np.concatenate(
+            [
+                history.measured_s[sites] >= MEASURED_HOUR_S,
+                (actual.measured_s[sites] >= MEASURED_HOUR_S) & elapsed,
+            ],
+            axis=1,
+        )
+        both = _joined(self.history_grid, self.grid)
+        base = spread_over_hours(daily, hour_profile(kwh, ok, both), self.grid)
+        base_ok = np.isfinite(base) & fit.models.sufficient[:, None]
+        return fit, np.where(base_ok, base, np.nan), base_ok
+
+    def _regression_residuals(self, history: SiteHours, history_ok: np.ndarray) -> Residuals:
+        """Daily residuals of the regression fitted on the history (cached with it).
+
+        ``regression-hourly`` uses the day-type daily model's residuals: its errors summed
+        over a day, the unit of the uncertainty formula, are those of a daily model."""
+        if self._residuals is None or self._residuals[0] is not history:
+            info = self.competition.competition
+            method = "caltrack" if info.baseline.method == "regression" else "daytype"
+            grid = self.history_grid
+            days, day_start = np.unique(grid.day_ordinal, return_index=True)
+            measured = np.where(history_ok, history.energy_kwh, 0.0)
+            if day_start.size:
+                day_sum = np.add.reduceat(measured, day_start, axis=1)
+                day_hours = np.add.reduceat(history_ok.astype(float), day_start, axis=1)
+            else:
+                day_sum = day_hours = np.zeros((len(self.site_ids), 0))
+            coverage = day_hours / np.diff(np.r_[day_start, grid.day_ordinal.size])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                daily = np.where(coverage > MIN_DAY_COVERAGE, day_sum / coverage, np.nan)
+            temps = self._daily_temps(grid)
+            day_type = grid.day_type[day_start]
+            models = fit_daily(daily, temps, days, None, day_type, method)
+            residuals = daily_residuals(models, daily, temps, None, day_type)
+            self._residuals = (history, residuals)
+        return self._residuals[1]
+
     def _compute(self, now_s: float) -> Snapshot:
         info = self.competition.competition
         history = self._history_hours(now_s)
         history_ok = history.measured_s >= MEASURED_HOUR_S
-        if info.baseline.method == "regression-hourly":
+        n_sites = len(self.site_ids)
+        if info.baseline.method == "billing":  # every site on bills: filled in below
+            shape = (n_sites, self.grid.hour_start_s.size)
+            base_kwh, base_ok = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
+        elif info.baseline.method == "regression-hourly":
             base_kwh, base_ok = regression_hourly(
                 history.energy_kwh,
                 history_ok,
@@ -175,6 +292,14 @@ class Scoreboard:
             base_kwh, base_ok = method(history.energy_kwh, history_ok, self.history_grid, self.grid)
         actual = site_hours(self.store, self.meters_by_site, self.grid.hour_start_s, until_s=now_s)
         elapsed = self.grid.hour_start_s + 3600.0 <= now_s
+        problems: list[list[str]] = [[] for _ in self.site_ids]
+        billing = None
+        if self.billing_sites.size:
+            billing, bill_kwh, bill_ok = self._billing_baseline(now_s, history, actual, elapsed)
+            base_kwh, base_ok = base_kwh.copy(), base_ok.copy()
+            base_kwh[billing.sites], base_ok[billing.sites] = bill_kwh, bill_ok
+            for row, i in enumerate(billing.sites.tolist()):
+                problems[i] = billing.models.reason_names(row)
         m = site_metrics(
             actual.energy_kwh,
             actual.measured_s,
@@ -187,16 +312,33 @@ class Scoreboard:
             price_per_kwh=info.price_per_kwh,
             co2_g_per_kwh=info.co2_g_per_kwh,
         )
-        # regression baselines use the day-type model's residuals for now: without the
-        # temperature term they overstate the uncertainty of a weather-driven building
-        residuals = (
-            previous_year_residuals(history.energy_kwh, history_ok, self.history_grid)
-            if info.baseline.method == "previous-year"
-            else pre_period_residuals(history.energy_kwh, history_ok, self.history_grid)
-        )
+        # each method's own residuals: a regression's from its fitted model (the temperature
+        # term explains what day-type residuals would count as noise), bills' per period
+        if info.baseline.method.startswith("regression"):
+            residuals = self._regression_residuals(history, history_ok)
+        elif info.baseline.method == "previous-year":
+            residuals = previous_year_residuals(history.energy_kwh, history_ok, self.history_grid)
+        elif info.baseline.method == "pre-period":
+            residuals = pre_period_residuals(history.energy_kwh, history_ok, self.history_grid)
+        else:
+            residuals = Residuals(
+                np.zeros((n_sites, 0)),
+                np.zeros((n_sites, 0), dtype=bool),
+                np.full(n_sites, np.nan),
+                np.zeros(n_sites, dtype=np.int64),
+            )
         uncertainty = savings_uncertainty(
             residuals, m.hours_matched / 24.0, m.baseline_kwh, m.saved_kwh
         )
+        if billing is not None:
+            rows = billing.sites
+            by_bills = savings_uncertainty(
+                billing.residuals,
+                m.hours_matched[rows] / 24.0 / billing.days_per_point,
+                m.baseline_kwh[rows],
+                m.saved_kwh[rows],
+            )
+            uncertainty = _with_rows(uncertainty, rows, by_bills)
         actual_ok = (actual.measured_s >= MEASURED_HOUR_S) & elapsed
         traps = trap_changes(actual.energy_kwh, actual_ok, base_kwh, base_ok & elapsed, self.grid)
         rank_reduction, rank_intensity = league_ranks(
@@ -228,6 +370,7 @@ class Scoreboard:
             last_s,
             uncertainty,
             traps,
+            problems,
         )
 
     # -- views --------------------------------------------------------------------------
@@ -257,6 +400,8 @@ class Scoreboard:
                     "kwh_per_m2_annual": _num(m.kwh_per_m2_annual[i], 2),
                     "saved_money": _num(m.saved_money[i], 2),
                     "saved_co2_kg": _num(m.saved_co2_kg[i], 2),
+                    "baseline_method": self.site_methods[i],
+                    "baseline_problem": snap.baseline_problem[i] or None,
                     "uncertainty_kwh": _num(snap.uncertainty.uncertainty_kwh[i], 1),
                     "uncertainty_pct_points": _num(snap.uncertainty.uncertainty_pct[i], 2),
                     "significant": bool(snap.uncertainty.significant[i]),
@@ -284,6 +429,7 @@ class Scoreboard:
             "as_of": self.local_iso(snap.as_of_s),
             "hours_elapsed": m.hours_elapsed,
             "baseline_method": info.baseline.method,
+            "billing_sites": [self.site_ids[i] for i in self.billing_sites.tolist()],
             "entries": entries,
         }
 
@@ -317,6 +463,8 @@ class Scoreboard:
             "area_m2": site.area_m2,
             "target_pct": site.target_pct,
             "meters": self.meters_by_site[i],
+            "baseline_method": self.site_methods[i],
+            "baseline_problem": snap.baseline_problem[i] or None,
             "as_of": self.local_iso(snap.as_of_s),
             "live_power_kw": board[site.id]["live_power_kw"],
             "last_reading": board[site.id]["last_reading"],
@@ -430,6 +578,30 @@ class Scoreboard:
             {"start": self.local_iso(t), "actual_kwh": _num(a, 3), "baseline_kwh": _num(b, 3)}
             for t, a, b in zip(starts.tolist(), actual.tolist(), base.tolist(), strict=True)
         ]
+
+
+def _joined(first: LocalHours, second: LocalHours) -> LocalHours:
+    """Two consecutive hour grids as one."""
+    return LocalHours(
+        *(
+            np.concatenate([getattr(first, f), getattr(second, f)])
+            for f in ("hour_start_s", "day_ordinal", "hour", "fold", "weekday", "holiday")
+        ),
+        country=first.country,
+    )
+
+
+def _with_rows(
+    whole: SavingsUncertainty, rows: np.ndarray, part: SavingsUncertainty
+) -> SavingsUncertainty:
+    """``whole`` with the sites ``rows`` replaced by ``part``'s values."""
+    fields = {}
+    for name in SavingsUncertainty.__dataclass_fields__:
+        values = np.array(getattr(whole, name), copy=True)
+        values = values.astype(np.result_type(values, getattr(part, name)))
+        values[rows] = getattr(part, name)
+        fields[name] = values
+    return SavingsUncertainty(**fields)
 
 
 def _num(value: float | None, digits: int) -> float | None:

@@ -51,7 +51,12 @@ class BaselineSpec(_Strict):
     """How a site's expected consumption without the competition is built."""
 
     method: Literal[
-        "previous-year", "pre-period", "regression", "regression-daytype", "regression-hourly"
+        "previous-year",
+        "pre-period",
+        "regression",
+        "regression-daytype",
+        "regression-hourly",
+        "billing",
     ] = "previous-year"
     weeks: int = Field(8, ge=1, le=52, description="pre-period: weeks before the start")
 
@@ -84,6 +89,11 @@ class Site(_Strict):
     area_m2: float = Field(gt=0, description="heated floor area (Atemp) [m²]")
     target_pct: float = Field(0.0, ge=0, lt=100, description="reduction target [%]")
     weather: str | None = Field(None, description="weather station id (default: the first)")
+    baseline_method: Literal["billing"] | None = Field(
+        None,
+        description="score this site on its imported bills (CalTRACK billing) whatever the "
+        "competition's baseline method",
+    )
     meters: list[Meter] = Field(alias="meter", min_length=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -247,6 +257,11 @@ class Competition(_Strict):
             return site.weather
         return self.weather[0].id if self.weather else None
 
+    def baseline_method_of(self, site: Site) -> str:
+        """The baseline method that scores ``site``: its own ``baseline_method`` or the
+        competition's."""
+        return site.baseline_method or self.competition.baseline.method
+
     def meters(self) -> dict[str, tuple[Site, Meter]]:
         """Meter id → (site, meter)."""
         return {m.id: (s, m) for s in self.sites for m in s.meters}
@@ -305,17 +320,17 @@ def cross_reference_problems(data: dict) -> list[tuple[Location, str]]:
         if isinstance(info.get("baseline"), dict)
         else None
     )
-    if (
-        isinstance(method, str)
-        and method.startswith("regression")
-        and not _list_of_dicts(data.get("weather"))
-    ):
-        problems.append(
-            (
-                ("competition", "baseline", "method"),
-                f"{method!r} needs outdoor temperature: add a [[weather]] station",
-            )
-        )
+    if not _list_of_dicts(data.get("weather")):
+        needs_weather = [(("competition", "baseline", "method"), method)] + [
+            (("site", i, "baseline_method"), "billing")
+            for i, site in enumerate(sites)
+            if site.get("baseline_method") == "billing"
+        ]
+        for loc, wanted in needs_weather:
+            if isinstance(wanted, str) and (wanted.startswith("regression") or wanted == "billing"):
+                problems.append(
+                    (loc, f"{wanted!r} needs outdoor temperature: add a [[weather]] station")
+                )
     site_ids = {s.get("id") for s in sites}
     stations = _list_of_dicts(data.get("weather"))
     station_ids = {w.get("id") for w in stations}
