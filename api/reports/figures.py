@@ -112,7 +112,7 @@ def baseline_days(board: Scoreboard) -> tuple[date, date]:
     info = board.competition.competition
     if info.baseline.method == "pre-period":
         return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
-    if info.baseline.method.startswith("regression"):
+    if info.baseline.method.startswith("regression") or info.baseline.method == "billing":
         return info.start - timedelta(days=365), info.start - timedelta(1)
     return previous_year_history_days(info.start, info.end, info.holidays)
 

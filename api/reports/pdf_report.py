@@ -236,7 +236,7 @@ def _actions(site: SiteFigures, lang: str) -> list:
 
 
 def _method(fig: ReportFigures, lang: str, site: SiteFigures | None = None) -> Table:
-    pairs = method_rows(fig, lang)
+    pairs = method_rows(fig, lang, site.period.get("baseline_method") if site else None)
     if site is not None:  # how much data this site's figures rest on
         hours = sum(d["hours"] for d in site.days)
         with_baseline = sum(d["hours_baseline"] for d in site.days)

@@ -127,16 +127,25 @@ def daily_table(fig: ReportFigures, lang: str) -> Table:
     return Table(headers, [None, None, 3, 3, None, None, None], rows)
 
 
-def method_rows(fig: ReportFigures, lang: str) -> list[tuple[str, str]]:
-    """(parameter, value) pairs: how the figures were made."""
+def method_rows(
+    fig: ReportFigures, lang: str, site_method: str | None = None
+) -> list[tuple[str, str]]:
+    """(parameter, value) pairs: how the figures were made (``site_method``: the method of the
+    one site reported, when it differs from the competition's, e.g. a site scored on bills)."""
     c, b = fig.competition, fig.baseline
-    method = b["method"]
+    method = site_method or b["method"]
+    methods = {e.get("baseline_method") for e in fig.leaderboard} - {None, method}
+    if site_method is None and methods:  # some sites scored otherwise (on bills)
+        method = f"{method} + {', '.join(sorted(methods))}"
     return [
         (t(lang, "competition"), f"{c['name']} ({c['id']})"),
         (t(lang, "as_of"), fig.as_of),
         (t(lang, "hours"), str(fig.hours_elapsed)),
         (t(lang, "method_name"), method),
-        (t(lang, "method"), t(lang, f"method_{method}", weeks=b["weeks"])),
+        (
+            t(lang, "method"),
+            " ".join(t(lang, f"method_{m.strip()}", weeks=b["weeks"]) for m in method.split("+")),
+        ),
         (t(lang, "baseline_period"), f"{b['period_start']} – {b['period_end']}"),
         (t(lang, "holiday_calendar"), c["holidays_country"]),
         (t(lang, "holidays"), ", ".join(b["holidays"]) or t(lang, "holidays_none")),

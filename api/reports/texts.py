@@ -100,6 +100,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "Regression mot utetemperatur per timme i veckan (CalTRACK, timvärden) över året före "
             "tävlingen."
         ),
+        "method_billing": (
+            "Regression av elräkningarna mot utetemperatur (CalTRACK, fakturaperioder) över "
+            "året före tävlingen, fördelad på timmar efter byggnadens förbrukningsmönster."
+        ),
         "method_notes": (
             "Minskningen räknas över timmar med både mätvärden och baslinje. Osäkerheten följer "
             "ASHRAE Guideline 14 från baslinjens avvikelser dag för dag."
@@ -242,6 +246,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "method_regression-hourly": (
             "Regression on outdoor temperature by hour of the week (CalTRACK, hourly) over the "
             "year before the competition."
+        ),
+        "method_billing": (
+            "Regression of the electricity bills on outdoor temperature (CalTRACK, billing "
+            "periods) over the year before the competition, spread over the hours by the "
+            "building's own consumption pattern."
         ),
         "method_notes": (
             "The reduction counts the hours with both readings and a baseline. The uncertainty "

@@ -158,6 +158,18 @@ def test_a_billing_only_site_is_scored_on_its_uploaded_bills(store):
     ]
     assert all(day["baseline_kwh"] > 0 for day in series)
 
+    # the summaries say how each site was scored
+    import subprocess
+
+    pdf = client.get("/api/competitions/bills/sites/billed/summary.pdf?lang=en")
+    assert pdf.status_code == 200, pdf.text
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True
+    ).stdout.decode()
+    assert "Regression of the electricity bills" in " ".join(text.split())
+    whole = client.get("/api/competitions/bills/summary.xlsx")
+    assert whole.status_code == 200, whole.text
+
 
 def test_bills_imported_on_the_command_line_score_the_same(store, tmp_path):
     from click.testing import CliRunner
