@@ -9,8 +9,10 @@ never buffers a response, so SSE streams pass untouched):
   ``X-Forwarded-For``) has two token buckets: writes (POST, PUT, PATCH, DELETE) are strict,
   reads generous; an empty bucket gives a 429 JSON error with ``Retry-After`` [s].
 
-Loopback clients are exempt by default (the demo, benchmarks and local tools on the server).
-Settings come from the environment, read once at start-up (``RequestLimits.from_env``).
+Every client is limited by default, loopback included (a reverse proxy on the same host passes
+the real address in ``X-Forwarded-For``); ``WATTLEAGUE_RATE_EXEMPT`` lists addresses without
+rate limits (a load test, a local tool). Settings come from the environment, read once at
+start-up (``RequestLimits.from_env``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class RequestLimits:
     write_burst: int = 20  # writes at once from a full bucket
     read_per_s: float = 50.0  # reads per second per client, sustained
     read_burst: int = 300  # a page load, or many screens behind one address
-    exempt: tuple[str, ...] = ("127.0.0.1", "::1")  # client addresses without rate limits
+    exempt: tuple[str, ...] = ()  # client addresses without rate limits
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RequestLimits:

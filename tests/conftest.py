@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
 from tests.influx import Influxd, database_name
 from tests.services import Mosquitto
+
+# Servers the tests start (in process and as subprocesses) serve one loopback client that sends
+# far more than a person would: exempt it from the rate limits, which tests/api/
+# test_request_limits.py tests with its own settings.
+os.environ.setdefault("WATTLEAGUE_RATE_EXEMPT", "127.0.0.1,::1")
 
 
 @pytest.fixture(scope="session")

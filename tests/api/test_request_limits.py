@@ -1,4 +1,4 @@
-"""Body-size and per-client rate limits: 413 and 429 JSON errors, loopback exempt by default."""
+"""Body-size and per-client rate limits: 413 and 429 JSON errors, for every client by default."""
 
 from __future__ import annotations
 
@@ -78,9 +78,15 @@ def test_reads_and_writes_have_their_own_rates(store):
         assert len(store.list_annotations("liten")) == 2
 
 
-def test_loopback_is_exempt_by_default_and_sse_passes(store):
-    limits = RequestLimits(read_per_s=0.01, read_burst=2)  # default exempt: 127.0.0.1, ::1
+def test_loopback_is_limited_by_default_an_exempt_address_is_not_and_sse_passes(store):
+    limits = RequestLimits(read_per_s=0.01, read_burst=2)  # default: no address exempt
     with RunningApp(_app(store, limits)) as running, httpx.Client(base_url=running.url) as http:
+        codes = [
+            http.get("/api/displays/alfa-lobby/frame?format=txt").status_code for _ in range(4)
+        ]
+        assert codes == [200, 200, 429, 429]
+    exempt = RequestLimits(read_per_s=0.01, read_burst=2, exempt=("127.0.0.1",))
+    with RunningApp(_app(store, exempt)) as running, httpx.Client(base_url=running.url) as http:
         for _ in range(20):
             assert http.get("/api/displays/alfa-lobby/frame?format=txt").status_code == 200
         with http.stream("GET", "/api/competitions/liten/stream", timeout=10) as stream:
