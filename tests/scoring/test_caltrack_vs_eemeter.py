@@ -3,7 +3,8 @@
 Synthetic town-hall meters in a Swedish climate (daily means about -15..+25 °C) are fitted on a
 baseline year (2022-10-01..2023-09-30) and predict the following three months, once with
 eemeter and once with ``scoring.caltrack_daily``. Requirements: same data-sufficiency verdict,
-period totals within 1 % and daily CV(RMSE) between the two prediction series under 3 %.
+period totals within 1 % and daily CV(RMSE) between the two prediction series under 3 %, and
+the same model kind unless both kinds fit the baseline equally well (RMSEs within 1 %).
 
 eemeter compiles numba code on its first fit (20-35 s without a numba cache), so all eemeter
 fits happen once, in a module-scoped fixture.
@@ -37,6 +38,7 @@ DAYS = np.array([d.toordinal() for d in INDEX.date])
 MAX_TOTAL_PCT = 1.0
 MAX_CVRMSE_PCT = 3.0
 MAX_BALANCE_POINT_DIFF_F = 2.0
+MAX_KIND_TIE_RMSE_PCT = 1.0  # where the model kinds differ (see the kind test)
 
 
 def swedish_weather(rng) -> np.ndarray:
@@ -67,12 +69,16 @@ def town_hall_meters(rng, temp_c):
         "noisy_heating": (700 + 30 * hdd(14), 0.15),
         "heating_missing": (1200 + 45 * hdd(15), 0.03),
         "mixed_missing": (400 + 15 * hdd(11) + 35 * cdd(17), 0.03),
+        "cooling_missing": (1500 + 80 * cdd(19), 0.03),
+        "noisy_mixed": (900 + 25 * hdd(13) + 50 * cdd(18), 0.12),
+        "weak_cooling": (1000 + 35 * hdd(15) + 4 * cdd(20), 0.03),
+        "flat_noisy": (600 + 0 * temp_c, 0.15),
     }
     usage = {
         name: base * weekend * (1 + rng.normal(0, noise, INDEX.size))
         for name, (base, noise) in kinds.items()
     }
-    for name in ("heating_missing", "mixed_missing"):
+    for name in ("heating_missing", "mixed_missing", "cooling_missing"):
         usage[name][rng.choice(BASELINE_DAYS, 12, replace=False)] = np.nan
     return usage
 
@@ -85,6 +91,7 @@ class Reference:
     hdd_slope: float  # [kWh/(°F·day)]
     cdd_slope: float
     predicted_kwh: np.ndarray
+    baseline_kwh: np.ndarray  # the fit's prediction on the baseline days
     disqualified: set[str]
     x0_bp_f: tuple[float, float]
     x0_objective: object  # eemeter's initial-guess loss of a breakpoint pair [°F]
@@ -110,6 +117,11 @@ def eemeter_fit(usage, temp_f, baseline_days=BASELINE_DAYS) -> Reference:
         )
         model = DailyModel(model="legacy").fit(baseline, ignore_disqualification=True)
         predicted = model.predict(reporting, ignore_disqualification=True)
+        baseline_temps = frame.iloc[:baseline_days][["temperature"]]
+        in_sample = model.predict(
+            DailyReportingData(baseline_temps, is_electricity_data=True),
+            ignore_disqualification=True,
+        )
         # eemeter's own initial guess (DIRECT over both balance points)
         settings = update_daily_settings(
             DailyLegacySettings(),
@@ -135,6 +147,7 @@ def eemeter_fit(usage, temp_f, baseline_days=BASELINE_DAYS) -> Reference:
         hdd_slope=0.0 if coef.hdd_beta is None else abs(coef.hdd_beta),
         cdd_slope=0.0 if coef.cdd_beta is None else coef.cdd_beta,
         predicted_kwh=predicted.predicted.values,
+        baseline_kwh=in_sample.predicted.values,
         disqualified={w.qualified_name.rsplit(".", 1)[-1] for w in model.disqualification},
         x0_bp_f=(x0.hdd_bp, x0.cdd_bp),
         x0_objective=_RecordObjective.last,
@@ -217,54 +230,40 @@ def test_initial_balance_point_search_is_eemeters(comparison):
     assert exact >= len(names) - 1
 
 
-def term_kwh(balance_f, slope_per_f, temp_f, heating):
-    """Energy a heating or cooling term adds over the days of temp_f [kWh]."""
-    if not np.isfinite(balance_f) or slope_per_f == 0:
-        return 0.0
-    degree_days = (
-        np.maximum(balance_f - temp_f, 0) if heating else np.maximum(temp_f - balance_f, 0)
-    )
-    return slope_per_f * degree_days.sum()
+def baseline_rmse(usage, predicted):
+    """RMSE of a fit over the baseline days with energy [kWh/day]."""
+    ok = np.isfinite(usage) & (usage != 0) & np.isfinite(predicted)
+    return np.sqrt(np.mean((usage[ok] - predicted[ok]) ** 2))
 
 
-def test_same_model_kind_up_to_negligible_terms(comparison):
-    """Same kind, or the kinds differ only by a term adding under 1 % of the period's energy.
+def test_same_model_kind_unless_both_kinds_fit_equally_well(comparison):
+    """Same kind, or the two fits are equally good: baseline RMSEs within 1 % of each other.
 
-    eemeter's Subplex and our compass search can settle in different local minima where a
-    slope is within noise (see fit_daily, Notes: 86 % same kind over 720 meters), so one
-    differing kind in eight meters is expected; a differing term must not matter.
+    eemeter's initial fit is nlopt Subplex over all five parameters (stopping at a relative
+    change of 1e-5) where ours solves slopes and intercept exactly and searches the balance
+    points; on a flat loss surface the two stop in different local minima, and whether a
+    near-zero slope survives decides the kind. Over 540 synthetic meters (bench.regression's
+    and town halls like these) the kinds agreed on 86 %, and on every meter where they did not,
+    our fit's baseline RMSE was within 0.6 % of eemeter's (lower on 60 % of them): the term
+    one model adds is not supported by the data beyond optimiser noise.
     """
-    names, _, temp_c, models, _, reference = comparison
-    temp_f = temp_c[BASELINE_DAYS:] * 9 / 5 + 32
+    names, matrix, temp_c, models, _, reference = comparison
+    ours_baseline = predict_daily(models, temp_c[:BASELINE_DAYS])
     same = 0
     for i, name in enumerate(names):
         ref = reference[name]
-        our_kind = MODEL_NAMES[models.model_type[i]]
-        if ref.model_type == our_kind:
+        if ref.model_type == MODEL_NAMES[models.model_type[i]]:
             same += 1
             continue
-        total = ref.predicted_kwh.sum()
-        for heating, ours_bp_c, ours_slope_c, ref_bp, ref_slope in (
-            (
-                True,
-                models.heating_balance_c[i],
-                models.heating_kwh_per_degc_day[i],
-                ref.hdd_bp_f,
-                ref.hdd_slope,
-            ),
-            (
-                False,
-                models.cooling_balance_c[i],
-                models.cooling_kwh_per_degc_day[i],
-                ref.cdd_bp_f,
-                ref.cdd_slope,
-            ),
-        ):
-            ours_term = term_kwh(ours_bp_c * 9 / 5 + 32, ours_slope_c * 5 / 9, temp_f, heating)
-            ref_term = term_kwh(ref_bp, ref_slope, temp_f, heating)
-            if np.isfinite(ours_bp_c) != np.isfinite(ref_bp):  # a term only one model has
-                assert max(ours_term, ref_term) < 0.01 * total, (name, heating)
-    assert same >= len(names) - 2
+        usage = matrix[i, :BASELINE_DAYS]
+        ours_rmse = baseline_rmse(usage, ours_baseline[i])
+        ref_rmse = baseline_rmse(usage, ref.baseline_kwh)
+        diff = 100 * (ours_rmse / ref_rmse - 1)
+        assert abs(diff) < MAX_KIND_TIE_RMSE_PCT, (
+            f"{name}: ours {MODEL_NAMES[models.model_type[i]]}, eemeter {ref.model_type},"
+            f" baseline RMSE differs by {diff:+.2f} %"
+        )
+    assert same >= 0.75 * len(names)
 
 
 def test_same_balance_points(comparison):
