@@ -393,8 +393,9 @@ def _register_commands() -> None:
     from wattleague.cli_display import display
     from wattleague.cli_import import import_group
     from wattleague.cli_report import report
+    from wattleague.cli_simulate import simulate
 
-    for command in (report, import_group, deploy, display):
+    for command in (report, import_group, deploy, display, simulate):
         main.add_command(command)
 
 
