@@ -109,22 +109,25 @@ def _write_through(url: str, fake: FakeInflux) -> list[dict]:
 def test_v2_writes_and_queries(fake, tmp_path):
     url = f"influxdb2://MYTOKEN@127.0.0.1:{fake.port}/mybucket?org=myorg&spool={tmp_path}/spool.db"
     writes = _write_through(url, fake)
-    assert len(writes) == 4  # energy, readings, quarantine, the write marker
+    assert len(writes) == 3  # energy with its readings (one group of meters), quarantine, marker
     for w in writes:
         assert w["path"] == "/api/v2/write"
         assert w["params"]["bucket"] == "mybucket" and w["params"]["org"] == "myorg"
         assert w["headers"]["authorization"] == "Token MYTOKEN"
         assert w["headers"]["content-encoding"] == "gzip"
         assert "db" not in w["params"]
-    assert [w["params"]["precision"] for w in writes] == ["ms", "ms", "ns", "ns"]
-    readings = gzip.decompress(writes[1]["body"]).decode().split("\n")
-    assert readings[0].startswith("reading,meter=m1 energy_kwh=100.0,power_w=500.0,")
-    assert readings[0].endswith(f" {T0_MS}")
+    assert [w["params"]["precision"] for w in writes] == ["ms", "ns", "ns"]
+    lines = gzip.decompress(writes[0]["body"]).decode().split("\n")
+    first_reading = next(i for i, line in enumerate(lines) if line.startswith("reading,"))
+    energy, readings = lines[:first_reading], lines[first_reading:]
+    assert energy and all(line.startswith("energy,chain=") for line in energy)  # energy first
+    assert any("meter=m1" in line for line in energy)
+    m1 = next(line for line in readings if line.startswith("reading,meter=m1 "))
+    assert m1.startswith("reading,meter=m1 energy_kwh=100.0,power_w=500.0,")
+    assert m1.endswith(f" {T0_MS}")
     assert any(line.startswith(r"reading,meter=kommunhus\ ö ") for line in readings)
-    energy = gzip.decompress(writes[0]["body"]).decode()
-    assert energy.startswith("energy,chain=") and "meter=m1" in energy
-    assert gzip.decompress(writes[2]["body"]).decode().startswith("quarantine,reason=undecodable ")
-    assert gzip.decompress(writes[3]["body"]).decode().startswith("writes n=4i ")
+    assert gzip.decompress(writes[1]["body"]).decode().startswith("quarantine,reason=undecodable ")
+    assert gzip.decompress(writes[2]["body"]).decode().startswith("writes n=4i ")
 
     queries = fake.queries()
     assert queries, "the store reads the chain tails before writing"
@@ -171,7 +174,7 @@ def test_v1_and_v2_send_the_same_line_protocol(fake, tmp_path):
         assert w["params"]["db"] == "mybucket"
         assert "bucket" not in w["params"] and "org" not in w["params"]
         assert w["headers"]["authorization"].startswith("Basic ")  # alice:s3cret
-    assert [w["params"]["precision"] for w in v1] == ["ms", "ms", "ns", "ns"]
+    assert [w["params"]["precision"] for w in v1] == ["ms", "ns", "ns"]
     assert fake.queries()[0]["q"] == 'CREATE DATABASE "mybucket"'
 
 
