@@ -60,11 +60,26 @@ class TokenSet:
                 "unauthorized",
                 "this endpoint needs an organiser token: send 'Authorization: Bearer <token>'",
             )
-        digest = hash_token(token.strip())
+        digests = [hash_token(t) for t in _spellings(token.strip())]
         name = None
         for candidate, stored in self.hashes.items():  # no early exit: constant time per set
-            if hmac.compare_digest(digest, stored):
-                name = candidate
+            for digest in digests:
+                if hmac.compare_digest(digest, stored):
+                    name = candidate
         if name is None:
             raise APIError(401, "unauthorized", "the token is not valid")
         return name
+
+
+def _spellings(token: str) -> list[str]:
+    """The token as the server received it, and as UTF-8 when its bytes are UTF-8.
+
+    HTTP headers arrive as bytes, which the server decodes as Latin-1: a browser sends
+    ``lösen`` as Latin-1 (one byte for ``ö``), curl and most scripts send UTF-8 (two bytes).
+    Both mean the token the organiser typed.
+    """
+    try:
+        utf8 = token.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return [token]
+    return [token] if utf8 == token else [token, utf8]

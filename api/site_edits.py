@@ -7,7 +7,9 @@ start-up the stored edits are applied over the competition file again.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import unicodedata
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.errors import APIError
 from scoring.competition import Competition
@@ -26,6 +28,22 @@ class SiteEdit(BaseModel):
         None, gt=0, le=10_000_000, description="heated floor area (Atemp) [m²]"
     )
     target_pct: float | None = Field(None, ge=0, lt=100, description="reduction target [%]")
+
+    @field_validator("name", "municipality")
+    @classmethod
+    def _readable(cls, text: str | None) -> str | None:
+        """Trimmed, not blank, one line of printable characters (it goes on LED signs)."""
+        if text is None:
+            return None
+        text = text.strip()
+        if not text:
+            raise ValueError("must not be blank")
+        bad = [ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+        if bad:
+            raise ValueError(
+                f"must be one line of printable text; it has control character(s) {bad!r}"
+            )
+        return text
 
     def changes(self) -> dict:
         return {k: v for k, v in self.model_dump().items() if v is not None}

@@ -1,7 +1,7 @@
 """One display's frame in any format, from what the api serves: the frame endpoint's core.
 
 Formats: ``json`` and ``txt`` (character-sign lines), ``png`` and ``rgb565`` (pixel frames of
-displays with a pixel size), ``awtrix`` (AWTRIX 3 custom-app JSON) and ``wled`` (WLED JSON
+displays with a pixel size), ``awtrix`` (AWTRIX 3 custom apps, a JSON array) and ``wled`` (WLED JSON
 state). Pages rotate by time, ``int(now_s // page_s) % n_pages``, so every display and client
 agrees; ``page`` forces one.
 """
@@ -92,6 +92,7 @@ def render_frame(
             icon=display.awtrix_icon,
             duration_s=display.page_s,
             lifetime_s=display.stale_after_s or STALE_AFTER_S,
+            update_s=display.page_s,  # the display client sends once per page interval
             ascii=display.ascii,
         )
         return Frame(orjson.dumps(payload), "application/json", page, pages)

@@ -34,12 +34,13 @@ def publish_awtrix(
     broker_url: str,
     prefix: str,
     app: str,
-    payload: dict | bytes,
+    payload: list | dict | bytes,
     *,
     timeout_s: float = 10.0,
     client_id: str = "",
 ) -> None:
-    """Publish a custom-app payload to ``[prefix]/custom/<app>`` with QoS 1.
+    """Publish custom-app payloads (one app, or an array of apps) to ``[prefix]/custom/<app>``
+    with QoS 1.
 
     Returns once the broker has acknowledged it (PUBACK), else raises `PublishError`.
 
@@ -51,7 +52,7 @@ def publish_awtrix(
         The clock's MQTT prefix (its settings page shows it).
     app : str
         Custom app name (no spaces).
-    payload : dict or bytes
+    payload : list, dict or bytes
         `display.awtrix.awtrix_payload` or the api's ``format=awtrix`` body.
     timeout_s : float
         How long to wait for the connection and for the acknowledgement [s].

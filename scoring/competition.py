@@ -117,7 +117,10 @@ class Display(_Strict):
         None, ge=8, le=256, description="matrix: panel height [px] (default 32; awtrix: 8)"
     )
     page_s: float = Field(
-        10.0, gt=0, le=3600, description="rotation: how long each page is shown [s]"
+        10.0,
+        ge=1,
+        le=3600,
+        description="rotation: how long each page is shown [s]; display clients poll this often",
     )
     stale_after_s: float | None = Field(
         None, gt=0, description="mark data stale after this meter silence [s] (default 900)"
@@ -154,6 +157,18 @@ class Display(_Strict):
             raise ValueError(
                 f"an awtrix display is 32x8 pixels; got width_px={self.width_px}, "
                 f"height_px={self.height_px}: remove them or use kind = 'matrix'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pixel_pair(self) -> Display:
+        if self.kind in ("text", "wled", "kiosk") and (self.width_px is None) != (
+            self.height_px is None
+        ):
+            raise ValueError(
+                f"a {self.kind} display has pixels only with both width_px and height_px; "
+                f"got width_px={self.width_px}, height_px={self.height_px}: give both, or "
+                "use kind = 'matrix' (default 64x32)"
             )
         return self
 

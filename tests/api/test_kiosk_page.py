@@ -105,9 +105,12 @@ def _open(page: Page, url: str, n: int) -> None:
 
 def test_kiosk_shows_all_sites_and_its_own(make_server, page: Page):
     server = make_server()
+    failed: list[str] = []  # a lobby TV logs no errors: not even a missing favicon
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     _open(page, server.url + "/kiosk/alvdalen-lobby", 3)
 
     assert _rows(page) == ["are", "alvdalen", "ostersund"]
+    assert failed == []
     assert page.locator(".site .pct").all_text_contents() == ["20,0 %", "10,0 %", "5,0 %"]
     assert page.locator(".site .kw").all_text_contents() == ["8,0 kW", "9,0 kW", "9,5 kW"]
     assert page.locator(".site.own").get_attribute("data-site") == "alvdalen"
@@ -140,6 +143,8 @@ def test_kiosk_for_a_competition_in_english(make_server, page: Page):
     expect(page.locator("#offline")).to_have_text(
         "No connection to the server – showing the last standings, retrying…"
     )
+    # English figures have a decimal point, as the English display frames do
+    assert page.locator(".site .pct").all_text_contents() == ["20.0 %", "10.0 %", "5.0 %"]
 
 
 def test_kiosk_of_an_unknown_display_is_a_404(make_server):

@@ -317,7 +317,7 @@ def test_leaderboard_in_english(board: Board, page: Page):
     expect(page.locator("#as-of")).to_have_text("As of 00:00 · 2024-02-08")
     expect(page.locator("#offline")).to_have_text("No connection to the server – retrying…")
     expect(page.locator("#title")).to_have_text(NAME)  # names are data, not translated
-    assert page.locator("tr.entry td.reduction").all_text_contents()[0] == "20,0 %"
+    assert page.locator("tr.entry td.reduction").all_text_contents()[0] == "20.0 %"  # en: point
 
 
 def test_offline_banner_when_the_server_goes_away(board: Board, page: Page):

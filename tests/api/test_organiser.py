@@ -63,6 +63,20 @@ def test_tokens_from_the_environment_are_kept_hashed():
         TokenSet.from_env({"WATTLEAGUE_TOKEN_HASHES": "anna:plaintext"})
 
 
+def test_a_token_with_swedish_letters_works_from_curl_and_from_a_browser(store):
+    # WATTLEAGUE_TOKEN=lösenord-för-kommunhusen: curl sends the header as UTF-8, a browser's
+    # fetch as Latin-1; both are the token the organiser typed, anything else is not
+    tokens = TokenSet.from_env({"WATTLEAGUE_TOKEN": "lösenord-för-kommunhusen"})
+    app = create_app([competition()], store, clock=NOW.timestamp, tokens=tokens)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for encoding in ("utf-8", "latin-1"):
+            header = "Bearer lösenord-för-kommunhusen".encode(encoding)
+            response = client.get("/api/quarantine", headers={"Authorization": header})
+            assert response.status_code == 200, (encoding, response.text)
+        wrong = b"Bearer losenord-for-kommunhusen"
+        assert client.get("/api/quarantine", headers={"Authorization": wrong}).status_code == 401
+
+
 def test_posted_readings_are_stored_and_scored(store):
     # gamma gets one more hour at 1 kW (it normally draws 19): its actual falls by 18 kWh
     body = [

@@ -46,6 +46,9 @@ def test_influx_keeps_site_edits(influxd, influx_database, tmp_path, monkeypatch
         ({"target_pct": 100}, "target_pct"),
         ({"target_pct": -1}, "target_pct"),
         ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),  # blank: a sign would show nothing
+        ({"municipality": "Mora\nkommun"}, "municipality"),  # one line on a sign
+        ({"name": "Mora\u0000kommunhus"}, "name"),
         ({"meters": []}, "meters"),
     ],
 )
@@ -59,6 +62,20 @@ def test_bad_edits_are_400_and_change_nothing(tmp_path, body, field):
         assert r.status_code == 400 and field in r.json()["error"]["message"]
         assert c.get("/api/competitions/liten").json()["sites_detail"][0]["area_m2"] == 1000
     assert store.site_edits("liten") == {}
+    store.close()
+
+
+def test_names_are_trimmed(tmp_path):
+    store = SQLiteStore(tmp_path / "trim.db")
+    tokens = TokenSet({"anna": hash_token("t")})
+    with TestClient(create_app([competition()], store, clock=NOW.timestamp, tokens=tokens)) as c:
+        r = c.patch(
+            "/api/competitions/liten/sites/alfa",
+            json={"name": "  Årjängs kommunhus "},
+            headers={"Authorization": "Bearer t"},
+        )
+        assert r.status_code == 200 and r.json()["name"] == "Årjängs kommunhus"
+    assert store.site_edits("liten")["alfa"]["name"] == "Årjängs kommunhus"
     store.close()
 
 

@@ -83,6 +83,9 @@ def test_site_page_shows_actions_and_updates_without_reload(board, page: Page):
     expect(page.locator("#actions li")).to_have_count(1)
     expect(page.locator("#actions li")).to_contain_text("Nattvandring")
     assert page.locator("#chart-hour line.action").count() == 1
+    # English figures have a decimal point: "20.0 %", never "20,0 %"
+    expect(page.locator("#c-reduction")).to_contain_text(".")
+    assert "," not in page.locator("#c-reduction").inner_text()
 
 
 def test_leaderboard_links_to_site_pages(board, page: Page):

@@ -198,7 +198,8 @@ def test_awtrix_payload_arrives_on_a_real_broker(server, mosquitto):
     assert topic == "awtrix_alfa/custom/wattleague"  # prefix from the display's settings
     expected = httpx.get(server.url + "/api/displays/alfa-clock/frame?format=awtrix").json()
     assert payload == expected
-    assert payload["lifetimeMode"] == 1 and payload["lifetime"] >= 1 and payload["text"]
+    assert len(payload) == 3 and payload[0]["text"]
+    assert all(app["lifetimeMode"] == 1 and app["lifetime"] >= 1 for app in payload)
 
 
 class _Wled(BaseHTTPRequestHandler):

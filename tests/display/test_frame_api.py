@@ -100,11 +100,14 @@ def test_awtrix_payload(client):
     response = client.get("/api/displays/beta-awtrix/frame?format=awtrix")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert body["text"] == "4,5 kW  Idag –  Sparat 10,0%  #2 av 3"  # midnight: no hour today
-    assert (body["icon"], body["color"], body["progress"]) == ("2345", "#00FF40", 100)
-    assert (body["lifetime"], body["lifetimeMode"], body["duration"]) == (600, 1, 10)
-    assert body["bar"] == [45] * 11  # 4.5 kW each complete hour, 11 bars beside an icon
+    figures, top, chart = response.json()  # three apps: the clock names them <app>0..2
+    assert figures["text"] == "4,5 kW  Idag –  Sparat 10,0%  #2 av 3"  # midnight: no hour today
+    assert (figures["icon"], figures["color"], figures["progress"]) == ("2345", "#00FF40", 100)
+    assert top["text"].startswith("Topp 3: 1.")
+    for app in (figures, top, chart):
+        assert (app["lifetime"], app["lifetimeMode"], app["duration"]) == (600, 1, 10)
+    assert chart["bar"] == [45] * 11  # 4.5 kW each complete hour, 11 bars beside an icon
+    assert "text" not in chart  # a chart is drawn over the whole panel: text would be hidden
 
 
 def test_wled_state(client):
@@ -172,3 +175,11 @@ def test_display_config_is_validated():
     awtrix = '[[display]]\nid = "x"\nsite = "alfa"\nkind = "awtrix"\nwidth_px = 64\n'
     with pytest.raises(ValueError, match="32x8"):
         parse_competition(COMPETITION_TOML + awtrix)
+    # a page every millisecond would have every display client poll the server 1000 times a s
+    fast = '[[display]]\nid = "x"\nsite = "alfa"\nkind = "text"\npage_s = 0.01\n'
+    with pytest.raises(ValueError, match="page_s: Input should be greater than or equal to 1"):
+        parse_competition(COMPETITION_TOML + fast)
+    # half a pixel size on a text sign would silently leave it without pixel frames
+    half = '[[display]]\nid = "x"\nsite = "alfa"\nkind = "wled"\nwidth_px = 32\n'
+    with pytest.raises(ValueError, match="both width_px and height_px"):
+        parse_competition(COMPETITION_TOML + half)
