@@ -118,13 +118,15 @@ def baseline_days(board: Scoreboard) -> tuple[date, date]:
 
 
 def competition_totals(entries: list[dict]) -> dict:
-    """Sums of the sites' leaderboard figures (sites without a figure add nothing).
+    """Sums of the sites' leaderboard figures (sites without a figure add nothing; None when
+    no site has one).
 
     reduction_pct = 100 x saved / baseline over the summed sites, as each site's own.
     """
 
     def total(key: str, digits: int) -> float | None:
-        values = [e[key] for e in entries if e[key] is not None]
+        # a site without a matched hour has no figure (the API's 0.0 there is a sum over nothing)
+        values = [e[key] for e in entries if e[key] is not None and e["hours_matched"]]
         return round(sum(values), digits) if values else None
 
     saved, base = total("saved_kwh", KWH_DIGITS), total("baseline_kwh", KWH_DIGITS)

@@ -29,7 +29,7 @@ from reportlab.platypus import (
 from api.reports import charts
 from api.reports.figures import ReportFigures, SiteFigures
 from api.reports.tables import method_rows
-from api.reports.texts import num, pct, t, with_unit
+from api.reports.texts import num, pct, problem_text, t, with_unit
 
 _STYLES = getSampleStyleSheet()
 _H1 = ParagraphStyle("h1", parent=_STYLES["Title"], fontSize=18, leading=22, alignment=0)
@@ -86,11 +86,16 @@ def _status(site: SiteFigures, fig: ReportFigures, lang: str) -> Paragraph | Non
     """What is missing, said plainly; None when the data is complete."""
     p = site.period
     name = site.detail["name"]
+    if fig.hours_elapsed == 0:
+        return _p(t(lang, "not_started", start=fig.competition["start"]), _WARN)
     if site.hours_measured == 0:
         meters = ", ".join(site.detail["meters"])
         return _p(t(lang, "no_data", name=name, meters=meters), _WARN)
-    if p["baseline_kwh"] is None and not p["hours_matched"]:
-        return _p(t(lang, "no_baseline"), _WARN)
+    if not p["hours_matched"] and (
+        p.get("baseline_problem") or not any(d["hours_baseline"] for d in site.days)
+    ):
+        codes = p.get("baseline_problem") or ["no_history"]
+        return _p(t(lang, "no_baseline_problem", problems=problem_text(lang, codes)), _WARN)
     completeness = p["completeness"] or 0.0
     if completeness < 1.0:
         key = "partial_data" if not p["eligible"] else "partial_data_ok"
@@ -308,13 +313,16 @@ def _competition_story(fig: ReportFigures, lang: str) -> list:
     ]
     if c["synthetic"]:
         story.append(_p(t(lang, "synthetic"), _WARN))
+    if fig.hours_elapsed == 0:
+        story.append(_p(t(lang, "not_started", start=c["start"]), _WARN))
     story += [
         _p(t(lang, "totals"), _H2),
         _p(
             f"{t(lang, 'saved_kwh')}: {_kwh(tot['saved_kwh'], lang)}; "
-            f"{t(lang, 'reduction_pct')}: {num(tot['reduction_pct'], 2, lang)} %; "
-            f"{t(lang, 'saved_money')}: {num(tot['saved_money'], 2, lang)} {c['currency']}; "
-            f"{t(lang, 'saved_co2')}: {num(tot['saved_co2_kg'], 2, lang)} kg.",
+            f"{t(lang, 'reduction_pct')}: {with_unit(tot['reduction_pct'], 2, '%', lang)}; "
+            f"{t(lang, 'saved_money')}: "
+            f"{with_unit(tot['saved_money'], 2, c['currency'], lang)}; "
+            f"{t(lang, 'saved_co2')}: {with_unit(tot['saved_co2_kg'], 2, 'kg', lang)}.",
             _BIG,
         ),
         _p(
@@ -336,12 +344,14 @@ def _competition_story(fig: ReportFigures, lang: str) -> list:
         ]
     ]
     for e in fig.leaderboard:
+        known = e["hours_matched"] > 0  # else the API's 0.0 kWh is a sum over nothing
         rows.append(
             [
                 str(e["rank"]) if e["rank"] else "–",
                 _p(f"{e['name']} ({e['municipality']})", _SMALL),
-                num(e["saved_kwh"], 1, lang),
-                num(e["reduction_pct"], 2, lang) + ("" if e["significant"] else " *"),
+                num(e["saved_kwh"] if known else None, 1, lang),
+                num(e["reduction_pct"], 2, lang)
+                + ("" if e["significant"] or e["reduction_pct"] is None else " *"),
                 num(e["uncertainty_pct_points"], 2, lang),
                 num(e["kwh_per_m2"], 3, lang),
                 pct(e["completeness"], lang),
@@ -349,7 +359,7 @@ def _competition_story(fig: ReportFigures, lang: str) -> list:
         )
     table = Table(
         [[_p(winansi(str(x)), _SMALL) if isinstance(x, str) else x for x in r] for r in rows],
-        colWidths=[35, 190, 70, 65, 40, 50, 65],
+        colWidths=[48, 177, 70, 65, 40, 50, 65],
         repeatRows=1,
     )
     table.setStyle(_GRID)

@@ -52,7 +52,8 @@ def _complete(fig: ReportFigures, week: dict) -> bool:
 
 def default_week(fig: ReportFigures) -> str:
     """The latest complete week (the past week on a Monday morning); while no week is complete,
-    the current one; before the competition, its first week."""
+    the current one; before the competition, its first week (``status_email`` then says when
+    the competition begins)."""
     weeks = fig.sites[0].weeks
     complete = [w["week"] for w in weeks if _complete(fig, w)]
     if complete:
@@ -96,6 +97,8 @@ def _previous(key: str) -> str:
 def status_email(fig: ReportFigures, lang: str, week: str | None = None) -> StatusEmail:
     """The status report of ``fig``'s (first) site for ``week`` (default: ``default_week``)."""
     site = fig.sites[0]
+    if week is None and not site.weeks:
+        return _not_started(fig, lang)
     key = check_week(fig, week or default_week(fig))
     this, last = _week(site, key), _week(site, _previous(key))
     name = site.detail["name"]
@@ -168,6 +171,38 @@ def status_email(fig: ReportFigures, lang: str, week: str | None = None) -> Stat
     text = _text(subject, intro, heads, table, notes, so_far, actions, fig, lang)
     html = _html(subject, intro, heads, table, notes, so_far, actions, fig, lang)
     return StatusEmail(subject, html, text, key)
+
+
+def _not_started(fig: ReportFigures, lang: str) -> StatusEmail:
+    """Before the competition's first hour: when it begins, instead of figures."""
+    start = date.fromisoformat(fig.competition["start"])
+    key = week_key(start)
+    name = fig.sites[0].detail["name"]
+    subject = t(lang, "email_subject_not_started", name=name)
+    intro = t(lang, "email_not_started", start=start.isoformat(), week=int(key[-2:]))
+    lines = [subject, "=" * len(subject), "", intro]
+    if fig.competition["synthetic"]:
+        lines += ["", t(lang, "synthetic")]
+    lines += ["", t(lang, "email_footer"), ""]
+    e = escape
+    html = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            f'<html lang="{lang}"><head><meta charset="utf-8"><title>{e(subject)}</title></head>',
+            '<body style="font-family:Arial,Helvetica,sans-serif;color:#222;max-width:640px">',
+            f'<h1 style="font-size:20px;color:#2e7d32">{e(subject)}</h1>',
+            f"<p>{e(intro)}</p>",
+            *(
+                [f'<p style="color:#b71c1c">{e(t(lang, "synthetic"))}</p>']
+                if fig.competition["synthetic"]
+                else []
+            ),
+            f'<p style="color:#666">{e(t(lang, "email_footer"))}</p>',
+            "</body></html>",
+            "",
+        ]
+    )
+    return StatusEmail(subject, html, "\n".join(lines), key)
 
 
 def _text(subject, intro, heads, table, notes, so_far, actions, fig, lang) -> str:

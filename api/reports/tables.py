@@ -127,6 +127,12 @@ def daily_table(fig: ReportFigures, lang: str) -> Table:
     return Table(headers, [None, None, 3, 3, None, None, None], rows)
 
 
+def _g(value: float, lang: str) -> str:
+    """A parameter as written in the competition file; decimal comma in Swedish."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "sv" else text
+
+
 def method_rows(
     fig: ReportFigures, lang: str, site_method: str | None = None
 ) -> list[tuple[str, str]]:
@@ -149,10 +155,10 @@ def method_rows(
         (t(lang, "baseline_period"), f"{b['period_start']} – {b['period_end']}"),
         (t(lang, "holiday_calendar"), c["holidays_country"]),
         (t(lang, "holidays"), ", ".join(b["holidays"]) or t(lang, "holidays_none")),
-        (t(lang, "min_completeness"), f"{c['min_completeness_pct']:g} %"),
+        (t(lang, "min_completeness"), f"{_g(c['min_completeness_pct'], lang)} %"),
         (t(lang, "confidence"), f"{b['confidence_pct']} %"),
-        (t(lang, "price"), f"{c['price_per_kwh']:g} {c['currency']}/kWh"),
-        (t(lang, "co2_factor"), f"{c['co2_g_per_kwh']:g} g CO2/kWh"),
+        (t(lang, "price"), f"{_g(c['price_per_kwh'], lang)} {c['currency']}/kWh"),
+        (t(lang, "co2_factor"), f"{_g(c['co2_g_per_kwh'], lang)} g CO2/kWh"),
         ("", t(lang, "method_notes")),
     ]
 

@@ -48,7 +48,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "partial_data_ok": (
             "{pct} % av de timmar som gått har mätvärden och baslinje ({hours} av {elapsed})."
         ),
-        "no_baseline": "Baslinje saknas: det finns inga mätvärden från baslinjeperioden.",
+        "not_started": (
+            "Tävlingen har inte börjat: den börjar {start}. Siffrorna fylls i när de första "
+            "timmarna har gått."
+        ),
+        "no_baseline_problem": (
+            "Baslinje saknas, så ingen besparing kan räknas: {problems}. Ladda upp historik "
+            "(till exempel elräkningar för året före tävlingen) eller byt baslinjemetod."
+        ),
+        "problem_no_history": "det finns inga mätvärden från baslinjeperioden",
+        "problem_no_bills_before_the_start": "inga elräkningar från före tävlingen",
+        "problem_last_bill_ends_too_long_before_the_start": (
+            "den senaste elräkningen slutar för långt före tävlingen"
+        ),
+        "problem_incorrect_number_of_total_days": "elräkningarna täcker inte ett helt år",
+        "problem_too_few_billing_periods": "för få elräkningar",
+        "problem_too_few_days_to_fit": "för få dagar med data för att anpassa modellen",
+        "email_not_started": (
+            "Tävlingen börjar {start}. Den första lägesrapporten kommer efter vecka {week}."
+        ),
+        "email_subject_not_started": "Lägesrapport: {name} (tävlingen har inte börjat)",
         "charts": "Diagram",
         "chart_daily": "Förbrukning mot baslinje per dag (kWh)",
         "chart_weekly": "Förbrukning mot baslinje per vecka (kWh)",
@@ -192,7 +211,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "partial_data_ok": (
             "{pct} % of the elapsed hours have readings and a baseline ({hours} of {elapsed})."
         ),
-        "no_baseline": "No baseline: there are no readings from the baseline period.",
+        "not_started": (
+            "The competition has not started: it begins on {start}. The figures fill in once "
+            "the first hours have passed."
+        ),
+        "no_baseline_problem": (
+            "No baseline, so no saving can be computed: {problems}. Upload history (for "
+            "example the bills of the year before the competition) or choose another baseline "
+            "method."
+        ),
+        "problem_no_history": "there are no readings from the baseline period",
+        "problem_no_bills_before_the_start": "no bills from before the competition",
+        "problem_last_bill_ends_too_long_before_the_start": (
+            "the last bill ends too long before the competition"
+        ),
+        "problem_incorrect_number_of_total_days": "the bills do not cover a whole year",
+        "problem_too_few_billing_periods": "too few bills",
+        "problem_too_few_days_to_fit": "too few days with data to fit the model",
+        "email_not_started": (
+            "The competition begins on {start}. The first status report follows week {week}."
+        ),
+        "email_subject_not_started": "Status report: {name} (the competition has not started)",
         "charts": "Charts",
         "chart_daily": "Consumption against baseline by day (kWh)",
         "chart_weekly": "Consumption against baseline by week (kWh)",
@@ -321,6 +360,11 @@ def num(value: float | int | None, digits: int, lang: str) -> str:
 def with_unit(value: float | int | None, digits: int, unit: str, lang: str) -> str:
     """``num`` followed by ``unit``; only the dash when the value is not known."""
     return MISSING if value is None else f"{num(value, digits, lang)} {unit}"
+
+
+def problem_text(lang: str, codes: list[str]) -> str:
+    """Readable reasons for a missing baseline (the API's ``baseline_problem`` codes)."""
+    return "; ".join(TEXTS[lang].get(f"problem_{c}", c.replace("_", " ")) for c in codes)
 
 
 def pct(fraction: float | None, lang: str, digits: int = 1) -> str:
