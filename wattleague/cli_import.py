@@ -185,7 +185,8 @@ def _print_report(report: dict, what: str) -> None:
     overlap = report.get("overlap")
     if overlap:
         click.echo(
-            f"overlap: {overlap['stored_readings']} stored live readings from "
+            f"overlap: {overlap['stored_readings']} stored readings (live, or an earlier "
+            f"import with other values) from "
             f"{overlap['first_utc']} to {overlap['last_utc']} touch {overlap['rows_touching']} "
             f"rows; {overlap['choice']}"
             + (

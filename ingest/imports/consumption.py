@@ -32,6 +32,7 @@ import numpy as np
 
 from ingest.imports.rows import ParsedFile, Rejection
 from ingest.intervals import MAX_PLAUSIBLE_W
+from ingest.rollup import REGISTER_MAX_GAP_S
 from ingest.store.base import Message, Store, StoredReading
 
 MIN_REGISTER_KWH = 10.0  # synthetic registers stay well above the meters' reset rule
@@ -144,9 +145,22 @@ def _clean_rows(files: list[ParsedFile], rejected: list[dict]) -> list[Row]:
 
 def _resolution(rows: list[Row]) -> str:
     lengths = {round(r.end_s - r.start_s) for r in rows}
-    names = {900: "15min", 1800: "30min", 3600: "hour", 82800: "day", 86400: "day", 90000: "day"}
-    found = sorted({names.get(s, f"{s}s") for s in lengths})
+    found = sorted({_length_name(s) for s in lengths})
     return found[0] if len(found) == 1 else "mixed: " + ", ".join(found)
+
+
+def _length_name(length_s: int) -> str:
+    """A row's length in words: 15min, hour, day, month, two months (DST days and months of
+    28-31 days included), else in seconds or days."""
+    names = {900: "15min", 1800: "30min", 3600: "hour", 82800: "day", 86400: "day", 90000: "day"}
+    if length_s in names:
+        return names[length_s]
+    days = length_s / 86400.0
+    if 27.9 <= days <= 31.1:
+        return "month"
+    if 58.9 <= days <= 62.1:
+        return "two months"
+    return f"{days:.0f} days" if days >= 1 else f"{length_s}s"
 
 
 def _gaps(rows: list[Row], limit: int = 100) -> list[dict]:
@@ -210,6 +224,21 @@ def _ms(ts_s: float) -> int:
     return round(ts_s * 1000)
 
 
+def _stored_pairs(stored_ts: list[int], foreign: set[int]) -> np.ndarray:
+    """(a, b) [ms] of consecutive stored readings, one of them foreign, close enough that the
+    store counts their energy as measured: a row inside such a pair would split it."""
+    out = [
+        (a, b)
+        for a, b in itertools.pairwise(stored_ts)
+        if (a in foreign or b in foreign) and b - a <= REGISTER_MAX_GAP_S * 1000
+    ]
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def _inside_pair(pairs: np.ndarray, start_ms: int, end_ms: int) -> bool:
+    return bool(((pairs[:, 0] < end_ms) & (pairs[:, 1] > start_ms)).any())
+
+
 def _import_intervals(
     store: Store,
     meter_id: str,
@@ -243,7 +272,12 @@ def _import_intervals(
     deleted = 0
     if foreign:
         f = np.array(foreign, dtype=np.int64)
-        touched = [bool(((f >= _ms(r.start_s)) & (f <= _ms(r.end_s))).any()) for r in rows]
+        pairs = _stored_pairs(sorted(set(all_ts)), set(foreign))
+        touched = [
+            bool(((f >= _ms(r.start_s)) & (f <= _ms(r.end_s))).any())
+            or _inside_pair(pairs, _ms(r.start_s), _ms(r.end_s))
+            for r in rows
+        ]
         overlap = {
             "stored_readings": len(foreign),
             "first_utc": iso(foreign[0] / 1000.0),
@@ -310,6 +344,20 @@ def _import_periods(
         key = (_ms(r.start_s), _ms(r.end_s))
         if key in known and abs(known[key] - r.energy_kwh) <= MATCH_KWH:
             duplicates += 1
+            continue
+        clash = next(
+            ((a, b) for a, b in known if (a, b) != key and a < key[1] and b > key[0]), None
+        )
+        if clash is not None:  # two periods over the same days would count them twice
+            report["rejected"].append(
+                {
+                    "file": r.file,
+                    "line": r.line,
+                    "reason": f"overlaps a stored period {iso(clash[0] / 1000)} to "
+                    f"{iso(clash[1] / 1000)} ({known[clash]:g} kWh) with other dates; the "
+                    "stored one is kept (a period with the same dates replaces it)",
+                }
+            )
             continue
         replaced += key in known
         new.append((key[0], key[1], r.energy_kwh))

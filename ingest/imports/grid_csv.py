@@ -21,6 +21,7 @@ _END = ("till", "to", "slut", "sluttid", "end", "periodslut", "period till", "t.
 _STAMP = ("tidpunkt", "tidsstämpel", "timestamp", "ts", "datum och tid", "datetime", "time stamp")
 _DATE = ("datum", "date", "dag", "day")
 _TIME = ("tid", "timme", "klockslag", "time", "hour", "kl", "tim")
+_PERIOD = ("period", "tidsperiod", "månad", "manad", "month", "mätperiod")
 _VALUE = (
     "kwh",
     "wh",
@@ -68,6 +69,7 @@ def detect_roles(cells: list[str]) -> Roles | None:
             ("stamp", _STAMP),
             ("date", _DATE),
             ("time", _TIME),
+            ("period", _PERIOD),
         ):
             if name in names or (role in ("start", "end") and words[0] in names):
                 found.setdefault(role, i)
@@ -85,6 +87,8 @@ def detect_roles(cells: list[str]) -> Roles | None:
         return Roles(found["value"], found.get("start"), found.get("end"), kwh_per_unit=scale)
     if "stamp" in found:
         return Roles(found["value"], start=found["stamp"], kwh_per_unit=scale)
+    if "period" in found:
+        return Roles(found["value"], period=found["period"], kwh_per_unit=scale)
     if "date" in found:
         return Roles(found["value"], date=found["date"], time=found.get("time"), kwh_per_unit=scale)
     if "time" in found:  # "Tid;kWh" with full time stamps

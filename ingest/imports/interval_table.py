@@ -4,8 +4,9 @@ A row's interval comes from a start and an end column (``Från;Till``), from a d
 time (``Datum;Tid``, the time may be a range ``00-01``), or from one time stamp plus the file's
 step (the most common distance between rows: 15 minutes, an hour, a day). One time stamp marks
 the start of its interval, unless it is the only column and is named as the end, or the file
-writes ``24:00`` (then stamps mark ends). Each bad row is refused with its line number; its
-neighbours are kept.
+writes ``24:00`` or numbers its hours 1..24 (then stamps mark ends). A ``Period`` column holds a
+day, a month (``2010-01``) or a range (``2010-01-01 - 2010-01-31``, end date inclusive).
+Each bad row is refused with its line number; its neighbours are kept.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Roles:
     date: int | None = None
     time: int | None = None
     kwh_per_unit: float = 1.0
+    period: int | None = None  # "Period": a day, a month (2010-01) or a range "A - B"
 
 
 def read_intervals(
@@ -88,6 +90,8 @@ def _cell(cells: list[str], index: int, what: str) -> str:
 
 
 def _row_times(cells: list[str], roles: Roles) -> tuple[datetime, datetime | None]:
+    if roles.period is not None:
+        return _period(_cell(cells, roles.period, "period"))
     if roles.date is not None:
         day = parse_local(_cell(cells, roles.date, "date"))
         if roles.time is None:
@@ -110,6 +114,32 @@ def _row_times(cells: list[str], roles: Roles) -> tuple[datetime, datetime | Non
     return parse_local(_cell(cells, roles.end, "time stamp")), None
 
 
+def _period(text: str) -> tuple[datetime, datetime | None]:
+    """A period cell: ``2010-01`` (a month), ``2010-01-01 - 2010-01-31`` (inclusive end date),
+    ``2010-10-31 01:00 - 2010-10-31 02:00`` or ``… 01:00 - 02:00``, or one date or time stamp
+    (its length is the file's step)."""
+    s = text.strip()
+    month = _MONTH.fullmatch(s)
+    if month:
+        first = datetime(int(month.group(1)), int(month.group(2)), 1)
+        return first, (first + timedelta(days=32)).replace(day=1)
+    parts = _RANGE_SEP.split(s)
+    if len(parts) != 2:
+        return parse_local(s), None
+    start = parse_local(parts[0])
+    if re.fullmatch(r"\d{1,2}(:\d\d){0,2}", parts[1].strip()):
+        end = combine(start, parts[1])
+        return start, end if end > start else end + timedelta(days=1)
+    end = parse_local(parts[1])
+    if _is_date_only(parts[1]):
+        end += timedelta(days=1)  # an inclusive end date
+    return start, end
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+_RANGE_SEP = re.compile(r"\s+[-–—]\s+|\s*(?:--|–|—)\s*")
+
+
 def _is_date_only(text: str) -> bool:
     return not re.search(r"\d[:T ]\d", text.strip())
 
@@ -118,7 +148,9 @@ def _is_24(cells: list[str], roles: Roles) -> bool:
     for index in (roles.time, roles.start, roles.end):
         if index is not None and index < len(cells) and re.search(r"(^|\D)24:00", cells[index]):
             return True
-    return False
+    # hour numbers 1..24 in a clock column ("Timme" 24): hours are numbered by their end
+    t = roles.time
+    return t is not None and t < len(cells) and cells[t].strip() == "24"
 
 
 def _common_step(starts: list[datetime]) -> timedelta | None:

@@ -137,3 +137,103 @@ def test_overlap_with_live_readings_is_reported_and_the_operator_chooses(store, 
         assert afternoon == pytest.approx([5.0] * 12)
         assert overlap["readings_deleted"] == 13  # its join reading too
     assert store.quarantine_counts() == {}
+
+
+def _quarters(first: datetime, n: int, kwh: float) -> list[tuple[datetime, datetime, float]]:
+    step = timedelta(minutes=15)
+    return [(first + k * step, first + (k + 1) * step, kwh) for k in range(n)]
+
+
+@pytest.mark.parametrize("choice", ["keep-live", "use-import"])
+def test_finer_file_over_stored_hours_never_halves_them(store, choice):
+    """15-minute rows over hours stored by an earlier hourly import (other rounding, so not
+    duplicates): with keep-live the stored hours stay whole, with use-import the file's
+    quarters replace them; either way every hour is fully measured, nothing in between."""
+    hourly = parse_grid(grid_csv(_hours(datetime(2010, 3, 2), 6, 4.0)), "h.csv", TZ)
+    import_consumption(store, "m", [hourly])
+    quarters = parse_grid(grid_csv(_quarters(datetime(2010, 3, 2), 24, 1.001)), "q.csv", TZ)
+    report = import_consumption(store, "m", [quarters], on_overlap=choice)
+    assert report["overlap"] is not None
+    start = datetime(2010, 3, 2, tzinfo=TZ).timestamp()
+    h = store.read_hourly(["m"], start, start + 6 * 3600)["m"]
+    assert (h.reg_s == 3600).all()
+    expected = 4.0 if choice == "keep-live" else 4.004
+    assert h.reg_kwh == pytest.approx([expected] * 6)
+    if choice == "keep-live":
+        assert report["overlap"]["rows_skipped"] == 24 and report["stored"] == 0
+
+
+def test_hour_numbers_1_to_24_mark_hour_ends_across_the_spring_change():
+    """'Datum;Timme' with hours 1..24 (hour ending, as some operators write them): hour 1 is
+    00:00-01:00; on the spring day hour 3 is missing and hour 2 (01:00-02:00) is valid."""
+    lines = ["Mätpunkt;735999100000777777", "Datum;Timme;Förbrukning"]
+    for day in ("2010-03-27", "2010-03-28"):
+        lines += [f"{day};{h};2,5" for h in range(1, 25) if (day, h) != ("2010-03-28", 3)]
+    parsed = parse_grid(("\r\n".join(lines) + "\r\n").encode("cp1252"), "eon.csv", TZ)
+    assert parsed.rejected == []
+    starts = [r.start_s for r in parsed.intervals]
+    assert starts[0] == datetime(2010, 3, 27, tzinfo=TZ).timestamp()
+    assert parsed.intervals[-1].end_s == datetime(2010, 3, 29, tzinfo=TZ).timestamp()
+    assert len(parsed.intervals) == 24 + 23
+    assert all(r.end_s - r.start_s == 3600 for r in parsed.intervals)
+
+
+def _export(lines: list[str], encoding: str = "utf-8-sig") -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def test_period_column_of_days_months_and_ranges():
+    """'Period;Förbrukning (kWh)' as portals write it: a date per day, a month, or a range."""
+    days = parse_grid(
+        _export(
+            [
+                "Anläggnings-id;735999100000999999;;",
+                "Period;Förbrukning (kWh);;",
+                "2010-10-30;1\u00a0234,50;;",
+                "2010-10-31;1\u00a0300,00;;",
+            ]
+        ),
+        "days.csv",
+        TZ,
+    )
+    assert days.rejected == []
+    assert [(r.start_s, r.end_s, r.energy_kwh) for r in days.intervals] == [
+        (
+            datetime(2010, 10, 30, tzinfo=TZ).timestamp(),
+            datetime(2010, 10, 31, tzinfo=TZ).timestamp(),
+            1234.5,
+        ),
+        (
+            datetime(2010, 10, 31, tzinfo=TZ).timestamp(),
+            datetime(2010, 11, 1, tzinfo=TZ).timestamp(),
+            1300.0,
+        ),
+    ]
+    months = parse_grid(
+        _export(["Period;Förbrukning (kWh)", "2010-01;31 100", "2010-02;30 200"], "cp1252"),
+        "months.csv",
+        TZ,
+    )
+    assert months.rejected == []
+    assert [(r.start_s, r.end_s) for r in months.intervals] == [
+        (datetime(2010, 1, 1, tzinfo=TZ).timestamp(), datetime(2010, 2, 1, tzinfo=TZ).timestamp()),
+        (datetime(2010, 2, 1, tzinfo=TZ).timestamp(), datetime(2010, 3, 1, tzinfo=TZ).timestamp()),
+    ]
+    ranges = parse_grid(
+        _export(
+            [
+                '"Period";"Förbrukning (kWh)";"Status"',
+                '"2010-01-01 - 2010-01-31";"31 100";"Uppmätt"',
+                '"2010-10-31 01:00 - 2010-10-31 02:00";"40,5";"Uppmätt"',
+            ]
+        ),
+        "ranges.csv",
+        TZ,
+    )
+    assert ranges.rejected == []
+    jan, hour = ranges.intervals
+    assert (jan.start_s, jan.end_s) == (
+        datetime(2010, 1, 1, tzinfo=TZ).timestamp(),
+        datetime(2010, 2, 1, tzinfo=TZ).timestamp(),
+    )
+    assert hour.end_s - hour.start_s == 3600 and hour.energy_kwh == 40.5
