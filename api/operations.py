@@ -10,6 +10,7 @@ looked up in ``ctx.extras["broker_probe"]``; without one the broker is reported 
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 
@@ -29,6 +30,9 @@ def operations_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
     registry = CollectorRegistry()
     registry.register(_AppCollector(ctx))
+    path = getattr(ctx.store, "path", None)
+    if isinstance(path, str) and os.path.isfile(path):
+        _store_inode[path] = os.stat(path).st_ino  # the file this process opened
 
     @router.get("/healthz")
     def healthz() -> Response:
@@ -59,10 +63,43 @@ def operations_router(ctx: AppContext) -> APIRouter:
 def _probe_store(ctx: AppContext) -> tuple[bool, str | None, float]:
     started = time.perf_counter()
     try:
-        ctx.store.change_token()
+        _ask_store(ctx.store)
     except Exception as exc:  # any backend error means "not reachable" to an operator
         return False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
     return True, None, time.perf_counter() - started
+
+
+_INFLUX_PROBE = 'SELECT last("n") FROM "writes"'  # one small series (InfluxStore.change_token)
+_store_inode: dict[str, int] = {}  # SQLite path → inode of the file the store opened
+
+
+def _ask_store(store: object) -> None:
+    """Raise unless the store itself answers.
+
+    ``change_token`` is not enough: the InfluxDB store keeps answering its last token while
+    InfluxDB is away (so scores keep being served), and an open SQLite connection keeps
+    answering after its file was deleted or replaced, while ingest writes into nothing.
+    """
+    ping = getattr(store, "ping", None)
+    if callable(ping):
+        ping()
+        return
+    http = getattr(store, "http", None)
+    if callable(getattr(http, "query", None)):
+        http.query(_INFLUX_PROBE)
+        return
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path != ":memory:":
+        try:
+            inode = os.stat(path).st_ino
+        except FileNotFoundError:
+            raise FileNotFoundError(f"the store file {path} is gone") from None
+        if _store_inode.setdefault(path, inode) != inode:
+            raise RuntimeError(
+                f"the store file {path} was replaced after this process opened it "
+                "(restore with `wattleague deploy restore`, then restart ingest and serve)"
+            )
+    store.change_token()
 
 
 def _broker_state(ctx: AppContext) -> dict | None:

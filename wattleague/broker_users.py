@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from paho.mqtt.client import topic_matches_sub
+
 from ingest.routing import Routing
 from scoring.competition import Competition
 
@@ -60,6 +62,15 @@ def broker_users(competitions: list[Competition]) -> list[BrokerUser]:
         if user.role != role:
             problems.append(f"{where}: user name {owner!r} is both a {user.role} and a {role}")
             return
+        if user.write and topic not in user.write:
+            # one user name, two devices on different topics (say meter "main" in two
+            # competitions on one broker): one password would let each forge the other's data
+            problems.append(
+                f"{where}: user name {owner!r} would serve two devices, on {user.write[0]!r} "
+                f"({user.serves[0]}) and on {topic!r}: give them different ids (meter and "
+                "weather station ids must be unique across the competitions on one broker)"
+            )
+            return
         if topic not in user.write:
             user.write.append(topic)
         user.serves.append(serves)
@@ -94,6 +105,21 @@ def broker_users(competitions: list[Competition]) -> list[BrokerUser]:
             if name in users:
                 problems.append(f"display {disp.id!r}: user name {name!r} is already taken")
                 continue
+            clock_filter = f"{disp.awtrix_prefix}/#"
+            covered = [t for t in user_of_topic if topic_matches_sub(clock_filter, t)]
+            ingest_read = [
+                f for f in Routing.from_competitions(competitions).subscriptions()
+                if _filters_overlap(clock_filter, f)
+            ]  # fmt: skip
+            if covered or ingest_read:
+                what = covered[0] if covered else ingest_read[0]
+                problems.append(
+                    f"competition {comp.competition.id!r}, display {disp.id!r}: awtrix_prefix "
+                    f"{disp.awtrix_prefix!r} covers {what!r}, which ingest reads: the clock "
+                    f"may publish anything under {clock_filter!r}, so it could forge meter "
+                    "readings. Use the clock's own prefix (e.g. awtrix_1a2b3c)"
+                )
+                continue
             # the clock subscribes to its whole prefix and publishes its stats there
             users[name] = BrokerUser(
                 name, "display-clock", readwrite=[f"{disp.awtrix_prefix}/#"], serves=[disp.id]
@@ -113,6 +139,19 @@ def broker_users(competitions: list[Competition]) -> list[BrokerUser]:
         )
     users[MONITOR_USER] = BrokerUser(MONITOR_USER, "monitor", serves=["serve --health-mqtt"])
     return list(users.values())
+
+
+def _filters_overlap(a: str, b: str) -> bool:
+    """True when some topic matches both MQTT filters ``a`` and ``b``."""
+    pa, pb = a.split("/"), b.split("/")
+    for x, y in zip(pa, pb, strict=False):
+        if x == "#" or y == "#":
+            return True
+        if x != y and "+" not in (x, y):
+            return False
+    longer, shorter = (pa, pb) if len(pa) >= len(pb) else (pb, pa)
+    # "a/#" also matches "a" itself
+    return len(longer) == len(shorter) or longer[len(shorter) :] == ["#"]
 
 
 def acl_text(users: list[BrokerUser], source: str) -> str:

@@ -142,12 +142,21 @@ def ingest(
     from ingest.mqtt_worker import IngestWorker
     from ingest.routing import Routing
     from ingest.validation import Limits
+    from wattleague.logs import announce, redact_url
 
     if mqtt_protocol not in ("5", "3.1.1"):
         raise click.BadParameter("use 5 or 3.1.1", param_hint="--mqtt-protocol")
     if not 0 <= metrics_port <= 65535:
         raise click.BadParameter(f"{metrics_port} is not a port (0-65535)", "--metrics-port")
     comps = load_competitions(configs)
+    if shared_group and store.startswith("influxdb"):
+        # InfluxStore reads each meter's chain tail per batch: two workers storing one
+        # meter's consecutive readings at once may both count the interval between them
+        announce(
+            f"warning: --shared-group {shared_group} with an InfluxDB store: workers of the "
+            "group can store one meter's readings at the same moment and count an interval "
+            "twice; give each worker its own meters (competition file) instead"
+        )
     metrics = IngestMetrics() if metrics_port else None
     worker = IngestWorker(
         broker_or_fail(mqtt),
@@ -167,15 +176,16 @@ def ingest(
                 f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}",
                 param_hint="--metrics-port",
             ) from None
-        click.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics", err=True)
+        announce(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.start()
-    click.echo(f"ingesting from {mqtt} into {store}; Ctrl-C to stop", err=True)
+    # never the password or token: this line ends up in journald
+    announce(f"ingesting from {redact_url(mqtt)} into {redact_url(store)}; Ctrl-C to stop")
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     worker.stop()
-    click.echo(f"stopped: {dict(worker.stats)}", err=True)
+    announce(f"stopped: {dict(worker.stats)}")
 
 
 @main.command()

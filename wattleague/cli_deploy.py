@@ -154,18 +154,20 @@ def prune_cmd(store, retention_days, max_age_days, quarantine_days) -> None:
     from ingest.store.sqlite_maintenance import MaintenanceError, prune_readings
 
     path = _sqlite_path(store)
-    if retention_days <= 0:
-        click.echo(
-            f"retention is off ({SETTINGS['retention_days'].flag} 0): nothing pruned", err=True
-        )
-        return
     if quarantine_days < 0:
         raise click.BadParameter("must be >= 0", param_hint="--quarantine-days")
+    if retention_days <= 0:
+        click.echo(
+            f"retention is off ({SETTINGS['retention_days'].flag} 0): no readings pruned",
+            err=True,
+        )
+        if not quarantine_days:
+            return
     now_ms = int(time.time() * 1000)
     try:
         result = prune_readings(
             path,
-            cutoff_ms=now_ms - int(retention_days * 86_400_000),
+            cutoff_ms=now_ms - int(retention_days * 86_400_000) if retention_days > 0 else None,
             now_ms=now_ms,
             max_age_days=max_age_days,
             quarantine_cutoff_ms=now_ms - int(quarantine_days * 86_400_000)
@@ -175,7 +177,8 @@ def prune_cmd(store, retention_days, max_age_days, quarantine_days) -> None:
     except MaintenanceError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
+    kept = f"older than {retention_days:g} days" if retention_days > 0 else "(retention off)"
     click.echo(
-        f"pruned {result.readings} readings, {result.messages} messages, "
-        f"{result.quarantine} quarantine entries older than {retention_days:g} days from {path}"
+        f"pruned {result.readings} readings, {result.messages} messages {kept}, "
+        f"{result.quarantine} quarantine entries older than {quarantine_days:g} days from {path}"
     )

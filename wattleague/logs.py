@@ -8,6 +8,7 @@ journald, Loki or Elasticsearch can filter on them without parsing free text.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -73,3 +74,33 @@ def configure_logging(log_format: str, verbose: bool) -> None:
     )
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)([^@/]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password or token: ``mqtt://user:***@host``, ``influxdb2://***@…``."""
+
+    def hide(m: re.Match) -> str:
+        user, sep, _secret = m.group(2).partition(":")
+        return f"{m.group(1)}{user}:***@" if sep else f"{m.group(1)}***@"
+
+    return _USERINFO.sub(hide, url)
+
+
+def announce(message: str) -> None:
+    """Tell the operator something a command does (start, stop, where metrics are served).
+
+    Text logging: a plain line on stderr. JSON logging: a JSON line like every other, whatever
+    the log level, so a log shipper that parses each line never meets plain text.
+    """
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None or not isinstance(handler.formatter, JSONFormatter):
+        print(message, file=sys.stderr, flush=True)
+        return
+    record = logging.makeLogRecord(
+        {"name": "wattleague", "levelno": logging.INFO, "levelname": "INFO", "msg": message}
+    )
+    handler.handle(record)

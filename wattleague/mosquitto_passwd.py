@@ -131,10 +131,28 @@ def _write_private(path: Path, text: str) -> None:
 
 def _write_atomic(path: Path, text: str, mode: int) -> None:
     """Write beside ``path`` with ``mode`` from the start, then rename: no reader ever sees a
-    half-written file, and secrets are never world-readable, not even for a moment."""
+    half-written file, and secrets are never world-readable, not even for a moment.
+
+    A file that exists keeps its owner and group (the operator's ``chown mosquitto:`` of the
+    password file): a root re-run must not leave the broker a file it cannot read on reload.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    try:
+        old = path.stat()
+    except FileNotFoundError:
+        old = None
+    if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.chown(tmp, old.st_uid, old.st_gid)
+        except PermissionError:
+            tmp.unlink()
+            raise ValueError(
+                f"{path} belongs to uid {old.st_uid}, gid {old.st_gid}; run this command as "
+                "root (or as that user) so the rewritten file keeps its owner"
+            ) from None
     os.chmod(tmp, mode)  # O_CREAT's mode is masked by the umask
     os.replace(tmp, path)

@@ -71,9 +71,13 @@ def backup(store_path: str | Path, out_path: str | Path, force: bool = False) ->
     if out_path.exists() and not force:
         raise MaintenanceError(f"{out_path} exists; choose another --out or add --force")
     tmp = out_path.with_name(f".{out_path.name}.partial")
-    tmp.unlink(missing_ok=True)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        dst = sqlite3.connect(str(tmp))
+    except (OSError, sqlite3.Error) as exc:
+        raise MaintenanceError(f"cannot write the backup beside {out_path}: {exc}") from None
     src = _connect(store_path)
-    dst = sqlite3.connect(str(tmp))
     try:
         src.backup(dst, pages=PAGES_PER_STEP)
         pages = dst.execute("PRAGMA page_count").fetchone()[0]
@@ -125,19 +129,19 @@ class PruneResult:
 
 def prune_readings(
     store_path: str | Path,
-    cutoff_ms: int,
+    cutoff_ms: int | None,
     now_ms: int,
     max_age_days: float,
     quarantine_cutoff_ms: int | None = None,
 ) -> PruneResult:
-    """Delete raw readings with ts < ``cutoff_ms`` (hourly energy stays).
+    """Delete raw readings with ts < ``cutoff_ms`` (hourly energy stays; None: keep them).
 
     ``max_age_days`` is the ingest's limit: readings up to that age are still accepted, so the
     cutoff must be at least that old. ``quarantine_cutoff_ms`` also drops quarantine entries
     received before it.
     """
     oldest_accepted_ms = now_ms - int(max_age_days * 86_400_000)
-    if cutoff_ms > oldest_accepted_ms:
+    if cutoff_ms is not None and cutoff_ms > oldest_accepted_ms:
         raise MaintenanceError(
             f"cannot drop readings younger than the ingest's --max-age-days ({max_age_days:g} "
             "days): a late reading is placed between its stored neighbours and would be "
@@ -150,8 +154,9 @@ def prune_readings(
     readings = messages = quarantined = 0
     try:
         first = conn.execute("SELECT min(ts_ms) FROM readings").fetchone()[0]
-        lo = first if first is not None else cutoff_ms
-        while lo < cutoff_ms:  # the key starts with ts_ms: each step is a range delete
+        lo = first if first is not None and cutoff_ms is not None else cutoff_ms
+        # the key starts with ts_ms: each step is a range delete
+        while cutoff_ms is not None and lo < cutoff_ms:
             hi = min(lo + PRUNE_STEP_MS, cutoff_ms)
             with _transaction(conn):
                 readings += conn.execute(
@@ -160,10 +165,11 @@ def prune_readings(
             lo = hi
         # messages: traceability of the rows that are gone; a message received a day after
         # the cutoff may still hold kept readings (up to max_future_s ahead), so keep a margin
-        with _transaction(conn):
-            messages = conn.execute(
-                "DELETE FROM messages WHERE received_ms < ?", (cutoff_ms - 86_400_000,)
-            ).rowcount
+        if cutoff_ms is not None:
+            with _transaction(conn):
+                messages = conn.execute(
+                    "DELETE FROM messages WHERE received_ms < ?", (cutoff_ms - 86_400_000,)
+                ).rowcount
         if quarantine_cutoff_ms is not None:
             with _transaction(conn):
                 quarantined = conn.execute(

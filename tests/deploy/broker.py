@@ -1,5 +1,7 @@
 """Mosquitto started with deploy/mosquitto/mosquitto.conf and the generated ACL and passwords.
 
+It is installed as the README says: into ``conf.d/`` beside a copy of Debian's stock
+``/etc/mosquitto/mosquitto.conf`` (pid file, persistence folder, log file, ``include_dir``).
 The production file is used as is, except for what must differ on a test machine: free
 loopback ports instead of 1883/8883, temporary folders instead of /etc and /var/lib, stderr
 instead of syslog. Each substitution must match, so a changed deploy file fails the tests
@@ -49,15 +51,24 @@ class DeployedMosquitto:
             ("listener 1883 127.0.0.1\n", f"listener {self.port} 127.0.0.1\n"),
             ("/etc/mosquitto/wattleague/", f"{broker_dir}/"),
             ("/etc/mosquitto/certs/", f"{cert_dir}/"),
-            ("persistence_location /var/lib/mosquitto/", f"persistence_location {workdir}/"),
             ("log_dest syslog", "log_dest stderr"),
         ]:
             assert old in text, f"{DEPLOY_CONF} no longer has {old!r}"
             text = text.replace(old, new)
+        (workdir / "conf.d").mkdir(exist_ok=True)
+        (workdir / "conf.d" / "wattleague.conf").write_text(text)
+        # Debian's stock main file (package mosquitto), with this test's folders
+        main = (
+            f"pid_file {workdir}/mosquitto.pid\n"
+            "persistence true\n"
+            f"persistence_location {workdir}/\n"
+            f"log_dest file {workdir}/mosquitto.log\n"
+            f"include_dir {workdir}/conf.d\n"
+        )
         if hasattr(os, "geteuid") and os.geteuid() == 0:
-            text += "user root\n"  # see tests.services.Mosquitto
+            main += "user root\n"  # see tests.services.Mosquitto
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(text)
+        self.conf.write_text(main)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:

@@ -94,3 +94,90 @@ def test_json_logs_are_one_object_per_line(tmp_path, deploy_competition):
     warning = next(r for r in records if "not reachable" in r["message"])
     assert warning["level"] == "WARNING" and warning["logger"] == "ingest.mqtt_worker"
     assert warning["ts"].endswith("+00:00") and warning["pid"] == proc.pid
+
+
+def test_rerun_keeps_the_owner_the_operator_gave_the_files(tmp_path, deploy_competition):
+    # README: `chown mosquitto: passwd`; a root re-run (new meter, rotation) must not hand the
+    # broker a root-owned 0600 file it cannot read on reload (every client then refused)
+    import os
+
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("changing a file's owner needs root")
+    generate(deploy_competition, tmp_path)
+    os.chown(tmp_path / "passwd", 4321, 4322)
+    result, _ = generate(deploy_competition, tmp_path, "--rotate")
+    assert result.exit_code == 0, result.output
+    stat = (tmp_path / "passwd").stat()
+    assert (stat.st_uid, stat.st_gid, stat.st_mode & 0o777) == (4321, 4322, 0o600)
+
+
+def _two(tmp_path, first: str, second: str):
+    from tests.fixtures import one_site_toml
+
+    paths = []
+    for cid, extra in (("tavling-a", first), ("tavling-b", second)):
+        path = tmp_path / f"{cid}.toml"
+        path.write_text(one_site_toml(cid, cid, ["main"], extra=extra))
+        paths.append(str(path))
+    args = ["deploy", "mosquitto-acl", "--out", str(tmp_path / "o")]
+    for p in paths:
+        args += ["--config", p]
+    return CliRunner().invoke(main, args)
+
+
+def test_same_meter_id_in_two_competitions_is_not_one_shared_login(tmp_path):
+    # two devices (wattleague/tavling-a/alfa/main and wattleague/tavling-b/alfa/main) would
+    # get one user and password, each able to publish the other's readings
+    result = _two(tmp_path, "", "")
+    assert result.exit_code == 2, result.output
+    assert "user name 'main' would serve two devices" in result.output
+    assert "wattleague/tavling-a/alfa/main" in result.output
+    assert not (tmp_path / "o" / "acl").exists()
+
+
+def test_clock_prefix_covering_meter_topics_is_refused(tmp_path):
+    from tests.fixtures import one_site_toml
+
+    clock = '\n[[display]]\nid = "klocka"\nsite = "alfa"\nkind = "awtrix"\nawtrix_prefix = "{}"\n'
+    for prefix, covered in [
+        ("wattleague/liten", "wattleague/liten/alfa/m1"),
+        ("tele/m2", "tele/m2/SENSOR"),
+        ("wattleague", "wattleague/liten/alfa/m1"),
+    ]:
+        text = one_site_toml("liten", "Liten", ["m1", "m2"], extra=clock.format(prefix))
+        text = text.replace('id = "m2"\n', 'id = "m2"\n  topic = "tele/m2/SENSOR"\n')
+        config = tmp_path / "c.toml"
+        config.write_text(text)
+        result = CliRunner().invoke(
+            main, ["deploy", "mosquitto-acl", "--config", str(config), "--out", str(tmp_path)]
+        )
+        assert result.exit_code == 2, (prefix, result.output)
+        assert f"awtrix_prefix {prefix!r} covers" in result.output, result.output
+        assert "display 'klocka'" in result.output
+        assert covered in result.output or "wattleague/#" in result.output
+
+
+def test_ingest_never_logs_secrets_and_json_logs_are_json_only(tmp_path, deploy_competition):
+    log = tmp_path / "ingest.log"
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wattleague", "--log-format", "json", "ingest",
+             "--config", str(deploy_competition), "--store", f"sqlite:///{tmp_path}/s.db",
+             "--mqtt", f"mqtt://wattleague-ingest:S3cretPw@127.0.0.1:{port}",
+             "--metrics-port", str(free_port())],
+            stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "ingesting from" in log.read_text())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    text = log.read_text()
+    assert "S3cretPw" not in text
+    assert f"mqtt://wattleague-ingest:***@127.0.0.1:{port}" in text
+    records = [json.loads(line) for line in text.splitlines()]  # every line, not just some
+    assert any(r["message"].startswith("metrics on http://") for r in records)
+    assert any(r["message"].startswith("stopped: ") for r in records)

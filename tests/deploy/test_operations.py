@@ -113,3 +113,42 @@ def test_healthz_is_503_when_the_store_fails(tmp_path):
         assert response.json()["store"] is False
         assert "closed database" in response.json()["store_error"]
         assert samples(client.get("/metrics").text)["wattleague_store_up"][()] == 0.0
+
+
+def test_healthz_is_503_when_influxdb_goes_away(tmp_path):
+    # the InfluxDB store keeps serving its last scores while InfluxDB is away, but health
+    # must say the store does not answer: that is what a load balancer and an alert look at
+    from ingest.store import open_store
+    from tests.influx import Influxd
+
+    influxd = Influxd(tmp_path / "influxd")
+    influxd.start()
+    try:
+        store = open_store(influxd.url("health"))
+        app = create_app([competition()], store, clock=NOW.timestamp)
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            influxd.stop()
+            response = client.get("/healthz")
+            metrics = samples(client.get("/metrics").text)
+    finally:
+        influxd.stop()
+    assert response.status_code == 503, response.json()
+    assert response.json()["store"] is False
+    assert "InfluxDB" in response.json()["store_error"]
+    assert metrics["wattleague_store_up"][()] == 0.0
+
+
+def test_healthz_is_503_when_the_sqlite_file_is_gone_or_replaced(tmp_path):
+    store = seeded_store(tmp_path)
+    path = tmp_path / "store.db"
+    app = create_app([competition()], store, clock=NOW.timestamp)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        path.rename(tmp_path / "moved.db")  # the open connection still answers
+        gone = client.get("/healthz")
+        SQLiteStore(path).close()  # a new, different file at the same path
+        replaced = client.get("/healthz")
+    store.close()
+    assert gone.status_code == 503 and "is gone" in gone.json()["store_error"]
+    assert replaced.status_code == 503 and "replaced" in replaced.json()["store_error"]

@@ -93,3 +93,26 @@ def test_pruning_refuses_to_drop_readings_ingest_still_accepts(tmp_path):
     assert result.exit_code == 1 and "--max-age-days" in result.output
     assert store.count_readings() > 0
     store.close()
+
+
+def test_backup_into_a_folder_that_does_not_exist_yet(tmp_path):
+    store = SQLiteStore(tmp_path / "live.db")
+    seed(store)
+    out = tmp_path / "backups" / "nightly" / "wl.db"
+    result = run("backup", "--store", f"sqlite:///{tmp_path}/live.db", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert leaderboard(SQLiteStore(out)) == leaderboard(store)
+
+
+def test_quarantine_pruned_with_raw_retention_off(tmp_path):
+    from ingest.store.base import Message, Rejected
+
+    store = SQLiteStore(tmp_path / "live.db")
+    seed(store)
+    store.write([Message("x/y", 0, rejected=[Rejected("unknown_topic", "t", "x/y", b"{}", 0)])])
+    readings = store.count_readings()
+    result = run("prune", "--store", f"sqlite:///{tmp_path}/live.db", "--quarantine-days", "30")
+    assert result.exit_code == 0, result.output
+    assert "1 quarantine entries" in result.output
+    assert store.quarantine_counts() == {}
+    assert store.count_readings() == readings  # --retention-days 0: raw readings stay
