@@ -45,7 +45,11 @@ class AppContext:
         """The site's index in ``b``, or a 404."""
         i = b.site_index(sid)
         if i is None:
+            known = [s.id for s in b.competition.sites]
+            listed = ", ".join(known[:50]) + (f" … ({len(known)} sites)" if len(known) > 50 else "")
             raise APIError(
-                404, "not_found", f"competition {b.competition.id!r} has no site {sid!r}"
+                404,
+                "not_found",
+                f"competition {b.competition.id!r} has no site {sid!r}; known: {listed}",
             )
         return i

@@ -571,13 +571,21 @@ class Scoreboard:
             days = self.grid.day_ordinal[started]
             unique, first = np.unique(days, return_index=True)
             starts = starts[first]
-            actual = np.add.reduceat(np.nan_to_num(actual), first) if first.size else actual
-            base = np.add.reduceat(np.nan_to_num(base), first) if first.size else base
+            if first.size:  # a day without one known hour stays unknown (null), never 0
+                actual = _day_sums(actual, first)
+                base = _day_sums(base, first)
             del unique
         return [
             {"start": self.local_iso(t), "actual_kwh": _num(a, 3), "baseline_kwh": _num(b, 3)}
             for t, a, b in zip(starts.tolist(), actual.tolist(), base.tolist(), strict=True)
         ]
+
+
+def _day_sums(hourly: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Sums of the known hours of each day (``first``: each day's first index); NaN for a day
+    with none."""
+    known = np.add.reduceat(np.isfinite(hourly).astype(np.int64), first)
+    return np.where(known > 0, np.add.reduceat(np.nan_to_num(hourly), first), np.nan)
 
 
 def _joined(first: LocalHours, second: LocalHours) -> LocalHours:

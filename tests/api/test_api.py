@@ -209,3 +209,29 @@ def test_money_co2_uncertainty_and_energy_traps(client):
     assert traps["night_base_change_pct"] == pytest.approx(-20.0)
     assert traps["weekend_base_change_pct"] == pytest.approx(-20.0)
     assert traps["after_hours_share_change_pct_points"] == pytest.approx(0.0)
+
+
+def test_a_day_without_readings_is_unknown_not_zero(tmp_path):
+    """A meter installed on day 3: days 1-2 of the day series are null, as their hours are."""
+    from datetime import datetime
+
+    from tests.fixtures import TZ
+
+    store = SQLiteStore(tmp_path / "late.db")
+    try:
+        readings = hourly_readings(
+            "beta-main", datetime(2011, 3, 3, tzinfo=TZ), NOW, 4.5, register_kwh=50_000.0
+        )
+        store.write([Message("seed", 0, "test", readings)])
+        app = create_app([competition()], store, clock=NOW.timestamp)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            url = "/api/competitions/liten/sites/beta/series"
+            days = client.get(url + "?resolution=day").json()["series"]
+            hours = client.get(url).json()["series"]
+            missing = client.get("/api/competitions/liten/sites/nope")
+        assert [d["actual_kwh"] for d in days[:2]] == [None, None]
+        assert all(h["actual_kwh"] is None for h in hours[:48])
+        assert days[3]["actual_kwh"] == pytest.approx(108.0)
+        assert missing.status_code == 404 and "known: alfa, beta, gamma" in missing.text
+    finally:
+        store.close()
