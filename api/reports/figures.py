@@ -8,6 +8,7 @@ competition totals) are summed here from those values and rounded once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -140,6 +141,25 @@ def competition_totals(entries: list[dict]) -> dict:
         "saved_money": total("saved_money", 2),
         "saved_co2_kg": total("saved_co2_kg", 2),
         "sites_with_data": sum(1 for e in entries if e["hours_matched"]),
+        **_total_uncertainty(entries, saved, base),
+    }
+
+
+def _total_uncertainty(entries: list[dict], saved: float | None, base: float | None) -> dict:
+    """The competition's savings uncertainty: the sites' own (ASHRAE Guideline 14, same
+    confidence) added in quadrature, as the sites' baselines are fitted independently."""
+    parts = [
+        e["uncertainty_kwh"]
+        for e in entries
+        if e.get("uncertainty_kwh") is not None and e["hours_matched"]
+    ]
+    if not parts or saved is None or not base:
+        return {"uncertainty_kwh": None, "uncertainty_pct_points": None, "significant": None}
+    kwh = math.sqrt(sum(u * u for u in parts))
+    return {
+        "uncertainty_kwh": round(kwh, KWH_DIGITS),
+        "uncertainty_pct_points": round(100.0 * kwh / base, PCT_DIGITS),
+        "significant": abs(saved) > kwh,
     }
 
 

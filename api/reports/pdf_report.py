@@ -295,6 +295,21 @@ def _site_story(site: SiteFigures, fig: ReportFigures, lang: str) -> list:
     return story
 
 
+def _total_uncertainty_text(fig: ReportFigures, lang: str) -> str:
+    tot = fig.totals
+    if tot.get("uncertainty_kwh") is None:
+        return t(lang, "no_uncertainty").capitalize() + "."
+    text = t(
+        lang,
+        "uncertainty",
+        pct=num(tot["uncertainty_pct_points"], 2, lang),
+        kwh=num(tot["uncertainty_kwh"], 1, lang),
+        conf=fig.baseline["confidence_pct"],
+    )
+    tail = "" if tot["significant"] else "; " + t(lang, "not_significant")
+    return f"{text} ({t(lang, 'uncertainty_sum')}){tail}."
+
+
 def _competition_story(fig: ReportFigures, lang: str) -> list:
     c, tot = fig.competition, fig.totals
     story: list = [
@@ -330,6 +345,7 @@ def _competition_story(fig: ReportFigures, lang: str) -> list:
             f"{_kwh(tot['baseline_kwh'], lang)}. {t(lang, 'sites_with_data')}: "
             f"{tot['sites_with_data']} / {c['sites']}."
         ),
+        _p(_total_uncertainty_text(fig, lang)),
         _p(t(lang, "leaderboard"), _H2),
     ]
     rows = [

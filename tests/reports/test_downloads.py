@@ -157,6 +157,15 @@ def test_pdf_pages_render_with_charts(client, tmp_path):
     assert all(_count(p, (0x15, 0x65, 0xC0)) > 5 for p in charted)
 
 
+def test_competition_pdf_gives_the_total_with_its_uncertainty(client, tmp_path):
+    entries = client.get(f"{BASE}/leaderboard").json()["entries"]
+    parts = [e["uncertainty_kwh"] for e in entries if e["hours_matched"] and e["uncertainty_kwh"]]
+    assert parts, "the fixture's sites have an uncertainty"
+    total = round(sum(u * u for u in parts) ** 0.5, 1)
+    text = " ".join(pdf_text(client.get(f"{BASE}/summary.pdf?lang=en").content, tmp_path).split())
+    assert f"(± {total:.1f} kWh) at 90 % confidence (the sites' uncertainties added" in text
+
+
 def test_site_without_data_says_so(client, tmp_path):
     for fmt in ("pdf", "csv", "xlsx"):
         assert client.get(f"{BASE}/sites/gamma/summary.{fmt}").status_code == 200

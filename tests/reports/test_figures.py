@@ -54,6 +54,7 @@ def test_competition_totals_sum_the_shown_values():
             "saved_money": 403.2,
             "saved_co2_kg": 15.12,
             "hours_matched": 168,
+            "uncertainty_kwh": 30.0,
         },
         {
             "saved_kwh": 84.0,
@@ -62,6 +63,7 @@ def test_competition_totals_sum_the_shown_values():
             "saved_money": 100.8,
             "saved_co2_kg": 3.78,
             "hours_matched": 168,
+            "uncertainty_kwh": 40.0,
         },
         {
             "saved_kwh": 0.0,
@@ -76,6 +78,9 @@ def test_competition_totals_sum_the_shown_values():
     assert tot["saved_kwh"] == 420.0 and tot["baseline_kwh"] == 2520.0
     assert tot["reduction_pct"] == 16.67  # 100 x 420 / 2520
     assert tot["saved_money"] == 504.0 and tot["sites_with_data"] == 2
+    # independent sites: uncertainties add in quadrature (30² + 40² = 50²)
+    assert tot["uncertainty_kwh"] == 50.0 and tot["uncertainty_pct_points"] == 1.98
+    assert tot["significant"] is True
 
 
 def test_numbers_keep_the_api_digits():
