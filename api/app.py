@@ -11,6 +11,7 @@ from importlib import resources
 
 import orjson
 from fastapi import FastAPI, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
@@ -116,7 +117,7 @@ def create_app(
         return HTMLResponse(page)
 
     @app.get("/api/competitions")
-    def list_competitions() -> Response:
+    async def list_competitions() -> Response:  # the competitions in memory: no I/O
         return _json({"competitions": [_summary(c) for c in ctx.competitions.values()]})
 
     @app.get("/api/competitions/{cid}")
@@ -141,11 +142,11 @@ def create_app(
         )
 
     @app.get("/api/competitions/{cid}/leaderboard")
-    def leaderboard(cid: str, metric: Metric = Metric.reduction) -> Response:
+    async def leaderboard(cid: str, metric: Metric = Metric.reduction) -> Response:
         b = board(cid)
-        if metric is Metric.reduction and cid in hub.latest:
+        if metric is Metric.reduction and cid in hub.latest:  # the stream's bytes: no I/O
             return Response(hub.latest[cid], media_type="application/json")
-        return _json(_with_label(b, metric.value))
+        return _json(await run_in_threadpool(_with_label, b, metric.value))
 
     @app.get("/api/competitions/{cid}/sites/{sid}")
     def site(cid: str, sid: str) -> Response:
@@ -183,37 +184,54 @@ def create_app(
     # rendering per snapshot and page (a new snapshot replaces the entry)
     frame_cache: dict[tuple[str, FrameFormat], tuple] = {}
 
+    def frame_state(did: str, fmt: FrameFormat, b: Scoreboard, snap, disp) -> tuple:
+        """(snapshot, state, as_of, pages, {page: Frame}) of a display, built once per snapshot:
+        a frame is a function of the snapshot, the display's settings and the page."""
+        cached = frame_cache.get((did, fmt))
+        if cached is None or cached[0] is not snap:
+            i = site_index(b, disp.site)
+            detail = b.site_detail(i)
+            top = b.leaderboard()["entries"][:3]
+            series = b.site_series(i, "hour") if fmt is FrameFormat.awtrix else None
+            state = state_from_api(detail, top, series, disp.stale_after_s)
+            cached = (snap, state, detail["as_of"], n_pages(disp, state, fmt), {})
+            frame_cache[(did, fmt)] = cached
+        return cached
+
     @app.get("/api/displays/{did}/frame")
-    def frame(
+    async def frame(
         did: str,
         format: FrameFormat = Query(FrameFormat.json),
         page: int | None = Query(None, ge=0, description="force a page (default: by time)"),
     ) -> Response:
+        # Signs poll this endpoint all day. The common case — a snapshot checked against the
+        # store under RECHECK_S ago and a page already drawn — touches no I/O and runs on the
+        # event loop; anything that may read the store or draw goes to a worker thread.
         if did not in displays:
             raise APIError(404, "not_found", f"no display {did!r}; known: {sorted(displays)}")
         comp_id, disp = displays[did]
         b = board(comp_id)
-        snap = b.snapshot()
-        try:
-            cached = frame_cache.get((did, format))
-            if cached is None or cached[0] is not snap:
-                i = site_index(b, disp.site)
-                detail = b.site_detail(i)
-                top = b.leaderboard()["entries"][:3]
-                series = b.site_series(i, "hour") if format is FrameFormat.awtrix else None
-                state = state_from_api(detail, top, series, disp.stale_after_s)
-                pages = n_pages(disp, state, format)
-                cached = (snap, state, detail["as_of"], pages, {})
-                frame_cache[(did, format)] = cached
-            _, state, as_of, pages, rendered = cached
-            now_s = clock()
-            shown = page if page is not None else page_index(now_s, disp.page_s, pages)
-            out = rendered.get(shown)
-            if out is None:  # a page out of range raises here and is never cached
-                out = render_frame(disp, state, format, now_s, shown, {"as_of": as_of})
-                rendered[shown] = out
-        except FrameError as exc:
-            raise APIError(400, "bad_request", str(exc)) from None
+        snap = b.recent_snapshot()
+        if snap is None:
+            snap = await run_in_threadpool(b.snapshot)
+        cached = frame_cache.get((did, format))
+        if cached is None or cached[0] is not snap:
+            try:
+                cached = await run_in_threadpool(frame_state, did, format, b, snap, disp)
+            except FrameError as exc:
+                raise APIError(400, "bad_request", str(exc)) from None
+        _, state, as_of, pages, rendered = cached
+        now_s = clock()
+        shown = page if page is not None else page_index(now_s, disp.page_s, pages)
+        out = rendered.get(shown)
+        if out is None:  # a page out of range raises here and is never cached
+            try:
+                out = await run_in_threadpool(
+                    render_frame, disp, state, format, now_s, shown, {"as_of": as_of}
+                )
+            except FrameError as exc:
+                raise APIError(400, "bad_request", str(exc)) from None
+            rendered[shown] = out
         return Response(
             out.body,
             media_type=out.media_type,

@@ -6,8 +6,9 @@ The history behind the baseline changes rarely, so its hourly matrix is cached f
 
 from __future__ import annotations
 
+import math
 import threading
-import time as _time
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -82,6 +83,9 @@ class BillingFit:
     days_per_point: np.ndarray  # mean days per billing period [days]
 
 
+RECHECK_S = 0.25  # how long a frame may be served without asking the store for news [s]
+
+
 class Scoreboard:
     """Computes and caches the snapshot of one competition."""
 
@@ -89,7 +93,7 @@ class Scoreboard:
         self,
         competition: Competition,
         store: Store,
-        clock: Callable[[], float] = _time.time,
+        clock: Callable[[], float] = time.time,
         history_ttl_s: float = 300.0,
     ) -> None:
         self.competition = competition
@@ -110,6 +114,7 @@ class Scoreboard:
         self._history: tuple[float, SiteHours] | None = None
         self._snapshot: Snapshot | None = None
         self._token: tuple[int, int] | None = None
+        self._checked_at_s = -math.inf  # monotonic time of the last store change check
         self._history_ranks: tuple[Snapshot, RankHistory] | None = None
         self.site_methods = [competition.baseline_method_of(s) for s in competition.sites]
         self.billing_sites = np.flatnonzero(np.array(self.site_methods) == "billing")
@@ -154,14 +159,24 @@ class Scoreboard:
         return np.array(rows, dtype=float).reshape(len(stations), size)
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot, recomputed when data changed or a new hour began."""
+        """The current snapshot, recomputed when data changed or a new minute began."""
         now_s = self.clock()
         token = (self.store.change_token(), int(now_s // 60))
         with self._lock:
             if self._snapshot is None or token != self._token:
                 self._snapshot = self._compute(now_s)
                 self._token = token
+            self._checked_at_s = time.monotonic()
             return self._snapshot
+
+    def recent_snapshot(self, max_age_s: float = RECHECK_S) -> Snapshot | None:
+        """The snapshot without asking the store, if its change check is under ``max_age_s``
+        old and the minute has not turned; else None (call ``snapshot``). No I/O: safe to call
+        on the event loop, which is what lets the display frames be served without a thread."""
+        snap, token = self._snapshot, self._token
+        if snap is None or token is None or time.monotonic() - self._checked_at_s > max_age_s:
+            return None
+        return snap if int(self.clock() // 60) == token[1] else None
 
     def forget_history(self) -> None:
         """Drop the cached history and snapshot (an import changed the past)."""
