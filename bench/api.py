@@ -268,11 +268,14 @@ def throughput(port: int, display: str, total: int, connections: int, rounds: in
 
 
 def _print_rates(endpoints, rates: dict[str, float]) -> None:
-    trivial = rates[endpoints[0][1]]
+    trivial, health = rates[endpoints[0][1]], rates[endpoints[1][1]]
     for n, (label, path) in enumerate(endpoints):
         ratio = rates[path] / trivial
         verdict = "" if n < 2 else ("  ok" if ratio >= GOAL_RATIO else "  BELOW GOAL")
-        print(f"    {label:50s} {rates[path]:9,.0f} req/s  {ratio:6.1%} of trivial{verdict}")
+        print(
+            f"    {label:50s} {rates[path]:9,.0f} req/s  {ratio:6.1%} of trivial"
+            f"  ({rates[path] / health:6.1%} of /healthz){verdict}"
+        )
 
 
 def _uvloop_run(coro):
