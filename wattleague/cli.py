@@ -11,7 +11,12 @@ from datetime import UTC, datetime
 import click
 import orjson
 
-from wattleague.cli_common import broker_or_fail, load_competitions, open_store_or_fail
+from wattleague.cli_common import (
+    broker_or_fail,
+    config_files_option,
+    load_competitions,
+    open_store_or_fail,
+)
 from wattleague.settings import settings_options, settings_table
 
 
@@ -69,14 +74,7 @@ def check_config(files: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Competition file (repeat for several competitions).",
-)
+@config_files_option()
 @settings_options("store", "host", "port", "stream_interval_s", "health_mqtt")
 def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
     """Serve the API, the leaderboard page and display frames."""
@@ -106,14 +104,7 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Competition file (repeat for several competitions).",
-)
+@config_files_option()
 @settings_options(
     "store",
     "mqtt",

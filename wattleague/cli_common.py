@@ -37,3 +37,16 @@ def broker_or_fail(url: str):
         return parse_mqtt_url(url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--mqtt") from None
+
+
+def config_files_option(help_text: str = "Competition file (repeat for several competitions)."):
+    """``--config FILE`` (repeatable, required) as ``configs``: the option every command that
+    reads competition files takes."""
+    return click.option(
+        "--config",
+        "configs",
+        multiple=True,
+        required=True,
+        type=click.Path(dir_okay=False),
+        help=help_text,
+    )

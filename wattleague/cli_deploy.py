@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from wattleague.cli_common import load_competitions
+from wattleague.cli_common import config_files_option, load_competitions
 from wattleague.settings import SETTINGS, settings_options
 
 
@@ -17,14 +17,7 @@ def deploy() -> None:
 
 
 @deploy.command("mosquitto-acl")
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Competition file (repeat for several competitions on one broker).",
-)
+@config_files_option("Competition file (repeat for several competitions on one broker).")
 @click.option(
     "--out",
     "out_dir",

@@ -19,21 +19,14 @@ from datetime import datetime, timedelta
 import click
 import orjson
 
-from wattleague.cli_common import broker_or_fail, load_competitions
+from wattleague.cli_common import broker_or_fail, config_files_option, load_competitions
 from wattleague.settings import settings_options
 
 INTENSITY_KWH_M2_YEAR = 30.0  # a Swedish office's electricity per heated m² and year
 
 
 @click.command("simulate")
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Competition file (repeat for several competitions).",
-)
+@config_files_option()
 @settings_options("mqtt")
 @click.option(
     "--interval-s",
