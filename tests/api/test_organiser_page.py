@@ -139,3 +139,40 @@ def test_actions_are_added_and_deleted(make_server, page: Page):  # noqa: F811
     page.locator("#actions tbody button").click()
     expect(page.locator("#actions tbody tr")).to_have_count(0)
     assert httpx.get(server.url + "/api/competitions/spar/annotations").json()["annotations"] == []
+
+
+def test_past_consumption_is_uploaded_from_the_page(make_server, page: Page, tmp_path):  # noqa: F811
+    """A grid operator's export (cp1252, decimal commas) chosen in the form: a dry run stores
+    nothing, the real upload stores the rows and the reply is shown."""
+    server = make_server()
+    rows = ["Anläggnings-id;735999100000000000", "Från;Till;kWh"]
+    for h in range(24):  # 2023-01-09, before the seeded baseline weeks, local time
+        rows.append(f"2023-01-09 {h:02d}:00;2023-01-09 {h + 1:02d}:00;{10 + h / 10:.1f}")
+    rows[-1] = rows[-1].replace("2023-01-09 24:00", "2023-01-10 00:00")
+    export = tmp_path / "förbrukning.csv"
+    export.write_bytes(("\r\n".join(rows) + "\r\n").replace(".", ",").encode("cp1252"))
+    meter = "alvdalen-main"
+
+    def stored() -> int:
+        day = NOW.replace(year=2023, month=1, day=9)
+        series = server.store.read_series(
+            [meter], day.timestamp(), (day + timedelta(days=1, hours=1)).timestamp()
+        )
+        return series[meter].ts_s.size if meter in series else 0
+
+    _sign_in(page, server.url, TOKEN)
+    _loaded(page)
+    page.select_option("#upload-kind", "consumption")
+    page.select_option("#upload-target", meter)
+    page.set_input_files("#upload-file", str(export))
+    page.click("#upload-form button[type=submit]")  # dry run: checked by default
+    expect(page.locator("#upload-msg")).to_contain_text("24 rader")
+    assert stored() == 0
+    page.uncheck("#upload-dry")
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-msg")).to_contain_text("24 rader: ")
+    expect(page.locator("#upload-reply")).to_contain_text('"dry_run": false')
+    # the page refreshed after the dry run: the meter chosen is still the one uploaded to
+    expect(page.locator("#upload-reply")).to_contain_text(f'"meter": "{meter}"')
+    assert page.input_value("#upload-target") == meter
+    assert stored() == 25  # 24 hours: a reading at each bound
