@@ -1,4 +1,4 @@
-"""Savings summaries to download: CSV, XLSX, PDF and the weekly status e-mail (issue 7).
+"""Savings summaries to download: CSV, XLSX, PDF and the weekly status e-mail.
 
 Every request collects its figures afresh from the competition's current board (an
 organiser's edit may replace it), so a download holds exactly what the API serves now.

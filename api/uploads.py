@@ -1,4 +1,4 @@
-"""Uploads of past consumption and weather files by organisers (issue 9).
+"""Uploads of past consumption and weather files by organisers.
 
 The raw file is the request body (any content type); the query names the meter or site and
 the options of ``wattleague import``. The answer is the import report (``ingest.imports``).

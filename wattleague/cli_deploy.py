@@ -1,4 +1,4 @@
-"""`wattleague deploy`: broker ACL and passwords, backup and restore, retention (issue 8)."""
+"""`wattleague deploy`: broker ACL and passwords, backup and restore, retention."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`wattleague import`: past consumption, bills and outdoor temperature from files (issue 9)."""
+"""`wattleague import`: past consumption, bills and outdoor temperature from files."""
 
 from __future__ import annotations
 

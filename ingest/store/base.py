@@ -150,7 +150,7 @@ class Store(Protocol):
     def change_token(self) -> int:
         """A number that changes whenever anything was written (by any process)."""
 
-    # -- imports (issue 9) ----------------------------------------------------------------
+    # -- imports: bills, replacing a span of readings --------------------------------------
 
     def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:
         """Remove a meter's readings with start_ms <= ts <= end_ms (an import won an overlap)

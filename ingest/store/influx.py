@@ -605,7 +605,7 @@ class InfluxStore:
             self._last_token = hash((int(row["time"]), row["last"])) + self._spooled
         return self._last_token
 
-    # -- imports (issue 9) ----------------------------------------------------------------
+    # -- imports: bills, replacing a span of readings --------------------------------------
 
     def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:
         with self._lock:

@@ -535,7 +535,7 @@ class SQLiteStore:
         with self._token_lock:
             return self._token_conn.execute("PRAGMA data_version").fetchone()[0]
 
-    # -- imports (issue 9) ----------------------------------------------------------------
+    # -- imports: bills, replacing a span of readings --------------------------------------
 
     _BILL_SCHEMA = (
         "CREATE TABLE IF NOT EXISTS bill (meter_id TEXT NOT NULL, start_ms INTEGER NOT NULL, "
