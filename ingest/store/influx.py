@@ -640,9 +640,7 @@ class InfluxStore:
                 f'DELETE FROM "reading" WHERE "meter" = {meter} AND time >= {int(start_ms)}ms '
                 f"AND time <= {int(end_ms)}ms"
             )
-            self.http.write(
-                [_marker_line(removed, time.time_ns())], precision="ns"
-            )
+            self.http.write([_marker_line(removed, time.time_ns())], precision="ns")
             return removed
 
     def write_bills(self, meter_id: str, bills: list[tuple[int, int, float]]) -> None:
@@ -660,9 +658,7 @@ class InfluxStore:
                     for a, b, e in bills
                 ]
             )
-            self.http.write(
-                [_marker_line(len(bills), time.time_ns())], precision="ns"
-            )
+            self.http.write([_marker_line(len(bills), time.time_ns())], precision="ns")
 
     def read_bills(self, meter_ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
