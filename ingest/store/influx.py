@@ -134,8 +134,10 @@ class InfluxStore:
 
     def _write_now(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         self._ensure_database()
+        planned: tuple | None = None
         try:
             result, rejected, late_energy_lines, new_rows, inserted, tails = self._plan(messages)
+            planned = (new_rows, inserted, tails)
 
             # A group of meters at a time, each request its energy pieces before its readings:
             # if the server goes away, the replayed batch finds the readings of the groups not
@@ -171,6 +173,11 @@ class InfluxStore:
                 ]
             )
         except InfluxRejected as exc:
+            # InfluxDB 1.x writes the points it accepts and refuses the rest ("partial write"):
+            # take back what this batch added, so that what is refused leaves no energy behind
+            # and the retry below counts the others as new
+            if planned is not None:
+                self._undo(*planned)
             if len(messages) == 1:
                 return self._quarantine_rejected(messages[0], str(exc))
             # find the message the server refuses; store the others
@@ -191,6 +198,34 @@ class InfluxStore:
                 [_marker_line(result.inserted + len(rejected), time.time_ns())], precision="ns"
             )
         return result
+
+    def _undo(self, new_rows: list[tuple], inserted: list[tuple], tails: dict) -> None:
+        """Delete the points a refused batch may have written: its new readings and the energy
+        pieces after each meter's tail. Late readings overwrote existing pieces (zeros and
+        replacements) that a delete cannot restore: a batch with any is left as it is."""
+        if len(inserted) != len(new_rows) or not new_rows:
+            return
+        span: dict[str, list[int]] = {}
+        for ts_ms, meter, *_ in new_rows:
+            lo_hi = span.setdefault(meter, [ts_ms, ts_ms])
+            lo_hi[0], lo_hi[1] = min(lo_hi[0], ts_ms), max(lo_hi[1], ts_ms)
+        statements = []
+        for meter, (first_ms, last_ms) in span.items():
+            tail_ms = (tails.get(meter) or {}).get("last")
+            # every piece of this batch ends after the tail (or the first new reading): its
+            # middle lies after it; pieces written before end at the tail, so lie before it
+            after_ms = tail_ms if tail_ms is not None else first_ms
+            where = f'"meter" = {literal(meter)}'
+            statements.append(
+                f'DELETE FROM "energy" WHERE {where} AND time > {after_ms}ms '
+                f"AND time <= {last_ms}ms"
+            )
+            statements.append(
+                f'DELETE FROM "reading" WHERE {where} AND time >= {first_ms}ms '
+                f"AND time <= {last_ms}ms"
+            )
+        for lo in range(0, len(statements), 50):
+            self.http.query(";".join(statements[lo : lo + 50]))
 
     def _quarantine_rejected(self, msg: Message, why: str) -> WriteResult:
         readings = [[r.meter_id, r.ts_ms, r.energy_kwh, r.power_w] for r in msg.readings]

@@ -199,13 +199,10 @@ def test_refused_data_goes_to_the_quarantine_instead_of_being_retried(server):
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN: a 1.x partial write stores the other messages' readings before the 400; the "
-    "per-message retry counts them as duplicates, not inserted (their energy is written, since "
-    "energy goes first), and the refused reading's energy stays written",
-)
 def test_other_messages_of_a_refused_batch_keep_their_energy(server):
+    """InfluxDB 1.x writes what it accepts of a request and refuses the rest (a "partial write",
+    here a field type conflict in one shard): the refused reading leaves no energy behind, and
+    the others count as inserted, once."""
     store = InfluxStore(server.url("partial"), replay_interval_s=0.2)
     try:
         t = H0 * 1000
@@ -218,6 +215,9 @@ def test_other_messages_of_a_refused_batch_keep_their_energy(server):
         assert result.quarantined == 1
         assert result.inserted == 2
         assert sum(store.read_hourly(["m01"], 0, 2e9)["m01"].reg_kwh) == pytest.approx(1.0)
+        m00 = store.read_hourly(["m00"], 0, 2e9).get("m00")
+        assert m00 is None or sum(m00.reg_kwh) == 0.0  # the refused 5 kWh left nothing
+        assert store.quarantine_counts() == {"store_rejected": 1}
     finally:
         store.close()
 
