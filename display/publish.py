@@ -7,27 +7,17 @@ body to these functions.
 from __future__ import annotations
 
 import threading
-from urllib.parse import unquote, urlsplit
 
 import httpx
 import orjson
 import paho.mqtt.client as mqtt
 
 from display.awtrix import awtrix_topic
+from ingest.mqtt_url import parse_mqtt_url
 
 
 class PublishError(RuntimeError):
     """The device or broker could not be reached or refused the frame."""
-
-
-def _broker(url: str) -> tuple[str, int, bool, str | None, str | None]:
-    parts = urlsplit(url)
-    if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-        raise PublishError(f"broker URL {url!r} is not mqtt://[user:pass@]host[:port] or mqtts://…")
-    tls = parts.scheme == "mqtts"
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return parts.hostname, parts.port or (8883 if tls else 1883), tls, user, password
 
 
 def publish_awtrix(
@@ -57,13 +47,14 @@ def publish_awtrix(
     timeout_s : float
         How long to wait for the connection and for the acknowledgement [s].
     """
-    host, port, tls, user, password = _broker(broker_url)
+    try:
+        broker = parse_mqtt_url(broker_url)
+    except ValueError as exc:
+        raise PublishError(str(exc)) from None
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    where = f"{broker.host}:{broker.port}"
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    if user is not None:
-        client.username_pw_set(user, password)
-    if tls:
-        client.tls_set()
+    broker.configure(client)
     connected = threading.Event()
     refused: list[str] = []
 
@@ -74,19 +65,19 @@ def publish_awtrix(
 
     client.on_connect = on_connect
     try:
-        client.connect(host, port, keepalive=max(5, int(timeout_s)))
+        client.connect(broker.host, broker.port, keepalive=max(5, int(timeout_s)))
     except OSError as exc:
-        raise PublishError(f"cannot reach MQTT broker {host}:{port}: {exc}") from None
+        raise PublishError(f"cannot reach MQTT broker {where}: {exc}") from None
     client.loop_start()
     try:
         if not connected.wait(timeout_s) or refused:
             why = refused[0] if refused else f"no CONNACK within {timeout_s:g} s"
-            raise PublishError(f"MQTT broker {host}:{port} refused the connection: {why}")
+            raise PublishError(f"MQTT broker {where} refused the connection: {why}")
         info = client.publish(awtrix_topic(prefix, app), body, qos=1)
         info.wait_for_publish(timeout_s)
         if not info.is_published():
             raise PublishError(
-                f"MQTT broker {host}:{port} did not acknowledge the frame within {timeout_s:g} s"
+                f"MQTT broker {where} did not acknowledge the frame within {timeout_s:g} s"
             )
     finally:
         client.disconnect()

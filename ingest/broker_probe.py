@@ -29,10 +29,7 @@ class BrokerProbe:
             client_id=client_id or f"wattleague-health-{socket.gethostname()}-{os.getpid()}",
             protocol=mqtt.MQTTv5,
         )
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        if broker.tls:
-            self.client.tls_set()
+        broker.configure(self.client)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

@@ -14,6 +14,13 @@ class BrokerAddress:
     username: str | None = None
     password: str | None = None
 
+    def configure(self, client) -> None:
+        """Give a paho client this broker's credentials and, for mqtts://, TLS."""
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        if self.tls:
+            client.tls_set()
+
 
 def parse_mqtt_url(url: str) -> BrokerAddress:
     """Parse a broker URL; raise ValueError naming what is wrong."""

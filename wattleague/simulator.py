@@ -119,10 +119,7 @@ class MeterSimulator:
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
         )
         self.client.max_queued_messages_set(10_000)
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        if broker.tls:
-            self.client.tls_set()
+        broker.configure(self.client)
         self._broker = broker
 
     def start(self) -> None:
