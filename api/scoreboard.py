@@ -33,7 +33,7 @@ from scoring.caltrack_billing import (
     predict_billing,
     spread_over_hours,
 )
-from scoring.caltrack_daily import MIN_DAY_COVERAGE, daily_residuals, fit_daily, regression
+from scoring.caltrack_daily import HistoryFit, fit_history, predict_hours
 from scoring.caltrack_hourly import regression_hourly
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
@@ -119,7 +119,7 @@ class Scoreboard:
         self.site_methods = [competition.baseline_method_of(s) for s in competition.sites]
         self.billing_sites = np.flatnonzero(np.array(self.site_methods) == "billing")
         self._billing: tuple[float, BillingFit] | None = None
-        self._residuals: tuple[SiteHours, Residuals] | None = None
+        self._fit: tuple[SiteHours, HistoryFit, Residuals] | None = None
 
     def _history_days(self) -> tuple[date, date]:
         info = self.competition.competition
@@ -184,7 +184,7 @@ class Scoreboard:
             self._history = None
             self._snapshot = None
             self._billing = None
-            self._residuals = None
+            self._fit = None
 
     def _history_hours(self, now_s: float) -> SiteHours:
         if self._history is None or now_s - self._history[0] > self.history_ttl_s:
@@ -245,31 +245,27 @@ class Scoreboard:
         base_ok = np.isfinite(base) & fit.models.sufficient[:, None]
         return fit, np.where(base_ok, base, np.nan), base_ok
 
-    def _regression_residuals(self, history: SiteHours, history_ok: np.ndarray) -> Residuals:
-        """Daily residuals of the regression fitted on the history (cached with it).
+    def _history_fit(self, history: SiteHours, history_ok: np.ndarray) -> HistoryFit:
+        """The daily regression fitted on the history, once per history (it depends on
+        nothing else); each snapshot only predicts the competition days with it.
 
-        ``regression-hourly`` uses the day-type daily model's residuals: its errors summed
-        over a day, the unit of the uncertainty formula, are those of a daily model."""
-        if self._residuals is None or self._residuals[0] is not history:
-            info = self.competition.competition
-            method = "caltrack" if info.baseline.method == "regression" else "daytype"
+        ``regression-hourly`` has a day-type daily fit here for its residuals only: its errors
+        summed over a day, the unit of the uncertainty formula, are those of a daily model."""
+        if self._fit is None or self._fit[0] is not history:
+            method = (
+                "caltrack"
+                if self.competition.competition.baseline.method == "regression"
+                else "daytype"
+            )
             grid = self.history_grid
-            days, day_start = np.unique(grid.day_ordinal, return_index=True)
-            measured = np.where(history_ok, history.energy_kwh, 0.0)
-            if day_start.size:
-                day_sum = np.add.reduceat(measured, day_start, axis=1)
-                day_hours = np.add.reduceat(history_ok.astype(float), day_start, axis=1)
-            else:
-                day_sum = day_hours = np.zeros((len(self.site_ids), 0))
-            coverage = day_hours / np.diff(np.r_[day_start, grid.day_ordinal.size])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                daily = np.where(coverage > MIN_DAY_COVERAGE, day_sum / coverage, np.nan)
-            temps = self._daily_temps(grid)
-            day_type = grid.day_type[day_start]
-            models = fit_daily(daily, temps, days, None, day_type, method)
-            residuals = daily_residuals(models, daily, temps, None, day_type)
-            self._residuals = (history, residuals)
-        return self._residuals[1]
+            fit = fit_history(history.energy_kwh, history_ok, grid, self._daily_temps(grid), method)
+            self._fit = (history, fit, fit.residuals())
+        return self._fit[1]
+
+    def _regression_residuals(self, history: SiteHours, history_ok: np.ndarray) -> Residuals:
+        """Daily residuals of the regression fitted on the history (cached with it)."""
+        self._history_fit(history, history_ok)
+        return self._fit[2]
 
     def _compute(self, now_s: float) -> Snapshot:
         info = self.competition.competition
@@ -289,15 +285,8 @@ class Scoreboard:
                 self._hourly_temps(self.grid),
             )
         elif info.baseline.method.startswith("regression"):
-            base_kwh, base_ok = regression(
-                history.energy_kwh,
-                history_ok,
-                self.history_grid,
-                self.grid,
-                self._daily_temps(self.history_grid),
-                self._daily_temps(self.grid),
-                method="daytype" if info.baseline.method == "regression-daytype" else "caltrack",
-            )
+            fit = self._history_fit(history, history_ok)
+            base_kwh, base_ok = predict_hours(fit, self.grid, self._daily_temps(self.grid))
         else:
             method = (
                 baselines.previous_year

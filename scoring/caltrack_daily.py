@@ -432,13 +432,44 @@ def regression(
     autumn hour gets its share twice, as the meter measures it twice. Without a full day of
     the type the shape of all day types is used, and without any full day a flat shape.
     """
-    if np.any(np.diff(history.day_ordinal) < 0) or np.any(np.diff(target.day_ordinal) < 0):
+    if np.any(np.diff(target.day_ordinal) < 0):
         raise ValueError("history and target hours must be in time order (use hour_grid)")
+    fit = fit_history(history_kwh, history_ok, history, history_temp_c, method)
+    return predict_hours(fit, target, target_temp_c, require_sufficient)
+
+
+@dataclass(frozen=True)
+class HistoryFit:
+    """Daily models fitted on a history, with what predicting and residuals need."""
+
+    models: DailyModels | None  # None for an empty history
+    daily_kwh: np.ndarray  # (sites, history days): the energy the models were fitted on
+    temp_c: np.ndarray  # the history's daily mean temperatures, as passed in
+    day_type: np.ndarray  # (history days,)
+    hour_shares: np.ndarray  # (sites, 3, 24): each day type's load shape
+
+    def residuals(self) -> Residuals:
+        """In-sample daily residuals (``daily_residuals``) for savings uncertainty."""
+        return daily_residuals(self.models, self.daily_kwh, self.temp_c, None, self.day_type)
+
+
+def fit_history(
+    history_kwh: np.ndarray,
+    history_ok: np.ndarray,
+    history: LocalHours,
+    history_temp_c: np.ndarray,
+    method: str = "caltrack",
+) -> HistoryFit:
+    """The first half of ``regression``: daily energy of the history (its Notes), the fitted
+    models and each site's day-type load shape. Depends on the history only, so a caller that
+    predicts again and again (a scoreboard on every new hour) fits once."""
+    if np.any(np.diff(history.day_ordinal) < 0):
+        raise ValueError("history and target hours must be in time order (use hour_grid)")
+    history_kwh = np.asarray(history_kwh, dtype=float)
     if history_kwh.shape[1] == 0:
-        shape = (history_kwh.shape[0], target.hour.size)
-        return np.full(shape, np.nan), np.zeros(shape, dtype=bool)
+        n_sites = history_kwh.shape[0]
+        return HistoryFit(None, np.zeros((n_sites, 0)), np.zeros(0), np.zeros(0, int), None)
     hist_days, hist_start = np.unique(history.day_ordinal, return_index=True)
-    _, tgt_start, tgt_index = np.unique(target.day_ordinal, return_index=True, return_inverse=True)
     measured = np.where(history_ok, history_kwh, 0.0)
     day_sum = _per_day_sum(measured, hist_start)
     day_hours = _per_day_sum(np.asarray(history_ok, dtype=bool).view(np.int8), hist_start)
@@ -447,17 +478,31 @@ def regression(
     with np.errstate(invalid="ignore", divide="ignore"):
         daily_kwh = np.where(coverage > MIN_DAY_COVERAGE, day_sum / coverage, np.nan)
     hist_day_type = history.day_type[hist_start]
-    tgt_day_type = target.day_type[tgt_start]
     models = fit_daily(daily_kwh, history_temp_c, hist_days, None, hist_day_type, method)
-    daily_pred = predict_daily(models, target_temp_c, tgt_day_type)
-
     complete = (day_hours == 24) & (hours_in_day == 24)  # fully measured 24-hour days
-    shape = _hour_shares(measured, complete, hist_start, hist_day_type)
-    share = shape[:, tgt_day_type[tgt_index], target.hour]
+    shares = _hour_shares(measured, complete, hist_start, hist_day_type)
+    return HistoryFit(models, daily_kwh, history_temp_c, hist_day_type, shares)
+
+
+def predict_hours(
+    fit: HistoryFit,
+    target: LocalHours,
+    target_temp_c: np.ndarray,
+    require_sufficient: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The second half of ``regression``: each target day predicted from its temperature and
+    spread over its hours by the site's load shape."""
+    if fit.models is None:
+        shape = (fit.daily_kwh.shape[0], target.hour.size)
+        return np.full(shape, np.nan), np.zeros(shape, dtype=bool)
+    _, tgt_start, tgt_index = np.unique(target.day_ordinal, return_index=True, return_inverse=True)
+    tgt_day_type = target.day_type[tgt_start]
+    daily_pred = predict_daily(fit.models, target_temp_c, tgt_day_type)
+    share = fit.hour_shares[:, tgt_day_type[tgt_index], target.hour]
     baseline = daily_pred[:, tgt_index] * share
     ok = np.isfinite(baseline)
     if require_sufficient:
-        ok &= models.sufficient[:, None]
+        ok &= fit.models.sufficient[:, None]
     return np.where(ok, baseline, np.nan), ok
 
 
