@@ -263,23 +263,12 @@ def _method(fig: ReportFigures, lang: str, site: SiteFigures | None = None) -> T
 def _site_story(site: SiteFigures, fig: ReportFigures, lang: str) -> list:
     d = site.detail
     c = fig.competition
-    story: list = [
+    story = _heading(
+        fig,
+        lang,
         _p(t(lang, "report_site", name=d["name"]), _H1),
         _p(f"{d['municipality']} – {c['name']}", _BODY),
-        _p(
-            t(
-                lang,
-                "period",
-                start=c["start"],
-                end=c["end"],
-                as_of=fig.as_of,
-                hours=fig.hours_elapsed,
-            ),
-            _SMALL,
-        ),
-    ]
-    if c["synthetic"]:
-        story.append(_p(t(lang, "synthetic"), _WARN))
+    )
     status = _status(site, fig, lang)
     if status is not None:
         story.append(status)
@@ -310,24 +299,22 @@ def _total_uncertainty_text(fig: ReportFigures, lang: str) -> str:
     return f"{text} ({t(lang, 'uncertainty_sum')}){tail}."
 
 
-def _competition_story(fig: ReportFigures, lang: str) -> list:
-    c, tot = fig.competition, fig.totals
-    story: list = [
-        _p(t(lang, "report_competition", name=c["name"]), _H1),
-        _p(
-            t(
-                lang,
-                "period",
-                start=c["start"],
-                end=c["end"],
-                as_of=fig.as_of,
-                hours=fig.hours_elapsed,
-            ),
-            _SMALL,
-        ),
-    ]
+def _heading(fig: ReportFigures, lang: str, *title) -> list:
+    """A report's first lines: ``title``, the period and how far it has run, and the
+    synthetic-data notice of a demo competition."""
+    c = fig.competition
+    period = t(
+        lang, "period", start=c["start"], end=c["end"], as_of=fig.as_of, hours=fig.hours_elapsed
+    )
+    story = [*title, _p(period, _SMALL)]
     if c["synthetic"]:
         story.append(_p(t(lang, "synthetic"), _WARN))
+    return story
+
+
+def _competition_story(fig: ReportFigures, lang: str) -> list:
+    c, tot = fig.competition, fig.totals
+    story = _heading(fig, lang, _p(t(lang, "report_competition", name=c["name"]), _H1))
     if fig.hours_elapsed == 0:
         story.append(_p(t(lang, "not_started", start=c["start"]), _WARN))
     story += [
