@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine: installs what the tests need
 # (Debian's mosquitto, chromium, influxdb and poppler-utils; the project with its dev extra), then
+# runs ruff and pytest.
 # Arguments are passed to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
