@@ -42,7 +42,9 @@ import gzip
 import io
 import pstats
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -53,6 +55,7 @@ import httpx
 from api.scoreboard import Scoreboard
 from ingest.store.base import Message, StoredReading
 from ingest.store.influx import InfluxStore
+from ingest.store.influx_http import POSTERS
 from ingest.store.line_protocol import encode_point
 from scoring.competition_file import parse_competition
 from tests.influx import Influxd
@@ -110,17 +113,19 @@ class CountingStore(InfluxStore):
         super().__init__(url)
         self.points = 0
         self.lines: list[str] = []  # every ms-precision line, to POST the same protocol bare
-        self.write_s = 0.0
+        self.spans: list[tuple[float, float]] = []  # (start, end) of every POST: they overlap
+        self._spans_lock = threading.Lock()
         self.query_s = 0.0
         write, query = self.http.write, self.http.query
 
         def counted_write(lines, *args, **kwargs):
             t0 = time.perf_counter()
             write(lines, *args, **kwargs)
-            self.write_s += time.perf_counter() - t0
-            self.points += len(lines)
-            if kwargs.get("precision", args[0] if args else "ms") == "ms":
-                self.lines.extend(lines)
+            with self._spans_lock:
+                self.spans.append((t0, time.perf_counter()))
+                self.points += len(lines)
+                if kwargs.get("precision", args[0] if args else "ms") == "ms":
+                    self.lines.extend(lines)
 
         def counted_query(*args, **kwargs):
             t0 = time.perf_counter()
@@ -153,7 +158,7 @@ def run_store(server: Influxd, db: str, messages: list[Message], batch: int, pro
         "seconds": elapsed,
         "readings": inserted,
         "points": store.points,
-        "write_s": store.write_s,
+        "write_s": _covered_s(store.spans),
         "query_s": store.query_s,
         "lines": store.lines,
     }
@@ -163,6 +168,16 @@ def run_store(server: Influxd, db: str, messages: list[Message], batch: int, pro
     return figures
 
 
+def _covered_s(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one of the (start, end) spans was running."""
+    covered, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered
+
+
 def _print_profile(profiler: cProfile.Profile) -> None:
     for order, n in (("cumulative", 25), ("tottime", 15)):
         out = io.StringIO()
@@ -170,19 +185,27 @@ def _print_profile(profiler: cProfile.Profile) -> None:
         print(out.getvalue())
 
 
-def run_raw(server: Influxd, db: str, lines: list[str], chunk: int = 5000) -> float:
-    """Seconds to POST ``lines`` with a bare httpx client, gzip, ``chunk`` points a request."""
+def run_raw(
+    server: Influxd, db: str, lines: list[str], connections: int = 1, chunk: int = 5000
+) -> float:
+    """Seconds to POST ``lines`` with a bare httpx client, gzip, ``chunk`` points a request,
+    ``connections`` requests at a time."""
+    headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
     with httpx.Client(base_url=server.base_url, timeout=60) as client:
         client.post("/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
-        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
-        t0 = time.perf_counter()
-        for lo in range(0, len(lines), chunk):
+
+        def post(lo: int) -> None:
             body = gzip.compress("\n".join(lines[lo : lo + chunk]).encode(), compresslevel=1)
             response = client.post(
                 "/write", params={"db": db, "precision": "ms"}, headers=headers, content=body
             )
             if response.status_code != 204:
                 raise RuntimeError(f"raw write failed: {response.status_code} {response.text}")
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(connections) as pool:
+            for _ in pool.map(post, range(0, len(lines), chunk)):
+                pass
         return time.perf_counter() - t0
 
 
@@ -329,15 +352,25 @@ def main() -> None:
                 )
             if best_store and "raw" in only:
                 same = best_store["lines"]
-                seconds = run_raw(server, "rawsame", same)
+                rates = {}
+                for connections in sorted({1, POSTERS}):
+                    seconds = min(
+                        run_raw(server, f"rawsame{connections}x{r}", same, connections)
+                        for r in range(args.repeat)
+                    )
+                    rates[connections] = len(same) / seconds
+                    print(
+                        f"(b') bare httpx POSTs of exactly the store's line protocol (readings "
+                        f"and energy pieces, {len(same):,} points), {connections} at a time: "
+                        f"{rates[connections]:,.0f} points/s"
+                    )
+                store_rate = best_store["points"] / best_store["seconds"]
+                ceiling = max(rates.values())  # the server's ceiling: the faster bare run
+                goal = store_rate / ceiling
                 print(
-                    f"(b') bare httpx POSTs of exactly the store's line protocol (readings and "
-                    f"energy pieces, {len(same):,} points): {len(same) / seconds:,.0f} points/s"
-                )
-                goal = (best_store["points"] / best_store["seconds"]) / (len(same) / seconds)
-                print(
-                    f"    ratio (a) points/s / (b') points/s: {100 * goal:.0f} % "
-                    f"(the issue's goal >= 70 %: {'met' if goal >= 0.7 else 'NOT met'})"
+                    f"    ratio (a) points/s / the faster (b') points/s: {100 * goal:.0f} % "
+                    f"(the issue's goal >= 70 %: {'met' if goal >= 0.7 else 'NOT met'}); "
+                    f"to one connection's bare rate: {100 * store_rate / rates[1]:.0f} %"
                 )
             if best_raw:
                 print(

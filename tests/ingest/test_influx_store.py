@@ -5,6 +5,7 @@ to the SQLite store's for the same readings."""
 from __future__ import annotations
 
 import random
+import time
 
 import numpy as np
 import orjson
@@ -250,6 +251,36 @@ def test_change_token_changes_after_a_write(store):
     store.write([_msg(("m2", t + 120_000, 2.0, None), received_ms=t + 120_001)])
     assert changed()
     assert not changed()  # nothing written: same token
+
+
+def test_another_process_sees_each_write_soon(influxd, influx_database):
+    """The change marker of a write goes out shortly after it (alone, or in the next batch's
+    first request): a reader in another process sees every write, the last one included."""
+    url = influxd.url(influx_database())
+    writer, reader = InfluxStore(url), InfluxStore(url)
+    t = T0 * 1000
+
+    def seen_change(before: int) -> bool:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            if reader.change_token() != before:
+                return True
+            time.sleep(0.01)
+        return False
+
+    try:
+        for k in range(3):  # one after another: markers ride in the next batch
+            before = reader.change_token()
+            writer.write([_msg(("m", t + k * 60_000, float(k), None), received_ms=t + k)])
+            assert seen_change(before), f"write {k} not seen by another reader"
+        before = reader.change_token()
+        writer.write([_msg(("m", t + 600_000, 9.0, None)), _msg(("n", t, 1.0, 5.0))])
+        writer.write([_msg(("n", t + 60_000, 2.0, 5.0))])
+        assert seen_change(before)
+        assert reader.count_readings() == 6
+    finally:
+        writer.close()
+        reader.close()
 
 
 @pytest.mark.parametrize("meter", ["m", "other"])
