@@ -66,6 +66,8 @@ from ingest.store.spool import Spool
 log = logging.getLogger(__name__)
 
 METERS_PER_QUERY = 100
+# where a meter's last reading is looked for, in turn, before its first new one (None: all)
+TAIL_LOOKBACKS_MS = (600_000, 86_400_000, None)
 LINES_PER_POST = 5000  # at most: a reading point and about two energy pieces each
 # a batch goes in GROUPS requests (each costs the server a disk sync), posted at the same time
 GROUPS = 2
@@ -323,9 +325,12 @@ class InfluxStore:
         rejected = [q for m in messages for q in m.rejected]
         # the server looks the tails up while this thread sorts the batch and encodes its
         # reading lines (as if every reading were new: the common case)
-        lookup = self.http.in_background(
-            self._tails, {r.meter_id for m in messages for r in m.readings}
-        )
+        first_ms: dict[str, int] = {}
+        for msg in messages:
+            for r in msg.readings:
+                if r.ts_ms < first_ms.get(r.meter_id, r.ts_ms + 1):
+                    first_ms[r.meter_id] = r.ts_ms
+        lookup = self.http.in_background(self._tails, first_ms)
         by_meter: dict[str, list[tuple]] = defaultdict(list)
         for msg in messages:
             for r in msg.readings:
@@ -390,41 +395,57 @@ class InfluxStore:
             tails,
         )
 
-    def _tails(self, meters: set[str]) -> dict[str, dict]:
-        """Each meter's last register and power reading: {"reg": (ts_ms, v), "pow": …, "last"}."""
+    def _tails(self, first_ms: dict[str, int]) -> dict[str, dict]:
+        """Each meter's last register and power reading: {"reg": (ts_ms, v), "pow": …, "last"}.
+
+        ``first_ms`` holds each meter's earliest reading in the batch. A meter's tail is almost
+        always just before it, and a query without a time bound reads the meter's whole
+        history (with a year of readings, 100 meters take InfluxDB 1.x over 100 ms instead of
+        a few), so it is looked for within each of ``TAIL_LOOKBACKS_MS`` of it in turn, the
+        last without a bound, until found.
+        """
         tails: dict[str, dict] = {}
-        names = sorted(meters)
+        names = sorted(first_ms)
         for lo in range(0, len(names), METERS_PER_QUERY):
-            # each meter's last reading: it holds both values when the meter sends both
-            (result,) = self.http.query(
-                f'SELECT "energy_kwh", "power_w" FROM "reading" WHERE '
-                f'{any_of("meter", names[lo : lo + METERS_PER_QUERY])} GROUP BY "meter" '
-                "ORDER BY time DESC LIMIT 1"
-            )
-            lacking: dict[str, list[str]] = {"reg": [], "pow": []}
-            for tags, row in series_rows(result):
-                meter, ts_ms = decode_tag(tags["meter"]), int(row["time"])
-                tail = tails[meter] = {"reg": None, "pow": None, "last": ts_ms}
-                for kind, field in (("reg", "energy_kwh"), ("pow", "power_w")):
-                    if row.get(field) is None:
-                        lacking[kind].append(meter)
-                    else:
-                        tail[kind] = (ts_ms, float(row[field]))
-            # a value the last reading lacks is in an earlier one, if in any
-            for kind, field in (("reg", "energy_kwh"), ("pow", "power_w")):
-                if not lacking[kind]:
-                    continue
-                (result,) = self.http.query(
-                    f'SELECT last({ident(field)}) FROM "reading" WHERE '
-                    f'{any_of("meter", lacking[kind])} GROUP BY "meter"'
-                )
-                for tags, row in series_rows(result):
-                    if row.get("last") is not None:
-                        tails[decode_tag(tags["meter"])][kind] = (
-                            int(row["time"]),
-                            float(row["last"]),
-                        )
+            group = names[lo : lo + METERS_PER_QUERY]
+            first = min(first_ms[m] for m in group)
+            for lookback_ms in TAIL_LOOKBACKS_MS:
+                bound = "" if lookback_ms is None else f" AND time > {first - lookback_ms}ms"
+                unseen = [m for m in group if m not in tails]
+                if unseen:
+                    self._last_readings(unseen, tails, bound)
+                self._last_values(group, tails, bound)
         return tails
+
+    def _last_readings(self, meters: list[str], tails: dict, bound: str) -> None:
+        """Add the last reading of each of ``meters`` (within ``bound``) to ``tails``: it holds
+        both values when the meter sends both."""
+        (result,) = self.http.query(
+            f'SELECT "energy_kwh", "power_w" FROM "reading" WHERE {any_of("meter", meters)}'
+            f'{bound} GROUP BY "meter" ORDER BY time DESC LIMIT 1'
+        )
+        for tags, row in series_rows(result):
+            ts_ms = int(row["time"])
+            tails[decode_tag(tags["meter"])] = {
+                "reg": None if row.get("energy_kwh") is None else (ts_ms, float(row["energy_kwh"])),
+                "pow": None if row.get("power_w") is None else (ts_ms, float(row["power_w"])),
+                "last": ts_ms,
+            }
+
+    def _last_values(self, meters: list[str], tails: dict, bound: str) -> None:
+        """Fill in the register or power value that a meter's last reading lacks, from the
+        last reading (within ``bound``) that has it."""
+        for kind, field in (("reg", "energy_kwh"), ("pow", "power_w")):
+            lacking = [m for m in meters if m in tails and tails[m][kind] is None]
+            if not lacking:
+                continue
+            (result,) = self.http.query(
+                f'SELECT last({ident(field)}) FROM "reading" WHERE {any_of("meter", lacking)}'
+                f'{bound} GROUP BY "meter"'
+            )
+            for tags, row in series_rows(result):
+                if row.get("last") is not None:
+                    tails[decode_tag(tags["meter"])][kind] = (int(row["time"]), float(row["last"]))
 
     def _stored_at(self, meter: str, ts_ms: int) -> tuple | None:
         (result,) = self.http.query(

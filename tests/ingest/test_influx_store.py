@@ -300,6 +300,22 @@ def test_late_reading_in_a_gap_longer_than_the_lookback(store):
     _assert_same_cells(_cells(store, ["m"]), cells_from_readings(readings + late))
 
 
+@pytest.mark.parametrize("register_age_s", [600, 5 * 3600])  # inside, outside the lookback
+def test_a_tail_value_from_before_the_last_reading(store, register_age_s):
+    """The last register value is in an earlier reading than the last one (power only):
+    found near the batch, or further back."""
+    t = T0 + register_age_s
+    readings = [
+        ("m", T0, 100.0, 50.0),
+        ("m", t - 20, None, 500.0),
+        ("m", t - 10, None, 600.0),
+    ]
+    new = [("m", t, 101.0, None), ("m", t + 10, 101.5, 700.0)]
+    store.write([_msg(*[(m, ts * 1000, e, p) for m, ts, e, p in readings])])
+    store.write([_msg(*[(m, ts * 1000, e, p) for m, ts, e, p in new])])
+    _assert_same_cells(_cells(store, ["m"]), cells_from_readings(readings + new))
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
