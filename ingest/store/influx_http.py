@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,13 @@ class InfluxHTTP:
             ) from exc
         if response.status_code >= 500:
             raise InfluxUnavailable(f"InfluxDB answered {response.status_code}")
-        data = response.json() if response.content else {}
+        try:
+            data = orjson.loads(response.content) if response.content else {}
+        except orjson.JSONDecodeError:
+            raise InfluxRejected(
+                f"{self.target.base_url} answered {response.status_code} with no InfluxQL "
+                f"result (is it InfluxDB?): {response.text[:200]!r}"
+            ) from None
         if response.status_code >= 400 or "error" in data:
             raise InfluxRejected(f"InfluxQL failed: {data.get('error', response.text)[:500]}")
         results = data.get("results", [])

@@ -300,6 +300,32 @@ def test_late_reading_in_a_gap_longer_than_the_lookback(store):
     _assert_same_cells(_cells(store, ["m"]), cells_from_readings(readings + late))
 
 
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(readings=meter_streams(), seed=st.integers(0, 2**32 - 1))
+def test_hourly_energy_summed_by_influxdb_or_here_is_the_same(
+    influxd, influx_database, readings, seed
+):
+    """Dense pieces are summed per hour by InfluxDB, sparse ones here: both give the hours of a
+    recomputation, late readings (zeroed pieces) included."""
+    rng = random.Random(seed)
+    shuffled = readings[:]
+    rng.shuffle(shuffled)
+    store = InfluxStore(influxd.url(influx_database()))
+    try:
+        for lo in range(0, len(shuffled), 5):
+            store.write([_msg(*[(m, int(t * 1000), e, p) for m, t, e, p in shuffled[lo : lo + 5]])])
+        meters = sorted({r[0] for r in readings})
+        expected = cells_from_readings(readings)
+        for dense in (0, 10**9):  # always summed by InfluxDB, never
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr("ingest.store.influx.DENSE_PIECES_PER_HOUR", dense)
+                _assert_same_cells(_cells(store, meters), expected)
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("register_age_s", [600, 5 * 3600])  # inside, outside the lookback
 def test_a_tail_value_from_before_the_last_reading(store, register_age_s):
     """The last register value is in an earlier reading than the last one (power only):
