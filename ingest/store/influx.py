@@ -618,20 +618,33 @@ class InfluxStore:
         return out
 
     def meter_states(self) -> dict[str, MeterState]:
-        (result,) = self.http.query(
-            'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" GROUP BY "meter" '
-            "ORDER BY time DESC LIMIT 1"
-        )
+        """Each meter's last reading: looked for within each of ``TAIL_LOOKBACKS_MS`` before
+        now in turn (a live meter's is in the first), so that a year of history is not read
+        for it on every rescoring."""
+        (known,) = self.http.query('SHOW TAG VALUES FROM "reading" WITH KEY = "meter"')
+        meters = [decode_tag(row["value"]) for _, row in series_rows(known)]
+        now_ms = time.time_ns() // 1_000_000
         states = {}
-        for tags, row in series_rows(result):
-            meter = decode_tag(tags["meter"])
-            states[meter] = MeterState(
-                meter,
-                row["time"] / 1000.0,
-                (row.get("received_ms") or row["time"]) / 1000.0,
-                row.get("power_w"),
-                row.get("energy_kwh"),
-            )
+        for lo in range(0, len(meters), METERS_PER_QUERY):
+            group = meters[lo : lo + METERS_PER_QUERY]
+            for lookback_ms in TAIL_LOOKBACKS_MS:
+                unseen = [m for m in group if m not in states]
+                if not unseen:
+                    break
+                bound = "" if lookback_ms is None else f" AND time > {now_ms - lookback_ms}ms"
+                (result,) = self.http.query(
+                    'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" WHERE '
+                    f'{any_of("meter", unseen)}{bound} GROUP BY "meter" ORDER BY time DESC LIMIT 1'
+                )
+                for tags, row in series_rows(result):
+                    meter = decode_tag(tags["meter"])
+                    states[meter] = MeterState(
+                        meter,
+                        row["time"] / 1000.0,
+                        (row.get("received_ms") or row["time"]) / 1000.0,
+                        row.get("power_w"),
+                        row.get("energy_kwh"),
+                    )
         return states
 
     def quarantine_counts(self) -> dict[str, int]:

@@ -85,6 +85,24 @@ def test_readings_round_trip(store):
     assert states["m2"].energy_kwh is None and states["m2"].power_w == 1200.0
 
 
+def test_meter_states_of_live_silent_and_long_silent_meters(store):
+    """The last reading is found however old it is: minutes, hours, or years."""
+    now_ms = int(time.time() * 1000)
+    ages_ms = {"live": 5_000, "hours": 5 * 3_600_000, "years": now_ms - T0 * 1000}
+    for meter, age_ms in ages_ms.items():
+        ts_ms = now_ms - age_ms
+        store.write([_msg((meter, ts_ms - 60_000, 1.0, 10.0), (meter, ts_ms, 2.0, 20.0))])
+    store.write([_msg(("live", now_ms - 2_000, None, 30.0))])  # newest lacks the register
+    states = store.meter_states()
+    assert set(states) == set(ages_ms)
+    for meter, age_ms in ages_ms.items():
+        if meter != "live":
+            assert states[meter].last_ts_s == (now_ms - age_ms) / 1000
+            assert (states[meter].energy_kwh, states[meter].power_w) == (2.0, 20.0)
+    assert states["live"].last_ts_s == (now_ms - 2_000) / 1000
+    assert (states["live"].energy_kwh, states["live"].power_w) == (None, 30.0)
+
+
 def test_hourly_energy_round_trip(store):
     base = T0 - T0 % HOUR
     # register 1 kWh over 10 min across an hour boundary; power 3600 W for the same 10 min
