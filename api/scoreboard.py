@@ -83,6 +83,16 @@ class BillingFit:
     days_per_point: np.ndarray  # mean days per billing period [days]
 
 
+@dataclass(frozen=True)
+class _ActualHours:
+    """The competition's measured hours as last read (``Scoreboard._actual_hours``)."""
+
+    token: int  # the store's change token then
+    until_s: float  # read up to [Unix s]
+    read_all_at: float  # when the whole period was last read [monotonic s]
+    hours: SiteHours
+
+
 RECHECK_S = 0.25  # how long a frame may be served without asking the store for news [s]
 
 
@@ -112,6 +122,7 @@ class Scoreboard:
         )
         self._lock = threading.Lock()
         self._history: tuple[float, SiteHours] | None = None
+        self._actual: _ActualHours | None = None
         self._snapshot: Snapshot | None = None
         self._token: tuple[int, int] | None = None
         self._checked_at_s = -math.inf  # monotonic time of the last store change check
@@ -164,7 +175,7 @@ class Scoreboard:
         token = (self.store.change_token(), int(now_s // 60))
         with self._lock:
             if self._snapshot is None or token != self._token:
-                self._snapshot = self._compute(now_s)
+                self._snapshot = self._compute(now_s, token[0])
                 self._token = token
             self._checked_at_s = time.monotonic()
             return self._snapshot
@@ -182,6 +193,7 @@ class Scoreboard:
         """Drop the cached history and snapshot (an import changed the past)."""
         with self._lock:
             self._history = None
+            self._actual = None
             self._snapshot = None
             self._billing = None
             self._fit = None
@@ -267,7 +279,32 @@ class Scoreboard:
         self._history_fit(history, history_ok)
         return self._fit[2]
 
-    def _compute(self, now_s: float) -> Snapshot:
+    def _actual_hours(self, now_s: float, store_token: int) -> SiteHours:
+        """The competition's measured hours up to ``now_s``. After a change only the hours from
+        the earliest one a write changed (the store says which, if it can) are read again,
+        and everything at least every ``history_ttl_s``: an InfluxDB period is slow to read."""
+        grid = self.grid.hour_start_s
+        cached, since_s = self._actual, None
+        if cached is not None and time.monotonic() - cached.read_all_at <= self.history_ttl_s:
+            if store_token == cached.token:
+                since_s = cached.until_s
+            else:
+                since_s = self.store.changed_since_s(cached.token)
+        if since_s is None or grid.size == 0:
+            hours = site_hours(self.store, self.meters_by_site, grid, until_s=now_s)
+            self._actual = _ActualHours(store_token, now_s, time.monotonic(), hours)
+            return hours
+        # from the hour holding the last read's end on: it may have grown since
+        since_s = min(since_s, cached.until_s, now_s)
+        first = max(0, int(np.searchsorted(grid, since_s, side="right")) - 1)
+        part = site_hours(self.store, self.meters_by_site, grid[first:], until_s=now_s)
+        energy, measured = cached.hours.energy_kwh.copy(), cached.hours.measured_s.copy()
+        energy[:, first:], measured[:, first:] = part.energy_kwh, part.measured_s
+        hours = SiteHours(energy, measured)
+        self._actual = _ActualHours(store_token, now_s, cached.read_all_at, hours)
+        return hours
+
+    def _compute(self, now_s: float, store_token: int) -> Snapshot:
         info = self.competition.competition
         history = self._history_hours(now_s)
         history_ok = history.measured_s >= MEASURED_HOUR_S
@@ -294,7 +331,7 @@ class Scoreboard:
                 else baselines.pre_period
             )
             base_kwh, base_ok = method(history.energy_kwh, history_ok, self.history_grid, self.grid)
-        actual = site_hours(self.store, self.meters_by_site, self.grid.hour_start_s, until_s=now_s)
+        actual = self._actual_hours(now_s, store_token)
         elapsed = self.grid.hour_start_s + 3600.0 <= now_s
         problems: list[list[str]] = [[] for _ in self.site_ids]
         billing = None

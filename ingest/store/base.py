@@ -150,6 +150,11 @@ class Store(Protocol):
     def change_token(self) -> int:
         """A number that changes whenever anything was written (by any process)."""
 
+    def changed_since_s(self, token: int) -> float | None:
+        """The earliest time [Unix s] whose hourly energy may have changed since
+        ``change_token`` answered ``token`` (inf: none did); None when the store cannot say,
+        and a reader must read everything again."""
+
     # -- imports: bills, replacing a span of readings --------------------------------------
 
     def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:

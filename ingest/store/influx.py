@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import math
 import secrets
 import threading
 import time
@@ -73,6 +74,7 @@ LINES_PER_POST = 5000  # at most: a reading point and about two energy pieces ea
 # a batch goes in GROUPS requests (each costs the server a disk sync), posted at the same time
 GROUPS = 2
 GROUP_MIN_READINGS = 200
+NO_CHANGE_MS = 2**62  # a write's since_ms when it stored no reading
 MARKER_DELAY_S = 0.05  # an owed change marker waits this long for the next batch
 
 
@@ -87,6 +89,7 @@ class _Plan:
     late_rows: list[tuple]  # rows before their meter's tail, not stored yet
     late_energy_lines: list[str]  # the pieces late rows replace and add
     tails: dict[str, dict]  # meter -> {"reg": (ts_ms, kwh), "pow": (ts_ms, w), "last": ts_ms}
+    since_ms: int  # the earliest time whose energy this batch changes (NO_CHANGE_MS: none)
 
 
 class InfluxStore:
@@ -106,8 +109,10 @@ class InfluxStore:
         self._seq = itertools.count(secrets.randbelow(1_000_000))
         self._database_ready = False
         self._last_token = 0
+        self._token_ns: dict[int, int] = {}  # recent change tokens -> their marker's time [ns]
         self._marker_lock = threading.Lock()
-        self._marker_owed: int | None = None  # readings stored since the last change marker
+        # readings stored since the last change marker, and the earliest time they changed
+        self._marker_owed: tuple[int, int] | None = None
         self._marker_timer: threading.Timer | None = None
         self._stop = threading.Event()
         self._replayer = threading.Thread(
@@ -181,7 +186,7 @@ class InfluxStore:
                 self.http.write_stream(chunks())
             except (InfluxUnavailable, InfluxRejected):
                 if owed:
-                    self._owe_marker(0)  # still owed: the data it stands for is stored
+                    self._owe_marker(0, 0)  # still owed; since when no longer known: all
                 raise
             self.http.write(
                 [
@@ -217,18 +222,21 @@ class InfluxStore:
                 )
             self._take_marker()  # the marker below covers it
             self.http.write(
-                [_marker_line(result.inserted + len(rejected), time.time_ns())], precision="ns"
+                [_marker_line(result.inserted + len(rejected), time.time_ns(), plan.since_ms)],
+                precision="ns",
             )
         else:
-            self._owe_marker(result.inserted)
+            self._owe_marker(result.inserted, plan.since_ms)
         return result
 
-    def _owe_marker(self, n: int) -> None:
-        """A change marker is due for ``n`` more stored readings. It rides in the next batch's
-        first request, or goes alone after ``MARKER_DELAY_S`` if no batch comes: under load
-        that saves a request per batch, and readers see a batch at most that much later."""
+    def _owe_marker(self, n: int, since_ms: int) -> None:
+        """A change marker is due for ``n`` more stored readings that changed energy from
+        ``since_ms`` on. It rides in the next batch's first request, or goes alone after
+        ``MARKER_DELAY_S`` if no batch comes: under load that saves a request per batch, and
+        readers see a batch at most that much later."""
         with self._marker_lock:
-            self._marker_owed = (self._marker_owed or 0) + n
+            owed_n, owed_since = self._marker_owed or (0, NO_CHANGE_MS)
+            self._marker_owed = (owed_n + n, min(owed_since, since_ms))
             if self._marker_timer is None:
                 self._marker_timer = threading.Timer(MARKER_DELAY_S, self._post_owed_marker)
                 self._marker_timer.daemon = True
@@ -242,8 +250,8 @@ class InfluxStore:
                 self._marker_timer = None
             if self._marker_owed is None:
                 return []
-            n, self._marker_owed = self._marker_owed, None
-        return [_marker_line(n, time.time_ns() // 1_000_000)]
+            (n, since_ms), self._marker_owed = self._marker_owed, None
+        return [_marker_line(n, time.time_ns() // 1_000_000, since_ms)]
 
     def _post_owed_marker(self) -> None:
         lines = self._take_marker()
@@ -381,9 +389,17 @@ class InfluxStore:
             else:
                 rejected.append(conflict(row[1], row[0], first[2:4], row[2:4], row[4]))
         late_energy_lines: list[str] = []
+        since_ms = NO_CHANGE_MS
         overlay: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         for row in sorted(late_rows, key=lambda r: (r[1], r[0])):
-            late_energy_lines += self._splice_late(row, tails, overlay)
+            lines, from_ms = self._splice_late(row, tails, overlay)
+            late_energy_lines += lines
+            since_ms = min(since_ms, from_ms)
+        for meter, rows in new.items():  # pieces from each chain's tail on
+            tail = tails.get(meter) or {}
+            since_ms = min(
+                since_ms, rows[0][0], *(tail[k][0] for k in ("reg", "pow") if tail.get(k))
+            )
         inserted = sum(len(rows) for rows in new.values()) + len(late_rows)
         conflicts = sum(1 for q in rejected if q.reason == "conflicting_duplicate")
         return _Plan(
@@ -394,6 +410,7 @@ class InfluxStore:
             late_rows,
             late_energy_lines,
             tails,
+            since_ms,
         )
 
     def _tails(self, first_ms: dict[str, int]) -> dict[str, dict]:
@@ -470,10 +487,12 @@ class InfluxStore:
                 return int(row["time"]), float(row[field])
         return None
 
-    def _splice_late(self, row: tuple, tails: dict, overlay: dict) -> list[str]:
-        """Lines for one late reading: zero the pieces of the pair it splits, add two pairs."""
+    def _splice_late(self, row: tuple, tails: dict, overlay: dict) -> tuple[list[str], int]:
+        """Lines for one late reading: zero the pieces of the pair it splits, add two pairs;
+        and the earliest time they touch."""
         ts_ms, meter = row[0], row[1]
         lines: list[str] = []
+        from_ms = ts_ms
         for kind, col, field in (("reg", 2, "energy_kwh"), ("pow", 3, "power_w")):
             value = row[col]
             if value is None:
@@ -486,6 +505,8 @@ class InfluxStore:
                 if point[0] > ts_ms and (nxt is None or point[0] < nxt[0]):
                     nxt = point
             here = (ts_ms, float(value))
+            if prev:
+                from_ms = min(from_ms, prev[0])
             if prev and nxt:
                 lines += _points_lines(meter, kind, [prev, nxt], zero=True)
             lines += _points_lines(meter, kind, [p for p in (prev, here, nxt) if p])
@@ -493,7 +514,7 @@ class InfluxStore:
             tail = tails.setdefault(meter, {"reg": None, "pow": None, "last": None})
             if tail[kind] is None or tail[kind][0] < ts_ms:
                 tail[kind] = here
-        return lines
+        return lines, from_ms
 
     def _extend(self, plan: _Plan):
         """For a group of meters at a time (all of a meter's new readings in one group): the
@@ -777,7 +798,31 @@ class InfluxStore:
         for _, row in series_rows(result):
             # a random id per marker: two markers in the same millisecond still differ
             self._last_token = hash((int(row["time"]), row["last"])) + self._spooled
+            self._token_ns[self._last_token] = int(row["time"])
+            while len(self._token_ns) > 64:
+                del self._token_ns[next(iter(self._token_ns))]
         return self._last_token
+
+    def changed_since_s(self, token: int) -> float | None:
+        """The earliest time [Unix s] whose hourly energy any write after ``token`` (from
+        ``change_token``) may have changed: from the ``since_ms`` of the ``writes`` points
+        since; inf if none changed energy; None if unknown (read everything again)."""
+        after_ns = self._token_ns.get(token)
+        if after_ns is None:
+            return None
+        self._post_owed_marker()  # this process's last write is seen here
+        try:
+            (result,) = self.http.query(
+                'SELECT count("id"), count("since_ms"), min("since_ms") FROM "writes" '
+                f"WHERE time > {after_ns}"
+            )
+        except (InfluxUnavailable, InfluxRejected):
+            return None
+        for _, row in series_rows(result):
+            if row["count"] != row["count_1"]:  # a write that does not say (older versions)
+                return None
+            return row["min"] / 1000.0 if row["min"] < NO_CHANGE_MS else math.inf
+        return math.inf
 
     # -- imports: bills, replacing a span of readings --------------------------------------
 
@@ -892,9 +937,11 @@ def _energy_lines(
     ]
 
 
-def _marker_line(n: int, ts: int) -> str:
-    """A point of ``writes``: ``n`` readings stored, a random ``id`` (the change token)."""
-    return f"writes id={secrets.randbits(62)}i,n={int(n)}i {ts}"
+def _marker_line(n: int, ts: int, since_ms: int | None = None) -> str:
+    """A point of ``writes``: ``n`` readings stored, a random ``id`` (the change token) and,
+    when known, ``since_ms``: the earliest time whose energy the write may have changed."""
+    since = "" if since_ms is None else f",since_ms={int(since_ms)}i"
+    return f"writes id={secrets.randbits(62)}i,n={int(n)}i{since} {ts}"
 
 
 def _reading_lines(rows: list[tuple]) -> list[str]:

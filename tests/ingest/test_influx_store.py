@@ -4,8 +4,10 @@ to the SQLite store's for the same readings."""
 
 from __future__ import annotations
 
+import math
 import random
 import time
+from datetime import datetime
 
 import numpy as np
 import orjson
@@ -15,10 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from api.scoreboard import Scoreboard
+from ingest.hourly_energy import site_hours
 from ingest.rollup import cells_from_readings, combine_chains
 from ingest.store import open_store
 from ingest.store.base import Message, Rejected, StoredReading
-from ingest.store.influx import InfluxStore
+from ingest.store.influx import MARKER_DELAY_S, InfluxStore
 from ingest.store.sqlite import SQLiteStore
 from tests import fixtures
 from tests.ingest.test_rollup import _assert_same_cells, meter_streams
@@ -423,3 +427,66 @@ def test_leaderboard_from_influxdb_equals_the_one_from_sqlite(influxd, influx_da
     assert orjson.dumps(from_influx, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
         from_sqlite, option=orjson.OPT_SORT_KEYS
     )
+
+
+def test_scores_read_again_in_part_equal_scores_read_afresh(influxd, influx_database, monkeypatch):
+    """After each write (new hours, a late reading in an earlier hour, nothing new) the
+    scoreboard reads only the hours from the earliest changed one: its snapshot equals one
+    computed from a full read."""
+    reads: list[float] = []  # the first hour of each read (the history, then the period)
+
+    def recorded(store, meters_by_site, hour_start_s, until_s=None):
+        reads.append(float(hour_start_s[0]))
+        return site_hours(store, meters_by_site, hour_start_s, until_s)
+
+    monkeypatch.setattr("api.scoreboard.site_hours", recorded)
+    url = influxd.url(influx_database())
+    writer, reader = InfluxStore(url), InfluxStore(url)
+    clock = [fixtures.NOW.timestamp() - 48 * HOUR]
+    try:
+        fixtures.seed(writer, until=datetime.fromtimestamp(clock[0], fixtures.TZ))
+        time.sleep(MARKER_DELAY_S * 3)  # the seed's change marker goes out
+        board = Scoreboard(fixtures.competition(), reader, clock=lambda: clock[0])
+        board.snapshot()
+        t_ms = int(clock[0] * 1000)
+        steps = [
+            # new readings, an hour on
+            [_msg(("alfa-main", t_ms + 3_600_000 + k * 600_000, 1e5 + k, 800.0)) for k in range(3)],
+            # a late reading a day back splits an interval: its hours change
+            [_msg(("beta-main", t_ms - 86_400_000 - 1_800_000, None, 90_000.0))],
+            # nothing stored (a duplicate): the minute turns
+            [_msg(("alfa-main", t_ms + 3_600_000, 1e5, 800.0))],
+        ]
+        start_s = board.grid.hour_start_s[0]
+        # the earliest hour each step changes: the tail, the hourly reading before the late one
+        first_read = [t_ms / 1000, t_ms / 1000 - 86_400 - HOUR, t_ms / 1000]
+        for messages, first_s in zip(steps, first_read, strict=True):
+            writer.write(messages)
+            clock[0] += 120.0
+            time.sleep(MARKER_DELAY_S * 3)  # the change marker goes out
+            reads.clear()
+            got = board.snapshot()
+            assert start_s < reads[-1] <= first_s  # only the hours a write may have changed
+            fresh = Scoreboard(fixtures.competition(), reader, clock=lambda: clock[0]).snapshot()
+            np.testing.assert_allclose(got.actual.energy_kwh, fresh.actual.energy_kwh)
+            np.testing.assert_array_equal(got.actual.measured_s, fresh.actual.measured_s)
+            np.testing.assert_allclose(got.metrics.reduction_pct, fresh.metrics.reduction_pct)
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_a_write_says_from_when_it_changed_hourly_energy(store):
+    t = T0 * 1000
+    store.write([_msg(("m", t, 1.0, None), ("m", t + 7_200_000, 3.0, None))])
+    token = store.change_token()
+    assert store.changed_since_s(token) == math.inf  # nothing since
+    store.write([_msg(("m", t + 10_800_000, 4.0, None))])  # new: from the tail on
+    assert store.changed_since_s(token) == (t + 7_200_000) / 1000
+    token = store.change_token()
+    store.write([_msg(("m", t + 3_600_000, 2.0, None))])  # late: from the pair it splits on
+    assert store.changed_since_s(token) == t / 1000
+    token = store.change_token()
+    store.delete_readings("m", t, t)  # says nothing: read everything again
+    assert store.changed_since_s(token) is None
+    assert store.changed_since_s(12345) is None  # a token this store never gave
