@@ -357,11 +357,15 @@ class InfluxStore:
                     else:
                         kept.append(row)
                 by_meter[meter] = kept
+        # the first request's reading lines, in the order requests are made: the rest are
+        # encoded group by group, while earlier groups are posted
         reading_lines: dict[str, list[str]] = {}
-        for meter, rows in by_meter.items():
-            if lookup.done():
-                break  # the rest are encoded group by group, while earlier groups are posted
-            reading_lines[meter] = _reading_lines(rows)
+        encoded = 0
+        for meter in sorted(by_meter):
+            if lookup.done() or encoded >= LINES_PER_POST // 3:
+                break
+            reading_lines[meter] = _reading_lines(by_meter[meter])
+            encoded += len(by_meter[meter])
         tails = lookup.result()
 
         new: dict[str, list[tuple]] = {}
