@@ -114,6 +114,8 @@ class InfluxStore:
         # readings stored since the last change marker, and the earliest time they changed
         self._marker_owed: tuple[int, int] | None = None
         self._marker_timer: threading.Timer | None = None
+        self._marker_posting = threading.Lock()
+        self._closed = False
         self._stop = threading.Event()
         self._replayer = threading.Thread(
             target=self._replay_loop, args=(replay_interval_s,), name="influx-spool", daemon=True
@@ -254,14 +256,15 @@ class InfluxStore:
         return [_marker_line(n, time.time_ns() // 1_000_000, since_ms)]
 
     def _post_owed_marker(self) -> None:
-        lines = self._take_marker()
-        if not lines:
-            return
-        try:
-            self.http.write(lines)
-        except (InfluxUnavailable, InfluxRejected) as exc:
-            # the readings are stored; the next write's marker tells readers about them
-            log.warning("change marker not written: %s", exc)
+        with self._marker_posting:  # close() waits for a marker on its way
+            lines = self._take_marker()
+            if not lines or self._closed:
+                return
+            try:
+                self.http.write(lines)
+            except (InfluxUnavailable, InfluxRejected) as exc:
+                # the readings are stored; the next write's marker tells readers about them
+                log.warning("change marker not written: %s", exc)
 
     def _undo(self, plan: _Plan) -> None:
         """Delete the points a refused batch may have written: its new readings and the energy
@@ -903,6 +906,8 @@ class InfluxStore:
         self._stop.set()
         self._replayer.join(timeout=5)
         self._post_owed_marker()
+        with self._marker_posting:
+            self._closed = True
         self.http.close()
         self.spool.close()
 
