@@ -566,36 +566,17 @@ class InfluxStore:
     def read_hourly(
         self, meter_ids: list[str], start_s: float, end_s: float
     ) -> dict[str, MeterHours]:
+        # two groups of meters at a time: InfluxDB answers each on its own core
+        groups = [
+            self.http.in_background(
+                self._hourly_pieces, meter_ids[lo : lo + METERS_PER_QUERY], start_s, end_s
+            )
+            for lo in range(0, len(meter_ids), METERS_PER_QUERY)
+        ]
         parts: dict[str, list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]] = defaultdict(list)
-        span = f"time >= {int(start_s * 1000)}ms AND time < {int(end_s * 1000)}ms"
-        for lo in range(0, len(meter_ids), METERS_PER_QUERY):
-            group = meter_ids[lo : lo + METERS_PER_QUERY]
-            where = f"{any_of('meter', group)} AND {span}"
-            # Dense pieces (a meter read every 10 s has 720 an hour) are summed per UTC hour
-            # by InfluxDB: sending them all takes an order of magnitude longer. Sparse ones (an
-            # hourly history) are read as they are: InfluxDB 1.x's GROUP BY time(1h) takes
-            # several times longer than reading a year of them.
-            (counted,) = self.http.query(f'SELECT count("kwh") FROM "energy" WHERE {where}')
-            n = next((row["count"] for _, row in series_rows(counted)), 0)
-            by = '"meter", "chain"'
-            span_h = max(1.0, (min(end_s, 4e9) - max(start_s, 0.0)) / 3600.0)
-            if n > DENSE_PIECES_PER_HOUR * span_h * 2 * len(group):  # two chains a meter
-                q = (
-                    f'SELECT sum("kwh"), sum("measured_s") FROM "energy" WHERE {where} '
-                    f"GROUP BY time(1h), {by} fill(none)"
-                )
-            else:
-                q = f'SELECT "kwh", "measured_s" FROM "energy" WHERE {where} GROUP BY {by}'
-            (result,) = self.http.query(q)
-            for series in result.get("series", []) or []:
-                tags = series.get("tags", {}) or {}
-                values = np.array(series["values"], dtype=float)  # time, kwh, measured_s
-                if values.size == 0:
-                    continue
-                column = 0 if tags.get("chain") == "reg" else 2
-                parts[decode_tag(tags["meter"])].append(
-                    (np.floor(values[:, 0] / 3.6e6) * 3600.0, column, values[:, 1], values[:, 2])
-                )
+        for group in groups:
+            for meter, piece in group.result():
+                parts[meter].append(piece)
         out = {}
         for meter, pieces in parts.items():
             hours = np.unique(np.concatenate([p[0] for p in pieces]))
@@ -605,6 +586,38 @@ class InfluxStore:
                 np.add.at(cols[column], at, np.nan_to_num(kwh))
                 np.add.at(cols[column + 1], at, np.nan_to_num(seconds))
             out[meter] = MeterHours(hours, cols[0], cols[1], cols[2], cols[3])
+        return out
+
+    def _hourly_pieces(self, meters: list[str], start_s: float, end_s: float) -> list[tuple]:
+        """(meter, (hour_s, column, kwh, measured_s)) of the energy pieces of ``meters``."""
+        where = (
+            f"{any_of('meter', meters)} AND time >= {int(start_s * 1000)}ms AND "
+            f"time < {int(end_s * 1000)}ms"
+        )
+        # Dense pieces (a meter read every 10 s has 720 an hour) are summed per UTC hour by
+        # InfluxDB: sending them all takes an order of magnitude longer. Sparse ones (an hourly
+        # history) are read as they are: InfluxDB 1.x's GROUP BY time(1h) takes several times
+        # longer than reading a year of them.
+        (counted,) = self.http.query(f'SELECT count("kwh") FROM "energy" WHERE {where}')
+        n = next((row["count"] for _, row in series_rows(counted)), 0)
+        span_h = max(1.0, (min(end_s, 4e9) - max(start_s, 0.0)) / 3600.0)
+        if n > DENSE_PIECES_PER_HOUR * span_h * 2 * len(meters):  # two chains a meter
+            q = (
+                f'SELECT sum("kwh"), sum("measured_s") FROM "energy" WHERE {where} '
+                'GROUP BY time(1h), "meter", "chain" fill(none)'
+            )
+        else:
+            q = f'SELECT "kwh", "measured_s" FROM "energy" WHERE {where} GROUP BY "meter", "chain"'
+        (result,) = self.http.query(q)
+        out = []
+        for series in result.get("series", []) or []:
+            tags = series.get("tags", {}) or {}
+            values = np.array(series["values"], dtype=float)  # time, kwh, measured_s
+            if values.size == 0:
+                continue
+            column = 0 if tags.get("chain") == "reg" else 2
+            hour_s = np.floor(values[:, 0] / 3.6e6) * 3600.0
+            out.append((decode_tag(tags["meter"]), (hour_s, column, values[:, 1], values[:, 2])))
         return out
 
     def read_series(
