@@ -402,9 +402,13 @@ def main() -> None:
                 for label, f in best_store.items():
                     store_rate = f["points"] / f["seconds"]
                     goal = store_rate / rates[1]
+                    verdict = (  # the throughput: small batches are about latency
+                        f" (the issue's goal >= 70 %: {'met' if goal >= 0.7 else 'NOT met'})"
+                        if label == "(a)"
+                        else " (small batches: for reference)"
+                    )
                     print(
-                        f"    ratio {label} / (b') one at a time: {100 * goal:.0f} % (the issue's "
-                        f"goal >= 70 %: {'met' if goal >= 0.7 else 'NOT met'}); "
+                        f"    ratio {label} / (b') one at a time: {100 * goal:.0f} %{verdict}; "
                         f"/ (b') {POSTERS} at a time: {100 * store_rate / rates[POSTERS]:.0f} %"
                     )
             if best_raw:
