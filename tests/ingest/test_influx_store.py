@@ -348,6 +348,23 @@ def test_hourly_energy_summed_by_influxdb_or_here_is_the_same(
         store.close()
 
 
+def test_tiny_and_huge_energy_pieces_round_trip(store):
+    """Pieces are written with 12 significant digits, in exponent form where shorter: a
+    milliwatt over 10 s and a gigawatt for an hour both come back."""
+    readings = [
+        ("m", T0, 1e-9, 0.001),
+        ("m", T0 + 10, 2e-9, 0.001),
+        ("m", T0 + 20, 1e6, 1e9),
+        ("m", T0 + 3620, 1e6 + 1e6, 1e9),
+    ]
+    store.write([_msg(*[(m, ts * 1000, e, p) for m, ts, e, p in readings])])
+    got, want = _cells(store, ["m"]), cells_from_readings(readings)
+    assert set(got) == set(want)
+    for key, cell in want.items():
+        np.testing.assert_allclose(got[key], cell, rtol=1e-11, atol=0, err_msg=str(key))
+    assert min(v for cell in got.values() for v in cell if v > 0) < 1e-8
+
+
 @pytest.mark.parametrize("register_age_s", [600, 5 * 3600])  # inside, outside the lookback
 def test_a_tail_value_from_before_the_last_reading(store, register_age_s):
     """The last register value is in an earlier reading than the last one (power only):
