@@ -34,7 +34,7 @@ from scoring.caltrack_billing import (
     spread_over_hours,
 )
 from scoring.caltrack_daily import HistoryFit, fit_history, predict_hours
-from scoring.caltrack_hourly import regression_hourly
+from scoring.caltrack_hourly import HourlyFit, fit_hourly, predict_hourly, target_months
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
@@ -131,6 +131,7 @@ class Scoreboard:
         self.billing_sites = np.flatnonzero(np.array(self.site_methods) == "billing")
         self._billing: tuple[float, BillingFit] | None = None
         self._fit: tuple[SiteHours, HistoryFit, Residuals] | None = None
+        self._towt: tuple[SiteHours, HourlyFit] | None = None
 
     def _history_days(self) -> tuple[date, date]:
         info = self.competition.competition
@@ -197,6 +198,7 @@ class Scoreboard:
             self._snapshot = None
             self._billing = None
             self._fit = None
+            self._towt = None
 
     def _history_hours(self, now_s: float) -> SiteHours:
         if self._history is None or now_s - self._history[0] > self.history_ttl_s:
@@ -274,6 +276,21 @@ class Scoreboard:
             self._fit = (history, fit, fit.residuals())
         return self._fit[1]
 
+    def _towt_fit(self, history: SiteHours, history_ok: np.ndarray) -> HourlyFit:
+        """The hourly TOWT models fitted on the history, once per history (1,000 sites take
+        about 20 s); each snapshot only predicts the competition hours with them."""
+        if self._towt is None or self._towt[0] is not history:
+            grid = self.history_grid
+            fit = fit_hourly(
+                history.energy_kwh,
+                history_ok,
+                grid,
+                target_months(self.grid),
+                self._hourly_temps(grid),
+            )
+            self._towt = (history, fit)
+        return self._towt[1]
+
     def _regression_residuals(self, history: SiteHours, history_ok: np.ndarray) -> Residuals:
         """Daily residuals of the regression fitted on the history (cached with it)."""
         self._history_fit(history, history_ok)
@@ -313,13 +330,8 @@ class Scoreboard:
             shape = (n_sites, self.grid.hour_start_s.size)
             base_kwh, base_ok = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
         elif info.baseline.method == "regression-hourly":
-            base_kwh, base_ok = regression_hourly(
-                history.energy_kwh,
-                history_ok,
-                self.history_grid,
-                self.grid,
-                self._hourly_temps(self.history_grid),
-                self._hourly_temps(self.grid),
+            base_kwh, base_ok = predict_hourly(
+                self._towt_fit(history, history_ok), self.grid, self._hourly_temps(self.grid)
             )
         elif info.baseline.method.startswith("regression"):
             fit = self._history_fit(history, history_ok)

@@ -6,7 +6,8 @@ The model is CalTRACK 2.0's hourly method as eemeter 4.1.1 implements it
 with one coefficient per hour of the week and piecewise-linear temperature terms, separate for
 "occupied" and "unoccupied" hours of the week. ``fit_towt`` fits one month's model,
 ``predict_towt`` predicts with it, and ``regression_hourly`` fits one model per target month on
-the history and returns an hourly baseline on a ``LocalHours`` grid (the return convention of
+the history (``fit_hourly``) and predicts an hourly baseline on a ``LocalHours`` grid
+(``predict_hourly``) (the return convention of
 ``scoring.caltrack_daily.regression``). Temperatures cross the interface in °C; the model runs
 in °F because CalTRACK's bin endpoints and degree-day balance points are defined there.
 """
@@ -214,6 +215,22 @@ def predict_towt(models: TowtModels, hour_of_week: np.ndarray, temp_c: np.ndarra
     return np.where(np.isfinite(temp_f), energy, np.nan)
 
 
+@dataclass(frozen=True)
+class HourlyFit:
+    """TOWT models of S sites fitted on a history, one per target month (``fit_hourly``).
+
+    Attributes
+    ----------
+    models : dict of int to TowtModels
+        Calendar month (1-12) of the target to the models of all sites.
+    sufficient : array of bool (S,)
+        True where no data-sufficiency rule (``hourly_sufficiency``) failed.
+    """
+
+    models: dict[int, TowtModels]
+    sufficient: np.ndarray
+
+
 def regression_hourly(
     history_kwh: np.ndarray,
     history_ok: np.ndarray,
@@ -255,40 +272,73 @@ def regression_hourly(
     out. A target hour without temperature, or whose hour of the week had no data in its
     month's fit, gets no baseline.
     """
+    fit = fit_hourly(history_kwh, history_ok, history, target_months(target), history_temp_c)
+    return predict_hourly(fit, target, target_temp_c, require_sufficient)
+
+
+def target_months(target: LocalHours) -> list[int]:
+    """The calendar months (1-12) of a grid's local days: the models ``fit_hourly`` needs."""
+    return np.unique(_month(target.day_ordinal)).tolist()
+
+
+def fit_hourly(
+    history_kwh: np.ndarray,
+    history_ok: np.ndarray,
+    history: LocalHours,
+    months: list[int],
+    history_temp_c: np.ndarray,
+) -> HourlyFit:
+    """The TOWT models of ``months`` (calendar months 1-12), fitted on the history (the
+    first half of ``regression_hourly``: the history changes less often than the target's
+    temperatures, so a caller may keep the fit)."""
     usage = np.asarray(history_kwh, dtype=float)
-    n_sites = usage.shape[0]
-    shape = (n_sites, target.hour.size)
-    baseline = np.full(shape, np.nan)
     hist_temp = _temp_shape(history_temp_c, usage.shape, "history_temp_c")
-    tgt_temp = _temp_shape(target_temp_c, shape, "target_temp_c")
-    if usage.shape[1] == 0 or target.hour.size == 0:
+    usage_ok = np.asarray(history_ok, dtype=bool)
+    models: dict[int, TowtModels] = {}
+    if usage.shape[1] > 0:
+        hist_month = _month(history.day_ordinal)
+        for month in months:
+            distance = (hist_month - month) % 12
+            weight = np.where(
+                distance == 0,
+                1.0,
+                np.where((distance == 1) | (distance == 11), NEIGHBOUR_MONTH_WEIGHT, 0),
+            )
+            rows = weight > 0
+            if rows.any():
+                models[month] = fit_towt(
+                    usage[:, rows],
+                    usage_ok[:, rows],
+                    history.hour_of_week[rows],
+                    hist_temp[..., rows],
+                    weight[rows],
+                )
+    if usage.shape[1] == 0:
+        return HourlyFit(models, np.zeros(usage.shape[0], dtype=bool))
+    sufficient = (
+        hourly_sufficiency(usage_ok & np.isfinite(usage), np.isfinite(hist_temp), history) == 0
+    )
+    return HourlyFit(models, sufficient)
+
+
+def predict_hourly(
+    fit: HourlyFit, target: LocalHours, target_temp_c: np.ndarray, require_sufficient: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hourly baseline on the ``target`` grid from a ``fit_hourly`` fit (returns as
+    ``regression_hourly``); a target month the fit has no model for gets no baseline."""
+    shape = (fit.sufficient.size, target.hour.size)
+    baseline = np.full(shape, np.nan)
+    if target.hour.size == 0:
         return baseline, np.zeros(shape, dtype=bool)
-    hist_month = _month(history.day_ordinal)
+    tgt_temp = _temp_shape(target_temp_c, shape, "target_temp_c")
     tgt_month = _month(target.day_ordinal)
-    hist_how, tgt_how = history.hour_of_week, target.hour_of_week
-    for month in np.unique(tgt_month).tolist():
-        distance = (hist_month - month) % 12
-        weight = np.where(
-            distance == 0,
-            1.0,
-            np.where((distance == 1) | (distance == 11), NEIGHBOUR_MONTH_WEIGHT, 0),
-        )
-        rows = weight > 0
+    for month, models in fit.models.items():
         cols = tgt_month == month
-        if not rows.any():
-            continue
-        models = fit_towt(
-            usage[:, rows],
-            np.asarray(history_ok, dtype=bool)[:, rows],
-            hist_how[rows],
-            hist_temp[..., rows],
-            weight[rows],
-        )
-        baseline[:, cols] = predict_towt(models, tgt_how[cols], tgt_temp[..., cols])
+        if cols.any():
+            baseline[:, cols] = predict_towt(models, target.hour_of_week[cols], tgt_temp[..., cols])
     ok = np.isfinite(baseline)
     if require_sufficient:
-        usage_ok = np.asarray(history_ok, dtype=bool) & np.isfinite(usage)
-        ok &= (hourly_sufficiency(usage_ok, np.isfinite(hist_temp), history) == 0)[:, None]
+        ok &= fit.sufficient[:, None]
     return baseline, ok
 
 

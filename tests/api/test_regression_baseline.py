@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import api.scoreboard as scoreboard_module
 from api.app import create_app
+from api.scoreboard import Scoreboard
 from ingest.store.base import Message, StoredReading, StoredTemperature
 from ingest.store.sqlite import SQLiteStore
 from scoring.competition_file import parse_competition
@@ -87,3 +89,27 @@ def test_regression_history_is_a_baseline_year(tmp_path):
     first, last = board._history_days()
     assert (first, last) == (datetime(2010, 3, 1).date(), datetime(2011, 2, 28).date())
     assert last - first == timedelta(days=364)
+
+
+def test_hourly_models_are_fitted_once_per_history(tmp_path, monkeypatch):
+    """A new reading rescores the competition with the TOWT models fitted on the history
+    before; the baseline equals one fitted afresh."""
+    fits = []
+    real_fit = scoreboard_module.fit_hourly
+    monkeypatch.setattr(
+        scoreboard_module, "fit_hourly", lambda *a, **k: fits.append(1) or real_fit(*a, **k)
+    )
+    store = SQLiteStore(tmp_path / "reg.db")
+    _seed(store)
+    comp = parse_competition(TOML % "regression-hourly")
+    board = Scoreboard(comp, store, clock=NOW.timestamp)
+    first = board.snapshot()
+    late = StoredReading("s-main", int((NOW.timestamp() + 1800) * 1000), 1e6, None)
+    store.write([Message("live", 0, "test", [late])])
+    second = board.snapshot()
+    assert second is not first and len(fits) == 1
+    fresh = Scoreboard(comp, store, clock=NOW.timestamp).snapshot()
+    np.testing.assert_array_equal(second.baseline_ok, fresh.baseline_ok)
+    np.testing.assert_allclose(second.baseline_kwh, fresh.baseline_kwh)
+    assert second.baseline_ok.any()
+    store.close()
