@@ -662,7 +662,11 @@ class InfluxStore:
         """Each meter's last reading: looked for within each of ``TAIL_LOOKBACKS_MS`` before
         now in turn (a live meter's is in the first), so that a year of history is not read
         for it on every rescoring."""
-        (known,) = self.http.query('SHOW TAG VALUES FROM "reading" WITH KEY = "meter"')
+        # the time condition: InfluxDB 3 may answer SHOW TAG VALUES for recent data only
+        # without one (1.x reads its index either way)
+        (known,) = self.http.query(
+            'SHOW TAG VALUES FROM "reading" WITH KEY = "meter" WHERE time >= 0'
+        )
         meters = [decode_tag(row["value"]) for _, row in series_rows(known)]
         now_ms = time.time_ns() // 1_000_000
         states = {}
