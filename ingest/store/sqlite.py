@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -106,7 +107,18 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Switching a new file to WAL while another process does the same can fail at once
+        # with "database is locked" (SQLite does not wait there): try again for a while.
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    conn.close()
+                    raise
+                time.sleep(0.02)
         # NORMAL in WAL mode survives a process crash (kill -9); only an OS crash or power loss
         # can lose the last transactions. FULL would fsync every commit.
         conn.execute("PRAGMA synchronous=NORMAL")

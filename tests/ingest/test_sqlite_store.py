@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import time
 
 import pytest
 
@@ -120,3 +122,30 @@ def test_relative_store_url(tmp_path, monkeypatch):
 def test_bad_store_urls_say_what_is_accepted(url):
     with pytest.raises(StoreURLError, match="sqlite:///"):
         open_store(url)
+
+
+def _open_at(path: str, start_s: float, results) -> None:
+    while time.time() < start_s:  # every process opens the file at the same moment
+        pass
+    try:
+        SQLiteStore(path).close()
+        results.put("ok")
+    except Exception as exc:  # the test reports whatever went wrong
+        results.put(repr(exc))
+
+
+def test_processes_opening_a_new_file_at_once_all_open_it(tmp_path):
+    """Workers started together on a new file: switching it to WAL at the same moment made
+    SQLite refuse some at once ("database is locked")."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(12):
+        results = ctx.Queue()
+        start_s = time.time() + 0.3
+        path = str(tmp_path / f"new-{round_}.db")
+        workers = [ctx.Process(target=_open_at, args=(path, start_s, results)) for _ in range(6)]
+        for w in workers:
+            w.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for w in workers:
+            w.join(timeout=60)
+        assert outcomes == ["ok"] * 6, f"round {round_}: {outcomes}"
