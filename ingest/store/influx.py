@@ -335,8 +335,8 @@ class InfluxStore:
         """Work out what to write: the result, what to quarantine, the new readings (after their
         meter's tail) with their lines, and the energy lines of late readings."""
         rejected = [q for m in messages for q in m.rejected]
-        # the server looks the tails up while this thread sorts the batch and encodes its
-        # reading lines (as if every reading were new: the common case)
+        # the server looks the tails up while this thread sorts the batch and encodes the
+        # first request's reading lines (as if every reading were new: the common case)
         first_ms: dict[str, int] = {}
         for msg in messages:
             for r in msg.readings:
@@ -360,8 +360,8 @@ class InfluxStore:
                     else:
                         kept.append(row)
                 by_meter[meter] = kept
-        # the first request's reading lines, in the order requests are made: the rest are
-        # encoded group by group, while earlier groups are posted
+        # meters in the order requests are made; the rest are encoded group by group, while
+        # earlier groups are posted
         reading_lines: dict[str, list[str]] = {}
         encoded = 0
         for meter in sorted(by_meter):
