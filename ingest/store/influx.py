@@ -837,15 +837,17 @@ class InfluxStore:
         self._post_owed_marker()  # this process's last write is seen here
         try:
             (result,) = self.http.query(
-                'SELECT count("id"), count("since_ms"), min("since_ms") FROM "writes" '
-                f"WHERE time > {after_ns}"
+                'SELECT count("id") AS "writes", count("since_ms") AS "saying", '
+                f'min("since_ms") AS "since_ms" FROM "writes" WHERE time > {after_ns}'
             )
         except (InfluxUnavailable, InfluxRejected):
             return None
         for _, row in series_rows(result):
-            if row["count"] != row["count_1"]:  # a write that does not say (older versions)
+            if not row.get("writes"):
+                return math.inf
+            if row["writes"] != row.get("saying"):  # a write that does not say (a deletion)
                 return None
-            return row["min"] / 1000.0 if row["min"] < NO_CHANGE_MS else math.inf
+            return row["since_ms"] / 1000.0 if row["since_ms"] < NO_CHANGE_MS else math.inf
         return math.inf
 
     # -- imports: bills, replacing a span of readings --------------------------------------
