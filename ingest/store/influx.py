@@ -71,7 +71,7 @@ DENSE_PIECES_PER_HOUR = 4  # above: read_hourly has InfluxDB sum the pieces per 
 # where a meter's last reading is looked for, in turn, before its first new one (None: all)
 TAIL_LOOKBACKS_MS = (600_000, 86_400_000, None)
 LINES_PER_POST = 5000  # at most: a reading point and about two energy pieces each
-# a batch goes in GROUPS requests (each costs the server a disk sync), posted at the same time
+# a small batch goes in GROUPS requests (each has a fixed cost on the server), posted together
 GROUPS = 2
 GROUP_MIN_READINGS = 200
 NO_CHANGE_MS = 2**62  # a write's since_ms when it stored no reading

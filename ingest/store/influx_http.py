@@ -142,9 +142,10 @@ class InfluxHTTP:
         earlier ones are posted; return once all are written.
 
         Encoding is Python work and a write is the server's: overlapping them, and giving the
-        server two requests at a time (it writes one while it waits for the disk on the
-        other), is what brings a store write close to the server's ceiling. The caller keeps
-        each chunk self-contained (energy pieces before readings, of meters no other chunk has).
+        server two requests at a time (their fixed costs overlap: about 1.4x the points/s of
+        one connection here), is what brings a store write close to the server's ceiling. The
+        caller keeps each chunk self-contained (energy pieces before readings, of meters no
+        other chunk has).
         After the first failure nothing more is posted and the error is raised here, once the
         chunks in flight have finished.
         """
