@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import stdtrit
 
 from scoring.calendar import LocalHours
+from scoring.caltrack_daily import rule_names
 from scoring.uncertainty import Residuals
 
 # Model kinds, as CalTRACK/eemeter name them.
@@ -145,7 +146,7 @@ class BillingModels:
 
     def reason_names(self, site: int) -> list[str]:
         """Names of the failed sufficiency rules of one site."""
-        return [name for bit, name in REASON_NAMES.items() if self.reasons[site] & bit]
+        return rule_names(int(self.reasons[site]), REASON_NAMES)
 
 
 def billing_periods(

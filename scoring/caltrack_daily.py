@@ -140,7 +140,12 @@ class DailyModels:
 
     def reason_names(self, site: int) -> list[str]:
         """Names of the failed sufficiency rules of one site."""
-        return [name for bit, name in REASON_NAMES.items() if self.reasons[site] & bit]
+        return rule_names(int(self.reasons[site]), REASON_NAMES)
+
+
+def rule_names(reasons: int, names: dict[int, str]) -> list[str]:
+    """The names (``names``: bit -> name) of the rules whose bits are set in ``reasons``."""
+    return [name for bit, name in names.items() if reasons & bit]
 
 
 def fit_daily(
