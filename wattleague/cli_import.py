@@ -54,7 +54,6 @@ def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, st
     """Import past consumption of one meter (grid-operator CSV, generic CSV, JSON or bills)."""
     from ingest.imports.consumption import import_consumption
     from ingest.imports.formats import read_consumption_file
-    from ingest.imports.rows import UnreadableFile
 
     (comp,) = load_competitions([config])
     if meter_id not in comp.meters():
@@ -63,16 +62,10 @@ def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, st
             param_hint="--meter",
         )
     tz = comp.competition.tz
-    parsed, unreadable = [], 0
-    for path in files:
-        try:
-            data = Path(path).read_bytes()
-            parsed.append(read_consumption_file(data, path, tz, meter_id, fmt, columns, billing))
-        except (UnreadableFile, OSError) as exc:
-            click.echo(f"{path}: {exc}", err=True)
-            unreadable += 1
-    if not parsed:
-        raise SystemExit(1)
+    parsed, unreadable = _read_files(
+        files,
+        lambda data, path: read_consumption_file(data, path, tz, meter_id, fmt, columns, billing),
+    )
     db = open_store_or_fail(store)
     try:
         total = sum(len(p.intervals) + len(p.registers) for p in parsed)
@@ -110,22 +103,14 @@ def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, st
 def weather(config, site_id, columns, dry_run, store, files):
     """Import hourly outdoor temperature (SMHI open-data CSV or generic CSV)."""
     from ingest.imports.formats import read_weather_file
-    from ingest.imports.rows import UnreadableFile
     from ingest.imports.weather import import_weather
 
     (comp,) = load_competitions([config])
     station = _station(comp, site_id, config)
-    parsed, unreadable = [], 0
-    for path in files:
-        try:
-            parsed.append(
-                read_weather_file(Path(path).read_bytes(), path, comp.competition.tz, columns)
-            )
-        except (UnreadableFile, OSError) as exc:
-            click.echo(f"{path}: {exc}", err=True)
-            unreadable += 1
-    if not parsed:
-        raise SystemExit(1)
+    tz = comp.competition.tz
+    parsed, unreadable = _read_files(
+        files, lambda data, path: read_weather_file(data, path, tz, columns)
+    )
     db = open_store_or_fail(store)
     try:
         report = import_weather(db, station, parsed, dry_run=dry_run)
@@ -134,6 +119,23 @@ def weather(config, site_id, columns, dry_run, store, files):
     _print_report(report, "temperatures")
     if unreadable or (report["new"] == 0 and report["duplicates"] == 0):
         raise SystemExit(1)
+
+
+def _read_files(files, read) -> tuple[list, int]:
+    """``read(data, path)`` of each file, and how many could not be read (each said on stderr);
+    exits 1 when none could."""
+    from ingest.imports.rows import UnreadableFile
+
+    parsed, unreadable = [], 0
+    for path in files:
+        try:
+            parsed.append(read(Path(path).read_bytes(), path))
+        except (UnreadableFile, OSError) as exc:
+            click.echo(f"{path}: {exc}", err=True)
+            unreadable += 1
+    if not parsed:
+        raise SystemExit(1)
+    return parsed, unreadable
 
 
 def _station(comp, site_id: str | None, config: str) -> str:
