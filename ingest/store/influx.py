@@ -423,39 +423,48 @@ class InfluxStore:
     def _tails(self, first_ms: dict[str, int]) -> dict[str, dict]:
         """Each meter's last register and power reading: {"reg": (ts_ms, v), "pow": …, "last"}.
 
-        ``first_ms`` holds each meter's earliest reading in the batch. A meter's tail is almost
-        always just before it, and a query without a time bound reads the meter's whole
-        history (with a year of readings, 100 meters take InfluxDB 1.x over 100 ms instead of
-        a few), so it is looked for within each of ``TAIL_LOOKBACKS_MS`` of it in turn, the
-        last without a bound, until found.
+        ``first_ms`` holds each meter's earliest reading in the batch: a meter's tail is almost
+        always just before it (``_last_rows``).
         """
         tails: dict[str, dict] = {}
         names = sorted(first_ms)
         for lo in range(0, len(names), METERS_PER_QUERY):
             group = names[lo : lo + METERS_PER_QUERY]
             first = min(first_ms[m] for m in group)
-            for lookback_ms in TAIL_LOOKBACKS_MS:
-                bound = "" if lookback_ms is None else f" AND time > {first - lookback_ms}ms"
-                unseen = [m for m in group if m not in tails]
-                if unseen:
-                    self._last_readings(unseen, tails, bound)
+            for meter, row in self._last_rows(group, first).items():
+                ts_ms = int(row["time"])
+                tails[meter] = {
+                    "reg": None if row.get("energy_kwh") is None else (ts_ms, row["energy_kwh"]),
+                    "pow": None if row.get("power_w") is None else (ts_ms, row["power_w"]),
+                    "last": ts_ms,
+                }
+            for bound in _lookback_bounds(first):
                 self._last_values(group, tails, bound)
         return tails
 
-    def _last_readings(self, meters: list[str], tails: dict, bound: str) -> None:
-        """Add the last reading of each of ``meters`` (within ``bound``) to ``tails``: it holds
-        both values when the meter sends both."""
-        (result,) = self.http.query(
-            f'SELECT "energy_kwh", "power_w" FROM "reading" WHERE {any_of("meter", meters)}'
-            f'{bound} GROUP BY "meter" ORDER BY time DESC LIMIT 1'
-        )
-        for tags, row in series_rows(result):
-            ts_ms = int(row["time"])
-            tails[decode_tag(tags["meter"])] = {
-                "reg": None if row.get("energy_kwh") is None else (ts_ms, float(row["energy_kwh"])),
-                "pow": None if row.get("power_w") is None else (ts_ms, float(row["power_w"])),
-                "last": ts_ms,
-            }
+    def _last_rows(self, meters: list[str], before_ms: int) -> dict[str, dict]:
+        """Each meter's last reading (row: time, energy_kwh, power_w as floats, received_ms).
+
+        A query without a time bound reads a meter's whole history (with a year of readings,
+        100 meters take InfluxDB 1.x over 100 ms instead of a few), so the last reading is
+        looked for within each of ``TAIL_LOOKBACKS_MS`` before ``before_ms`` in turn, the last
+        without a bound, until found.
+        """
+        rows: dict[str, dict] = {}
+        for bound in _lookback_bounds(before_ms):
+            unseen = [m for m in meters if m not in rows]
+            if not unseen:
+                break
+            (result,) = self.http.query(
+                'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" WHERE '
+                f'{any_of("meter", unseen)}{bound} GROUP BY "meter" ORDER BY time DESC LIMIT 1'
+            )
+            for tags, row in series_rows(result):
+                for field in ("energy_kwh", "power_w"):
+                    if row.get(field) is not None:
+                        row[field] = float(row[field])
+                rows[decode_tag(tags["meter"])] = row
+        return rows
 
     def _last_values(self, meters: list[str], tails: dict, bound: str) -> None:
         """Fill in the register or power value that a meter's last reading lacks, from the
@@ -659,9 +668,8 @@ class InfluxStore:
         return out
 
     def meter_states(self) -> dict[str, MeterState]:
-        """Each meter's last reading: looked for within each of ``TAIL_LOOKBACKS_MS`` before
-        now in turn (a live meter's is in the first), so that a year of history is not read
-        for it on every rescoring."""
+        """Each meter's last reading, looked for back from now (``_last_rows``: a live meter's
+        is found without reading its history)."""
         # the time condition: InfluxDB 3 may answer SHOW TAG VALUES for recent data only
         # without one (1.x reads its index either way)
         (known,) = self.http.query(
@@ -671,25 +679,14 @@ class InfluxStore:
         now_ms = time.time_ns() // 1_000_000
         states = {}
         for lo in range(0, len(meters), METERS_PER_QUERY):
-            group = meters[lo : lo + METERS_PER_QUERY]
-            for lookback_ms in TAIL_LOOKBACKS_MS:
-                unseen = [m for m in group if m not in states]
-                if not unseen:
-                    break
-                bound = "" if lookback_ms is None else f" AND time > {now_ms - lookback_ms}ms"
-                (result,) = self.http.query(
-                    'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" WHERE '
-                    f'{any_of("meter", unseen)}{bound} GROUP BY "meter" ORDER BY time DESC LIMIT 1'
+            for meter, row in self._last_rows(meters[lo : lo + METERS_PER_QUERY], now_ms).items():
+                states[meter] = MeterState(
+                    meter,
+                    row["time"] / 1000.0,
+                    (row.get("received_ms") or row["time"]) / 1000.0,
+                    row.get("power_w"),
+                    row.get("energy_kwh"),
                 )
-                for tags, row in series_rows(result):
-                    meter = decode_tag(tags["meter"])
-                    states[meter] = MeterState(
-                        meter,
-                        row["time"] / 1000.0,
-                        (row.get("received_ms") or row["time"]) / 1000.0,
-                        row.get("power_w"),
-                        row.get("energy_kwh"),
-                    )
         return states
 
     def quarantine_counts(self) -> dict[str, int]:
@@ -966,6 +963,14 @@ def _energy_lines(
             middle_ms.tolist(),
             strict=True,
         )
+    ]
+
+
+def _lookback_bounds(before_ms: int) -> list[str]:
+    """InfluxQL time conditions for each of ``TAIL_LOOKBACKS_MS`` before ``before_ms``."""
+    return [
+        "" if lookback_ms is None else f" AND time > {before_ms - lookback_ms}ms"
+        for lookback_ms in TAIL_LOOKBACKS_MS
     ]
 
 
