@@ -28,6 +28,7 @@ from scipy.special import stdtrit
 
 from scoring import subplex as _subplex
 from scoring.calendar import LocalHours
+from scoring.caltrack_initial_fit import initial_fits, initial_guesses
 from scoring.uncertainty import Residuals
 
 METHODS = ("caltrack", "daytype")
@@ -76,11 +77,8 @@ _MAX_SLOPE_OOM = 2.0  # maximum_slope_oom_scalar: initial-fit slopes up to (1 + 
 _SUBPLEX_STEP = 0.1  # initial_step_percentage
 _SUBPLEX_MAXEVAL = 1999  # iteration maximum 2000, minus one
 _SUBPLEX_TOL = 1e-5  # x_tol_rel and f_tol_rel
-_SUBPLEX_ROUNDS = 60  # lockstep rounds before unfinished sites keep their best point
-# compass search: first step and final step as fractions of the balance-point range
-_STEP_INITIAL, _TOL_INITIAL = 0.1, 5e-3
-_STEP_FINAL, _TOL_FINAL = 0.01, 5e-4
-_TOL_REFIT = 5e-5  # final step where Subplex is emulated (few sites: eemeter's precision)
+# final fit's compass search: first and last step as fractions of the balance-point range
+_STEP_FINAL, _TOL_FINAL = 0.01, 5e-5
 
 # CalTRACK 2.0 candidate rules (daytype method)
 _GRID_F = np.arange(30.0, 91.0)  # balance points [°F]
@@ -311,32 +309,14 @@ def fit_daily(
     reasons |= np.where(counts < MIN_FIT_DAYS, TOO_FEW_DAYS, 0)
     fit_sites = np.flatnonzero(counts >= MIN_FIT_DAYS)
     chunk = _CHUNK_SITES[method]
-    if method == "caltrack" and fit_sites.size:
-        chunk = -(-fit_sites.size // -(-fit_sites.size // chunk))  # equal chunks
-    refit, refit_xa, refit_xb = [], [], []
     for start in range(0, fit_sites.size, chunk):
         sites = fit_sites[start : start + chunk]
         if method == "caltrack":
-            params, xa, xb, ambiguous = _fit_caltrack(
-                _Sorted(temp_f[sites], usage[sites], ok[sites])
-            )
-            refit.append(sites[ambiguous])
-            refit_xa.append(xa[ambiguous])
-            refit_xb.append(xb[ambiguous])
+            params = _fit_caltrack(_Sorted(temp_f[sites], usage[sites], ok[sites]))
         else:
             params = _fit_daytype(temp_f[sites], usage[sites], ok[sites], day_type)
         for name, value in params.items():
             out[name][sites] = value
-    if refit:
-        # where guess and compass disagree on the kind, follow eemeter's Subplex instead (all
-        # such sites in one batch: its cost is mostly per lockstep round, not per site)
-        sites, xa, xb = np.concatenate(refit), np.concatenate(refit_xa), np.concatenate(refit_xb)
-        for start in range(0, sites.size, chunk):
-            part = slice(start, start + chunk)
-            sd = _Sorted(temp_f[sites[part]], usage[sites[part]], ok[sites[part]])
-            params = _refit_caltrack(sd, xa[part], xb[part])
-            for name, value in params.items():
-                out[name][sites[part]] = value
     out["n_days"] = counts
     reasons |= np.where(out["cvrmse"] > MAX_CVRMSE, HIGH_CVRMSE, 0)
     out["reasons"] = reasons
@@ -657,6 +637,16 @@ class _Sorted:
         order = order[:, :width]
         t = np.take_along_axis(key, order, axis=1)
         y = np.take_along_axis(np.where(ok, usage, 0.0), order, axis=1)
+        # the valid days in date order, as eemeter's fit sees them
+        by_date = np.argsort(~ok, axis=1, kind="stable")[:, :width]
+        self.t_date = np.ascontiguousarray(np.take_along_axis(temp_f, by_date, axis=1))
+        self.y_date = np.ascontiguousarray(np.take_along_axis(usage, by_date, axis=1))
+        # days of equal temperature in the order eemeter's np.argsort puts them (it sorts the
+        # valid days only; the energy of such days is summed in that order)
+        tied = np.flatnonzero(np.any((t[:, 1:] == t[:, :-1]) & np.isfinite(t[:, 1:]), axis=1))
+        for i in tied.tolist():
+            days = self.t_date[i, : n[i]]
+            y[i, : n[i]] = self.y_date[i, np.argsort(days)]
         self.n_sites, self.width = t.shape
         self.n = n
         real = np.isfinite(t)
@@ -1137,7 +1127,10 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     Returns (h, b_h, c, b_c, sse) with h <= c as eemeter reads them off (``fix_full_model_x``).
     """
     obj = _InitialLoss(sd)
-    h0, bh0, c0, bc0, a0 = _x0_brent(sd, obj, xa, xb)
+    t_sorted, y_sorted = np.ascontiguousarray(sd.t), np.ascontiguousarray(sd.y)
+    h0, bh0, c0, bc0, a0 = initial_guesses(
+        t_sorted, y_sorted, sd.n, np.minimum(xa, xb), np.maximum(xa, xb)
+    ).T
     # bounds (fit_hdd_tidd_cdd, initial fit): slopes up to 3x the larger initial slope
     larger = np.maximum(bh0, bc0)
     with np.errstate(divide="ignore"):
@@ -1161,8 +1154,18 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     x1 = x0 + step
     step = np.where((x1 < lb) | (x1 > ub), -step, step)
 
-    x, _, _, _ = _subplex.subplex(
-        obj, x0, lb, ub, step, _SUBPLEX_MAXEVAL, _SUBPLEX_TOL, _SUBPLEX_TOL, _SUBPLEX_ROUNDS
+    x, _ = initial_fits(
+        sd.t_date,
+        sd.y_date,
+        t_sorted,
+        y_sorted,
+        sd.n,
+        x0,
+        lb,
+        ub,
+        step,
+        _SUBPLEX_MAXEVAL,
+        _SUBPLEX_TOL,
     )
     _, sse = obj(np.arange(sd.n_sites), x, sse=True)
     h_raw, bh_raw, c_raw, bc_raw, _ = x.T
@@ -1175,63 +1178,23 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     return h, bh, c, bc, sse
 
 
-def _fit_caltrack(sd: _Sorted):
-    """Steps 1-3 with the compass search as the initial fit.
-
-    Returns the fitted parameters, the DIRECT point (xa, xb) and the sites whose initial
-    guess and initial fit differ in kind (``_refit_caltrack`` emulates Subplex there).
-    """
-    sites = np.arange(sd.n_sites)
-    yes = np.ones(sites.size, dtype=bool)
-    # 1. initial guess
-    xa, xb = _direct(sd)
-    h0, bh0, c0, bc0, _ = _x0_loss(sd, sites, xa, xb, full=True)
-    # eemeter bounds both slopes of the initial fit by 3x the larger initial slope (or 10)
-    larger = np.maximum(bh0, bc0)
-    cap = np.where(larger > 0, 3 * larger, 10.0)
-    _, nbh, nbc, _, _ = _profile(sd, sites, h0, c0, yes, yes, True, cap, cap)
-    allow_h = (bh0 > 0) | (nbh > 0)
-    allow_c = (bc0 > 0) | (nbc > 0)
-
-    # 2. initial fit
-    def initial_loss(idx, h, c, **counts):
-        ah, ac, cp = allow_h[idx], allow_c[idx], cap[idx]
-        return _profile(sd, idx, h, c, ah, ac, True, cp, cp, **counts)
-
-    span = sd.tmax - sd.tmin
-    step, tol = _STEP_INITIAL * span, _TOL_INITIAL * span
-    h, c = _compass(initial_loss, sd, sites, h0, c0, sd.tmin, sd.tmax, step, tol, 2)
-    _, bh, bc, _, sse = initial_loss(sites, h, c)
-    distinct = h != c
-    bc = np.where(distinct & (c >= sd.tmax), 0.0, bc)
-    bh = np.where(distinct & (c < sd.tmax) & (h <= sd.tmin), 0.0, bh)
-    kind = (bh > 0) * HDD_ONLY + (bc > 0) * CDD_ONLY
-    guess_kind = (bh0 > 0) * HDD_ONLY + (bc0 > 0) * CDD_ONLY
-    n = sd.n
-    cvrmse = np.sqrt(sse / n) / (sd.y_sum / n)
-    ambiguous = (kind != guess_kind) | (kind == INTERCEPT_ONLY)
-    # 3. final fit (ambiguous sites are refitted: the intercept alone costs least meanwhile)
-    kind = np.where(ambiguous, INTERCEPT_ONLY, kind)
-    return _final_fit(sd, kind, h, c, bh, bc, cvrmse), xa, xb, ambiguous
-
-
-def _refit_caltrack(sd: _Sorted, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.ndarray]:
-    """Steps 2-3 with eemeter's own initial fit (Subplex, emulated) from the DIRECT point."""
-    h, bh, c, bc, sse = _initial_fit(sd, xa, xb)
+def _fit_caltrack(sd: _Sorted) -> dict[str, np.ndarray]:
+    """Steps 1-3 of the caltrack method (``fit_daily``, Notes) for the sites of ``sd``."""
+    h, bh, c, bc, sse = _initial_fit(sd, *_direct(sd))
     kind = (bh > 0) * HDD_ONLY + (bc > 0) * CDD_ONLY
     n = sd.n
     cvrmse = np.sqrt(sse / n) / (sd.y_sum / n)
-    return _final_fit(sd, kind, h, c, bh, bc, cvrmse, _TOL_REFIT)
+    return _final_fit(sd, kind, h, c, bh, bc, cvrmse)
 
 
-def _final_fit(sd, kind, h, c, bh, bc, cvrmse, tol=_TOL_FINAL) -> dict[str, np.ndarray]:
+def _final_fit(sd, kind, h, c, bh, bc, cvrmse) -> dict[str, np.ndarray]:
     """Plain least squares of each site's model kind, slopes within twice the initial fit's."""
     n_sites = sd.n_sites
     sites = np.arange(n_sites)
     n = sd.n
     lo, hi = sd.seg_lo, sd.seg_hi
     span = np.maximum(hi - lo, 1e-9)
-    step, tol = _STEP_FINAL * span, tol * span
+    step, tol = _STEP_FINAL * span, _TOL_FINAL * span
     sy, syy = sd.py[sd.base(sites) + n], sd.py2[sd.base(sites) + n]
     a = sy / n  # intercept only: the mean
     sse = syy - sy * sy / n

@@ -25,78 +25,150 @@ from scoring.subplex import _NSMAX, _NSMIN, _OMEGA, _PSI
 
 _LASSO = 0.001  # eemeter regularization_alpha (percent lasso 1)
 _SEGMENT_MIN_DAYS = 10  # eemeter segment_minimum_count
+_SLOPE_TOL = 0.1  # eemeter get_slope: minimize_scalar(method="brent", tol=0.1)
+_GOLD, _TINY, _GROW = 1.618034, 1e-21, 110.0  # scipy.optimize.bracket
+_CGOLD, _MINTOL, _BRENT_MAXITER = 0.3819660, 1.0e-11, 500  # scipy.optimize.Brent
 
 # how a Nelder-Mead run on a subspace ended
 _CONVERGED, _FAILED, _BUDGET = 0, 1, 2
 
 
 @njit(cache=True, error_model="numpy")
-def _square_stds(sums, m):
-    """(std of T, std of E) of m days from their sums (Σt, Σt², Σy, Σy², Σty), centred."""
-    mean_t = sums[0] / m
-    mean_y = sums[2] / m
-    return (
-        np.sqrt(max(sums[1] / m - mean_t * mean_t, 0.0)),
-        np.sqrt(max(sums[3] / m - mean_y * mean_y, 0.0)),
-    )
+def _leaf_sum(a, start, n):
+    if n < 8:
+        res = 0.0
+        for i in range(start, start + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        j = start + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[start + i]
+        i += 1
+    return res
 
 
 @njit(cache=True, error_model="numpy")
-def initial_loss(x, data):
-    """eemeter's initial-fit loss of one site at x = (hdd_bp, hdd_beta, cdd_bp, cdd_beta,
-    intercept), breakpoints in either order.
+def _sum1(a, start, n):
+    if n <= 128:
+        return _leaf_sum(a, start, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _leaf_sum(a, start, n2) + _leaf_sum(a, start + n2, n - n2)
 
-    ``data`` = (prefix (days + 1, 5): sums over the k lowest days of centred T, T², E, E², TE;
-    t: the site's temperatures sorted [°F]; n days; the means t0, y0; T_min, T_max; the sums
-    over all days; std(T) / std(E) over all days).
-    """
-    prefix, t, n, t0, y0, lo, hi, total, norm_all = data
+
+@njit(cache=True, error_model="numpy")
+def _sum2(a, start, n):
+    if n <= 128:
+        return _leaf_sum(a, start, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum1(a, start, n2) + _sum1(a, start + n2, n - n2)
+
+
+@njit(cache=True, error_model="numpy")
+def _sum3(a, start, n):
+    if n <= 128:
+        return _leaf_sum(a, start, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum2(a, start, n2) + _sum2(a, start + n2, n - n2)
+
+
+@njit(cache=True, error_model="numpy")
+def _sum4(a, start, n):
+    if n <= 128:
+        return _leaf_sum(a, start, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum3(a, start, n2) + _sum3(a, start + n2, n - n2)
+
+
+@njit(cache=True, error_model="numpy")
+def _sum5(a, start, n):
+    if n <= 128:
+        return _leaf_sum(a, start, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum4(a, start, n2) + _sum4(a, start + n2, n - n2)
+
+
+pairwise_sum = _sum5
+
+
+@njit(cache=True, error_model="numpy")
+def np_std(x, start, n, work):
+    mean = pairwise_sum(x, start, n) / n
+    for i in range(n):
+        d = x[start + i] - mean
+        work[i] = d * d
+    return np.sqrt(pairwise_sum(work, 0, n) / n)
+
+
+@njit(cache=True, error_model="numpy")
+def _norm(cache, x_t, x_y, start, n, work, slot):
+    # cache[slot] = t/y std ratio for range
+    v = cache[slot]
+    if np.isnan(v):
+        v = np_std(x_t, start, n, work) / np_std(x_y, start, n, work)
+        cache[slot] = v
+    return v
+
+
+@njit(cache=True, error_model="numpy")
+def exact_loss(x, data):
+    t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work = data
+    n = t.size
     h_raw, bh_raw, c_raw, bc_raw, a = x[0], x[1], x[2], x[3], x[4]
-    swap = c_raw < h_raw
-    h = c_raw if swap else h_raw
-    c = h_raw if swap else c_raw
-    bh = bc_raw if swap else bh_raw
-    bc = bh_raw if swap else bc_raw
-    left_h = np.searchsorted(t, h_raw, side="left")  # days with T < h_raw
-    right_h = np.searchsorted(t, h_raw, side="right")  # days with T <= h_raw
-    left_c = np.searchsorted(t, c_raw, side="left")
-    right_c = np.searchsorted(t, c_raw, side="right")
-    below_h = left_c if swap else left_h
-    upto_c = right_h if swap else right_c
-    # a term without slope predicts the intercept: its days join the middle segment
-    nh = below_h if bh != 0 else 0
-    ncut = upto_c if bc != 0 else n
-    ph, pc = prefix[nh], prefix[ncut]
-    a_c = a - y0
-    big_b = a_c + bh * (h - t0)
-    big_c = a_c - bc * (c - t0)
-    heat_sse = (
-        nh * big_b * big_b
-        + bh * bh * ph[1]
-        + ph[3]
-        - 2 * big_b * bh * ph[0]
-        - 2 * big_b * ph[2]
-        + 2 * bh * ph[4]
-    )
-    cool_sse = (
-        (n - ncut) * big_c * big_c
-        + bc * bc * (total[1] - pc[1])
-        + (total[3] - pc[3])
-        + 2 * big_c * bc * (total[0] - pc[0])
-        - 2 * big_c * (total[2] - pc[2])
-        - 2 * bc * (total[4] - pc[4])
-    )
-    mid_sse = (ncut - nh) * a_c * a_c - 2 * a_c * (pc[2] - ph[2]) + (pc[3] - ph[3])
-    total_sse = heat_sse + cool_sse + mid_sse
-    if total_sse < 0.0:  # np.maximum(..., 0.0), NaN passing through
-        total_sse = 0.0
-    loss = total_sse / n
-    # elastic net (lasso) on the breakpoints and the normalised slopes, as eemeter adds it
-    scale = np.sqrt(loss) / (hi - lo)
+    # eemeter full_model (no smoothing), then resid**2 and np.sum
+    if bh_raw == 0 and bc_raw == 0:
+        for i in range(n):
+            r = a - obs[i]
+            work[i] = r * r
+    else:
+        hb, hbeta, cb, cbeta = h_raw, bh_raw, c_raw, bc_raw
+        if cb < hb:
+            hb, cb = cb, hb
+            hbeta, cbeta = cbeta, hbeta
+        eq = hb == cb
+        all_heat = eq and cb >= tmax
+        all_cool = eq and hb <= tmin
+        for i in range(n):
+            ti = t[i]
+            if ti < hb or all_heat:
+                beta = -hbeta
+                tbp = hb
+            elif ti > cb or all_cool:
+                beta = cbeta
+                tbp = cb
+            else:
+                beta = 0.0
+                tbp = 0.0
+            e = a if beta == 0 else beta * (ti - tbp) + a
+            r = e - obs[i]
+            work[i] = r * r
+    loss = pairwise_sum(work, 0, n) / n
+    # elastic net
+    scale = np.sqrt(loss) / (tmax - tmin)
     half = (c_raw - h_raw) / 2
-    pen_h = (min(abs(h_raw - lo), abs(h_raw - hi)) + half) * scale
-    pen_c = (min(abs(c_raw - lo), abs(c_raw - hi)) + half) * scale
-    # eemeter's segments for the slope penalty use the breakpoints as given
+    pen_h = (min(abs(h_raw - tmin), abs(h_raw - tmax)) + half) * scale
+    pen_c = (min(abs(c_raw - tmin), abs(c_raw - tmax)) + half) * scale
+    left_h = np.searchsorted(t_sorted, h_raw, side="left")
+    right_c = np.searchsorted(t_sorted, c_raw, side="right")
     k = _SEGMENT_MIN_DAYS
     len_h, len_c = left_h, n - right_c
     len_t = max(right_c - left_h, 0)
@@ -106,17 +178,185 @@ def initial_loss(x, data):
     split = end_h >= k and size_c >= k
     norm_h = norm_c = norm_all
     if split:
-        t_h, y_h = _square_stds(prefix[end_h], max(end_h, 1))
-        t_c, y_c = _square_stds(total - prefix[start_c], max(size_c, 1))
-        norm_h, norm_c = t_h / y_h, t_c / y_c
+        norm_h = _norm(head_norm, t_sorted, y_sorted, 0, end_h, work, end_h)
+        norm_c = _norm(tail_norm, t_sorted, y_sorted, start_c, size_c, work, start_c)
     pen_bh = bh_raw * norm_h
     if (len_h if split else len_t) < k:
         pen_bh = pen_bh * 1e30
     pen_bc = bc_raw * norm_c
     if (len_c if split else len_t) < k:
         pen_bc = pen_bc * 1e30
-    penalty = _LASSO * (abs(pen_h) + abs(pen_bh) + abs(pen_c) + abs(pen_bc))
-    return loss + penalty
+    return loss + _LASSO * (abs(pen_h) + abs(pen_bh) + abs(pen_c) + abs(pen_bc))
+
+
+@njit(cache=True, error_model="numpy")
+def _slope_loss(s, t, y, start, n, bp, a, work):
+    """eemeter ``get_slope``'s objective: sqrt(np.sum((y - (s (t - bp) + a))**2)) over the
+    days start..start + n of the sorted arrays."""
+    for i in range(n):
+        r = y[start + i] - (s * (t[start + i] - bp) + a)
+        work[i] = r * r
+    return np.sqrt(pairwise_sum(work, 0, n))
+
+
+@njit(cache=True, error_model="numpy")
+def _brent_slope(t, y, start, n, bp, a, work):
+    """``minimize_scalar(slope_loss, method="brent", tol=0.1).x`` as SciPy computes it
+    (``bracket`` from 0 and 1, then ``Brent.optimize``; ``scoring.subplex.brent`` batched)."""
+    xa, xb = 0.0, 1.0
+    fa = _slope_loss(xa, t, y, start, n, bp, a, work)
+    fb = _slope_loss(xb, t, y, start, n, bp, a, work)
+    if fa < fb:
+        xa, xb = xb, xa
+        fa, fb = fb, fa
+    xc = xb + _GOLD * (xb - xa)
+    fc = _slope_loss(xc, t, y, start, n, bp, a, work)
+    while fc < fb:
+        tmp1 = (xb - xa) * (fb - fc)
+        tmp2 = (xb - xc) * (fb - fa)
+        val = tmp2 - tmp1
+        denom = 2.0 * _TINY if abs(val) < _TINY else 2.0 * val
+        w = xb - ((xb - xc) * tmp2 - (xb - xa) * tmp1) / denom
+        wlim = xb + _GROW * (xc - xb)
+        if (w - xc) * (xb - w) > 0.0:
+            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            if fw < fc:  # minimum between b and c
+                xa, xb = xb, w
+                fa, fb = fb, fw
+                break
+            if fw > fb:  # minimum between a and w
+                xc, fc = w, fw
+                break
+            w = xc + _GOLD * (xc - xb)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+        elif (w - wlim) * (wlim - xc) >= 0.0:
+            w = wlim
+            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+        elif (w - wlim) * (xc - w) > 0.0:
+            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            if fw < fc:
+                xb, xc = xc, w
+                w = xc + _GOLD * (xc - xb)
+                fb, fc = fc, fw
+                fw = _slope_loss(w, t, y, start, n, bp, a, work)
+        else:
+            w = xc + _GOLD * (xc - xb)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+        xa, xb, xc = xb, xc, w
+        fa, fb, fc = fb, fc, fw
+    valid = ((fb < fc and fb <= fa) or (fb < fa and fb <= fc)) and (
+        (xa < xb and xb < xc) or (xc < xb and xb < xa)
+    )
+    valid = valid and np.isfinite(xa) and np.isfinite(xb) and np.isfinite(xc)
+    if not valid:  # no bracket: the best of the three points (the first of equals)
+        if fa <= fb and fa <= fc:
+            return xa
+        return xb if fb <= fc else xc
+
+    x = w = v = xb
+    fx = fw = fv = fb
+    lo, hi = min(xa, xc), max(xa, xc)
+    deltax = 0.0
+    rat = 0.0
+    for _ in range(_BRENT_MAXITER):
+        tol1 = _SLOPE_TOL * abs(x) + _MINTOL
+        tol2 = 2.0 * tol1
+        xmid = 0.5 * (lo + hi)
+        if abs(x - xmid) < (tol2 - 0.5 * (hi - lo)):
+            break
+        if abs(deltax) <= tol1:
+            deltax = lo - x if x >= xmid else hi - x
+            rat = _CGOLD * deltax
+        else:
+            tmp1 = (x - w) * (fx - fv)
+            tmp2 = (x - v) * (fx - fw)
+            p = (x - v) * tmp2 - (x - w) * tmp1
+            tmp2 = 2.0 * (tmp2 - tmp1)
+            if tmp2 > 0.0:
+                p = -p
+            tmp2 = abs(tmp2)
+            dx_temp = deltax
+            deltax = rat
+            if p > tmp2 * (lo - x) and p < tmp2 * (hi - x) and abs(p) < abs(0.5 * tmp2 * dx_temp):
+                rat = p * 1.0 / tmp2
+                u = x + rat
+                if (u - lo) < tol2 or (hi - u) < tol2:
+                    rat = tol1 if xmid - x >= 0 else -tol1
+            else:
+                deltax = lo - x if x >= xmid else hi - x
+                rat = _CGOLD * deltax
+        u = x + rat
+        if abs(rat) < tol1:
+            u = x + tol1 if rat >= 0 else x - tol1
+        fu = _slope_loss(u, t, y, start, n, bp, a, work)
+        if fu > fx:
+            if u < x:
+                lo = u
+            else:
+                hi = u
+            if fu <= fw or w == x:
+                v, w = w, u
+                fv, fw = fw, fu
+            elif fu <= fv or v in (x, w):
+                v, fv = u, fu
+        else:
+            if u >= x:
+                lo = x
+            else:
+                hi = x
+            v, w, x = w, x, u
+            fv, fw, fx = fw, fx, fu
+    return x
+
+
+@njit(cache=True, error_model="numpy")
+def _quantile20(y, n):
+    """np.quantile(y[:n], 0.2) (method "linear"), to the last bit."""
+    ys = np.sort(y[:n])
+    virtual = n * 0.2 + (1 + 0.2 * (1 - 1 - 1)) - 1
+    prev = np.floor(virtual)
+    gamma = virtual - prev
+    i = min(max(int(prev), 0), n - 1)
+    j = min(i + 1, n - 1)
+    a, b = ys[i], ys[j]
+    diff = b - a
+    if gamma >= 0.5:
+        return b - diff * (1 - gamma)
+    return a + diff * gamma
+
+
+@njit(cache=True, error_model="numpy")
+def initial_guess(t, y, n, h, c, work):
+    """eemeter's start for the initial fit at the DIRECT point h <= c [°F] of one site
+    (``estimate_betas_and_intercept``, then the mean residual into the intercept), from its
+    days sorted by temperature as eemeter sorts them. Returns (h, b_h, c, b_c, intercept)."""
+    k = _SEGMENT_MIN_DAYS
+    n_heat = np.searchsorted(t[:n], h, side="left")  # T < h
+    upto_c = np.searchsorted(t[:n], c, side="right")  # T <= c
+    if upto_c > n_heat:  # days h <= T <= c: their mean
+        a = pairwise_sum(y, n_heat, upto_c - n_heat) / (upto_c - n_heat)
+    elif n - upto_c >= k and n_heat >= k and (upto_c + k - 1) - (n_heat - k) > 0:
+        m = (upto_c + k - 1) - (n_heat - k)
+        a = pairwise_sum(y, n_heat - k, m) / m
+    else:
+        a = _quantile20(y, n)
+    slope_h = _brent_slope(t, y, 0, n_heat, h, a, work)
+    slope_c = _brent_slope(t, y, upto_c, n - upto_c, c, a, work)
+    bh = 0.0 if slope_h > 0 else -slope_h
+    bc = 0.0 if slope_c < 0 else slope_c
+    # eemeter's full_model on the sorted days, then np.mean(model - obs)
+    tmin, tmax = t[0], t[n - 1]
+    for i in range(n):
+        ti = t[i]
+        e = a
+        if bh != 0 or bc != 0:
+            heat = ti < h or (h == c and c >= tmax)
+            if heat and bh != 0:
+                e = -bh * (ti - h) + a
+            elif not heat and (ti > c or (h == c and h <= tmin)) and bc != 0:
+                e = bc * (ti - c) + a
+        work[i] = e - y[i]
+    return h, bh, c, bc, a + pairwise_sum(work, 0, n) / n
 
 
 @njit(cache=True)
@@ -157,7 +397,7 @@ def _evaluate(data, point, idx, ns, xs_new, best):
     (the caller copies the point)."""
     for j in range(ns):
         point[idx[j]] = xs_new[j]
-    f = initial_loss(point, data)
+    f = exact_loss(point, data)
     best[1] += 1
     return f
 
@@ -348,7 +588,7 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
     w = _width(n)
     x = x0.copy()
     point = x0.copy()
-    minf = initial_loss(point, data)
+    minf = exact_loss(point, data)
     best = np.array([minf, 1.0])  # best value so far, evaluations
     if maxeval <= 1:
         return x, minf, 1
@@ -414,16 +654,44 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
+def initial_guesses(t_sorted, y_sorted, n, h, c):  # pragma: no cover - compiled
+    """``initial_guess`` of every site (arrays (sites, days) and (sites,)), in parallel.
+    Returns x0 (sites, 5)."""
+    n_sites = n.size
+    out = np.empty((n_sites, 5))
+    for s in prange(n_sites):
+        work = np.empty(n[s])
+        out[s] = initial_guess(t_sorted[s], y_sorted[s], n[s], h[s], c[s], work)
+    return out
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
 def initial_fits(
-    prefix, t, n, t0, y0, lo, hi, total, norm_all, x0, lb, ub, step, maxeval, tol
+    t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol
 ):  # pragma: no cover - compiled
-    """Subplex on ``initial_loss`` for every site, in parallel (arguments per site, as in
-    ``initial_loss``; x0, lb, ub, step (sites, 5)). Returns (x (sites, 5), evaluations)."""
+    """eemeter's Subplex on ``exact_loss`` for every site, in parallel: days in date order and
+    sorted as eemeter sorts them (sites, days), their number (sites,), start, bounds and
+    initial steps (sites, 5). Returns (x (sites, 5), evaluations)."""
     n_sites = x0.shape[0]
     out = np.empty_like(x0)
     nevals = np.zeros(n_sites, dtype=np.int64)
     for s in prange(n_sites):
-        data = (prefix[s], t[s, : n[s]], n[s], t0[s], y0[s], lo[s], hi[s], total[s], norm_all[s])
+        m = n[s]
+        work = np.empty(m)
+        ts, ys = t_sorted[s, :m], y_sorted[s, :m]
+        norm_all = np_std(ts, 0, m, work) / np_std(ys, 0, m, work)
+        data = (
+            t_date[s, :m],
+            y_date[s, :m],
+            ts,
+            ys,
+            ts[0],
+            ts[m - 1],
+            norm_all,
+            np.full(m + 1, np.nan),
+            np.full(m + 1, np.nan),
+            work,
+        )
         x, _, evals = minimize(data, x0[s], lb[s], ub[s], step[s], maxeval, tol, tol)
         out[s] = x
         nevals[s] = evals
