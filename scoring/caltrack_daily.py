@@ -28,7 +28,7 @@ from scipy.special import stdtrit
 
 from scoring import subplex as _subplex
 from scoring.calendar import LocalHours
-from scoring.caltrack_initial_fit import initial_fits, initial_guesses
+from scoring.caltrack_initial_fit import initial_guesses, order_of_magnitude, subplex_fits
 from scoring.uncertainty import Residuals
 
 METHODS = ("caltrack", "daytype")
@@ -1146,48 +1146,97 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     zero = np.zeros(sd.n_sites)
     lb = np.stack([sd.tmin, zero, sd.tmin, zero, q_lo], axis=1)
     ub = np.stack([sd.tmax, cap, sd.tmax, cap, q_hi], axis=1)
-    x0 = np.clip(np.stack([h0, bh0, c0, bc0, a0], axis=1), lb, ub)
-    # initial steps (eemeter NLoptOptimizer): 10 % of each range, towards the larger side
-    step = (ub - lb) * _SUBPLEX_STEP
-    reach = np.maximum(np.abs(lb - x0), np.abs(ub - x0))
-    step = np.clip(step, -reach, reach)
-    x1 = x0 + step
-    step = np.where((x1 < lb) | (x1 > ub), -step, step)
-
-    x, _ = initial_fits(
-        sd.t_date,
-        sd.y_date,
-        t_sorted,
-        y_sorted,
-        sd.n,
-        x0,
-        lb,
-        ub,
-        step,
-        _SUBPLEX_MAXEVAL,
-        _SUBPLEX_TOL,
-    )
+    x = _nlopt_fit(sd, np.stack([h0, bh0, c0, bc0, a0], axis=1), lb, ub, penalised=True)
     _, sse = obj(np.arange(sd.n_sites), x, sse=True)
-    h_raw, bh_raw, c_raw, bc_raw, _ = x.T
+    h_raw, bh_raw, c_raw, bc_raw, a = x.T
     swap = c_raw < h_raw
     h, c = np.where(swap, c_raw, h_raw), np.where(swap, h_raw, c_raw)
     bh, bc = np.where(swap, bc_raw, bh_raw), np.where(swap, bh_raw, bc_raw)
     distinct = h != c
     bc = np.where(distinct & (c >= sd.tmax), 0.0, bc)
     bh = np.where(distinct & (c < sd.tmax) & (h <= sd.tmin), 0.0, bh)
-    return h, bh, c, bc, sse
+    return h, bh, c, bc, a, sse
+
+
+def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None) -> np.ndarray:
+    """eemeter's NLoptOptimizer on its loss (``subplex_fits``) from x0 within [lb, ub], for
+    ``sites`` of ``sd`` (default all): x0 clipped to the bounds, initial steps 10 % of each
+    range, clipped to the farther bound and turned round where they would leave the bounds."""
+    sites = np.arange(sd.n_sites) if sites is None else sites
+    x0 = np.clip(x0, lb, ub)
+    step = (ub - lb) * _SUBPLEX_STEP
+    reach = np.maximum(np.abs(lb - x0), np.abs(ub - x0))
+    step = np.clip(step, -reach, reach)
+    x1 = x0 + step
+    step = np.where((x1 < lb) | (x1 > ub), -step, step)
+    x, _ = subplex_fits(
+        sd.t_date[sites],
+        sd.y_date[sites],
+        np.ascontiguousarray(sd.t[sites]),
+        np.ascontiguousarray(sd.y[sites]),
+        sd.n[sites],
+        x0,
+        lb,
+        ub,
+        step,
+        _SUBPLEX_MAXEVAL,
+        _SUBPLEX_TOL,
+        penalised,
+    )
+    return x
+
+
+def _widen_equal(lo, hi):
+    """eemeter ``fix_identical_bnds``: equal bounds b move apart by 10^floor(log10 |b|) (10
+    where b is 0)."""
+    same = lo == hi
+    if same.any():
+        mag = np.abs(lo[same])
+        width = np.where(mag > 0, 10.0 ** np.floor(np.log10(np.where(mag > 0, mag, 1.0))), 10.0)
+        lo, hi = lo.copy(), hi.copy()
+        lo[same], hi[same] = lo[same] - width, hi[same] + width
+    return lo, hi
+
+
+def _final_two_slopes(sd: _Sorted, sites, h, bh, c, bc, a):
+    """eemeter's final fit of the two-slope kind (``fit_final_model``): Subplex on the plain
+    loss (no regularisation) from the initial fit, each coefficient within its order of
+    magnitude (``10^log10 |x|``, so slopes in [0, about 2x]), balance points within
+    [T₍₁₁₎, T₍N-9₎], the intercept within the 1-99 % quantiles of the energy.
+
+    Returns (h, b_h, c, b_c, a) as eemeter reads them off (``fix_full_model_x``)."""
+    x0 = np.stack([h, bh, c, bc, a], axis=1)
+    oom = 10 ** (order_of_magnitude(x0) + np.log10(1.0))
+    lb, ub = x0 - oom, x0 + oom
+    seg_lo, seg_hi = _widen_equal(sd.seg_lo[sites], sd.seg_hi[sites])
+    q = _quantiles(sd, [0.01, 0.99])[sites]
+    q_lo, q_hi = _widen_equal(q[:, 0], q[:, 1])
+    lb[:, 0], ub[:, 0] = seg_lo, seg_hi
+    lb[:, 2], ub[:, 2] = seg_lo, seg_hi
+    lb[:, 4], ub[:, 4] = q_lo, q_hi
+    lb[:, [1, 3]] = np.maximum(lb[:, [1, 3]], 0.0)
+    x = _nlopt_fit(sd, x0, lb, ub, penalised=False, sites=sites)
+    h_raw, bh_raw, c_raw, bc_raw, a = x.T
+    swap = c_raw < h_raw
+    h, c = np.where(swap, c_raw, h_raw), np.where(swap, h_raw, c_raw)
+    bh, bc = np.where(swap, bc_raw, bh_raw), np.where(swap, bh_raw, bc_raw)
+    distinct = h != c
+    tmin, tmax = sd.tmin[sites], sd.tmax[sites]
+    bc = np.where(distinct & (c >= tmax), 0.0, bc)
+    bh = np.where(distinct & (c < tmax) & (h <= tmin), 0.0, bh)
+    return h, bh, c, bc, a
 
 
 def _fit_caltrack(sd: _Sorted) -> dict[str, np.ndarray]:
     """Steps 1-3 of the caltrack method (``fit_daily``, Notes) for the sites of ``sd``."""
-    h, bh, c, bc, sse = _initial_fit(sd, *_direct(sd))
+    h, bh, c, bc, a, sse = _initial_fit(sd, *_direct(sd))
     kind = (bh > 0) * HDD_ONLY + (bc > 0) * CDD_ONLY
     n = sd.n
     cvrmse = np.sqrt(sse / n) / (sd.y_sum / n)
-    return _final_fit(sd, kind, h, c, bh, bc, cvrmse)
+    return _final_fit(sd, kind, h, c, bh, bc, a, cvrmse)
 
 
-def _final_fit(sd, kind, h, c, bh, bc, cvrmse) -> dict[str, np.ndarray]:
+def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
     """Plain least squares of each site's model kind, slopes within twice the initial fit's."""
     n_sites = sd.n_sites
     sites = np.arange(n_sites)
@@ -1214,11 +1263,10 @@ def _final_fit(sd, kind, h, c, bh, bc, cvrmse) -> dict[str, np.ndarray]:
 
     m = kind == HDD_CDD
     if m.any():
-        idx, fit = sites[m], final_loss(yes, yes)
-        start_h, start_c = np.clip(h[m], lo[m], hi[m]), np.clip(c[m], lo[m], hi[m])
-        h2, c2 = _compass(fit, sd, idx, start_h, start_c, lo[m], hi[m], step[m], tol[m], 2)
-        sse[m], bhf[m], bcf[m], a[m], _ = fit(idx, h2, c2)
-        hf[m], cf[m] = h2, c2
+        idx = sites[m]
+        x = _final_two_slopes(sd, idx, h[m], bh[m], c[m], bc[m], a0[m])
+        hf[m], bhf[m], cf[m], bcf[m], a[m] = x
+        _, sse[m] = _InitialLoss(sd)(idx, np.stack(x, axis=1), sse=True)
 
     for this, heat in ((HDD_ONLY, True), (CDD_ONLY, False)):
         m = kind == this

@@ -131,7 +131,7 @@ def _norm(cache, x_t, x_y, start, n, work, slot):
 
 @njit(cache=True, error_model="numpy")
 def exact_loss(x, data):
-    t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work = data
+    t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work, penalised = data
     n = t.size
     h_raw, bh_raw, c_raw, bc_raw, a = x[0], x[1], x[2], x[3], x[4]
     # eemeter full_model (no smoothing), then resid**2 and np.sum
@@ -162,6 +162,8 @@ def exact_loss(x, data):
             r = e - obs[i]
             work[i] = r * r
     loss = pairwise_sum(work, 0, n) / n
+    if not penalised:  # the final fit: no regularisation
+        return loss
     # elastic net
     scale = np.sqrt(loss) / (tmax - tmin)
     half = (c_raw - h_raw) / 2
@@ -666,12 +668,13 @@ def initial_guesses(t_sorted, y_sorted, n, h, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def initial_fits(
-    t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol
+def subplex_fits(
+    t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol, penalised
 ):  # pragma: no cover - compiled
     """eemeter's Subplex on ``exact_loss`` for every site, in parallel: days in date order and
     sorted as eemeter sorts them (sites, days), their number (sites,), start, bounds and
-    initial steps (sites, 5). Returns (x (sites, 5), evaluations)."""
+    initial steps (sites, 5); ``penalised``: with the elastic net (initial fit) or without it
+    (final fit). Returns (x (sites, 5), evaluations)."""
     n_sites = x0.shape[0]
     out = np.empty_like(x0)
     nevals = np.zeros(n_sites, dtype=np.int64)
@@ -691,8 +694,19 @@ def initial_fits(
             np.full(m + 1, np.nan),
             np.full(m + 1, np.nan),
             work,
+            penalised,
         )
         x, _, evals = minimize(data, x0[s], lb[s], ub[s], step[s], maxeval, tol, tol)
         out[s] = x
         nevals[s] = evals
     return out, nevals
+
+
+@njit(cache=True, error_model="numpy")
+def order_of_magnitude(x):  # pragma: no cover - compiled
+    """eemeter ``OoM(x, method="exact")``: log10 |x| (1 where x is 0), computed as eemeter's
+    numba code computes it."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out.flat[i] = 1.0 if x.flat[i] == 0.0 else np.log10(np.abs(x.flat[i]))
+    return out
