@@ -21,6 +21,7 @@ defined there.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -649,6 +650,7 @@ class _Sorted:
             y[i, : n[i]] = self.y_date[i, np.argsort(days)]
         self.n_sites, self.width = t.shape
         self.n = n
+        t, y = np.ascontiguousarray(t), np.ascontiguousarray(y)
         real = np.isfinite(t)
         self.order, self.t, self.y, self.real = order, t, y, real
         tz = np.where(real, t, 0.0)
@@ -698,6 +700,13 @@ class _Sorted:
 
     def base(self, site: np.ndarray) -> np.ndarray:
         return site * (self.width + 1)
+
+    @functools.cached_property
+    def energy_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """eemeter's intercept bounds: the 1 % and 99 % quantiles of each site's energy, moved
+        apart where equal (``fix_identical_bnds``)."""
+        q = _quantiles(self, [0.01, 0.99])
+        return _widen_equal(q[:, 0], q[:, 1])
 
     def count(
         self, site: np.ndarray, x: np.ndarray, strict: bool, start: np.ndarray | None = None
@@ -1126,28 +1135,19 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
 
     Returns (h, b_h, c, b_c, sse) with h <= c as eemeter reads them off (``fix_full_model_x``).
     """
-    obj = _InitialLoss(sd)
-    t_sorted, y_sorted = np.ascontiguousarray(sd.t), np.ascontiguousarray(sd.y)
     h0, bh0, c0, bc0, a0 = initial_guesses(
-        t_sorted, y_sorted, sd.n, np.minimum(xa, xb), np.maximum(xa, xb)
+        sd.t, sd.y, sd.n, np.minimum(xa, xb), np.maximum(xa, xb)
     ).T
     # bounds (fit_hdd_tidd_cdd, initial fit): slopes up to 3x the larger initial slope
     larger = np.maximum(bh0, bc0)
     with np.errstate(divide="ignore"):
         cap = larger + 10 ** (np.log10(np.abs(larger)) + np.log10(_MAX_SLOPE_OOM))
     cap = np.where(larger != 0, np.abs(cap), 10.0)
-    q = _quantiles(sd, [0.01, 0.99])
-    q_lo, q_hi = q[:, 0], q[:, 1]
-    same = q_lo == q_hi
-    if same.any():
-        mag = np.abs(q_lo[same])
-        width = np.where(mag > 0, 10.0 ** np.floor(np.log10(np.where(mag > 0, mag, 1.0))), 10.0)
-        q_lo[same], q_hi[same] = q_lo[same] - width, q_hi[same] + width
+    q_lo, q_hi = sd.energy_range
     zero = np.zeros(sd.n_sites)
     lb = np.stack([sd.tmin, zero, sd.tmin, zero, q_lo], axis=1)
     ub = np.stack([sd.tmax, cap, sd.tmax, cap, q_hi], axis=1)
-    x = _nlopt_fit(sd, np.stack([h0, bh0, c0, bc0, a0], axis=1), lb, ub, penalised=True)
-    _, sse = obj(np.arange(sd.n_sites), x, sse=True)
+    x, sse = _nlopt_fit(sd, np.stack([h0, bh0, c0, bc0, a0], axis=1), lb, ub, penalised=True)
     h_raw, bh_raw, c_raw, bc_raw, a = x.T
     swap = c_raw < h_raw
     h, c = np.where(swap, c_raw, h_raw), np.where(swap, h_raw, c_raw)
@@ -1158,10 +1158,11 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     return h, bh, c, bc, a, sse
 
 
-def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None) -> np.ndarray:
+def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None):
     """eemeter's NLoptOptimizer on its loss (``subplex_fits``) from x0 within [lb, ub], for
     ``sites`` of ``sd`` (default all): x0 clipped to the bounds, initial steps 10 % of each
-    range, clipped to the farther bound and turned round where they would leave the bounds."""
+    range, clipped to the farther bound and turned round where they would leave the bounds.
+    Returns the end points (sites, 5) and their sums of squared residuals [kWh²]."""
     sites = np.arange(sd.n_sites) if sites is None else sites
     x0 = np.clip(x0, lb, ub)
     step = (ub - lb) * _SUBPLEX_STEP
@@ -1169,11 +1170,11 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None) -> np.ndarr
     step = np.clip(step, -reach, reach)
     x1 = x0 + step
     step = np.where((x1 < lb) | (x1 > ub), -step, step)
-    x, _ = subplex_fits(
+    return subplex_fits(
         sd.t_date[sites],
         sd.y_date[sites],
-        np.ascontiguousarray(sd.t[sites]),
-        np.ascontiguousarray(sd.y[sites]),
+        sd.t[sites],
+        sd.y[sites],
         sd.n[sites],
         x0,
         lb,
@@ -1183,7 +1184,6 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None) -> np.ndarr
         _SUBPLEX_TOL,
         penalised,
     )
-    return x
 
 
 def _widen_equal(lo, hi):
@@ -1204,18 +1204,18 @@ def _final_two_slopes(sd: _Sorted, sites, h, bh, c, bc, a):
     magnitude (``10^log10 |x|``, so slopes in [0, about 2x]), balance points within
     [T₍₁₁₎, T₍N-9₎], the intercept within the 1-99 % quantiles of the energy.
 
-    Returns (h, b_h, c, b_c, a) as eemeter reads them off (``fix_full_model_x``)."""
+    Returns (h, b_h, c, b_c, a) as eemeter reads them off (``fix_full_model_x``) and the sum
+    of squared residuals."""
     x0 = np.stack([h, bh, c, bc, a], axis=1)
     oom = 10 ** (order_of_magnitude(x0) + np.log10(1.0))
     lb, ub = x0 - oom, x0 + oom
     seg_lo, seg_hi = _widen_equal(sd.seg_lo[sites], sd.seg_hi[sites])
-    q = _quantiles(sd, [0.01, 0.99])[sites]
-    q_lo, q_hi = _widen_equal(q[:, 0], q[:, 1])
+    q_lo, q_hi = sd.energy_range[0][sites], sd.energy_range[1][sites]
     lb[:, 0], ub[:, 0] = seg_lo, seg_hi
     lb[:, 2], ub[:, 2] = seg_lo, seg_hi
     lb[:, 4], ub[:, 4] = q_lo, q_hi
     lb[:, [1, 3]] = np.maximum(lb[:, [1, 3]], 0.0)
-    x = _nlopt_fit(sd, x0, lb, ub, penalised=False, sites=sites)
+    x, sse = _nlopt_fit(sd, x0, lb, ub, penalised=False, sites=sites)
     h_raw, bh_raw, c_raw, bc_raw, a = x.T
     swap = c_raw < h_raw
     h, c = np.where(swap, c_raw, h_raw), np.where(swap, h_raw, c_raw)
@@ -1224,7 +1224,7 @@ def _final_two_slopes(sd: _Sorted, sites, h, bh, c, bc, a):
     tmin, tmax = sd.tmin[sites], sd.tmax[sites]
     bc = np.where(distinct & (c >= tmax), 0.0, bc)
     bh = np.where(distinct & (c < tmax) & (h <= tmin), 0.0, bh)
-    return h, bh, c, bc, a
+    return h, bh, c, bc, a, sse
 
 
 def _fit_caltrack(sd: _Sorted) -> dict[str, np.ndarray]:
@@ -1264,9 +1264,9 @@ def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
     m = kind == HDD_CDD
     if m.any():
         idx = sites[m]
-        x = _final_two_slopes(sd, idx, h[m], bh[m], c[m], bc[m], a0[m])
-        hf[m], bhf[m], cf[m], bcf[m], a[m] = x
-        _, sse[m] = _InitialLoss(sd)(idx, np.stack(x, axis=1), sse=True)
+        hf[m], bhf[m], cf[m], bcf[m], a[m], sse[m] = _final_two_slopes(
+            sd, idx, h[m], bh[m], c[m], bc[m], a0[m]
+        )
 
     for this, heat in ((HDD_ONLY, True), (CDD_ONLY, False)):
         m = kind == this

@@ -149,17 +149,12 @@ def exact_loss(x, data):
         all_cool = eq and hb <= tmin
         for i in range(n):
             ti = t[i]
-            if ti < hb or all_heat:
-                beta = -hbeta
-                tbp = hb
-            elif ti > cb or all_cool:
-                beta = cbeta
-                tbp = cb
-            else:
-                beta = 0.0
-                tbp = 0.0
-            e = a if beta == 0 else beta * (ti - tbp) + a
-            r = e - obs[i]
+            heat = ti < hb or all_heat
+            cool = not heat and (ti > cb or all_cool)
+            beta = -hbeta if heat else (cbeta if cool else 0.0)
+            tbp = hb if heat else (cb if cool else 0.0)
+            # beta (ti - tbp) + a is a itself where beta is 0, as eemeter's branch for it
+            r = (beta * (ti - tbp) + a) - obs[i]
             work[i] = r * r
     loss = pairwise_sum(work, 0, n) / n
     if not penalised:  # the final fit: no regularisation
@@ -674,10 +669,10 @@ def subplex_fits(
     """eemeter's Subplex on ``exact_loss`` for every site, in parallel: days in date order and
     sorted as eemeter sorts them (sites, days), their number (sites,), start, bounds and
     initial steps (sites, 5); ``penalised``: with the elastic net (initial fit) or without it
-    (final fit). Returns (x (sites, 5), evaluations)."""
+    (final fit). Returns (x (sites, 5), its sum of squared residuals (sites,))."""
     n_sites = x0.shape[0]
     out = np.empty_like(x0)
-    nevals = np.zeros(n_sites, dtype=np.int64)
+    sse = np.zeros(n_sites)
     for s in prange(n_sites):
         m = n[s]
         work = np.empty(m)
@@ -696,10 +691,11 @@ def subplex_fits(
             work,
             penalised,
         )
-        x, _, evals = minimize(data, x0[s], lb[s], ub[s], step[s], maxeval, tol, tol)
+        x, _, _ = minimize(data, x0[s], lb[s], ub[s], step[s], maxeval, tol, tol)
         out[s] = x
-        nevals[s] = evals
-    return out, nevals
+        plain = data[:-1] + (False,)  # noqa: RUF005 - numba builds tuples by +
+        sse[s] = exact_loss(x, plain) * m
+    return out, sse
 
 
 @njit(cache=True, error_model="numpy")
