@@ -4,10 +4,11 @@ Two methods share one model form, ``E = a + b_h * HDD(T_h) + b_c * CDD(T_c)`` in
 with degree days from the daily mean temperature:
 
 - ``"caltrack"``: the CalTRACK daily method as implemented by eemeter 4.1.1
-  ``DailyModel(model="legacy")``, reproduced with numpy closely enough to predict the same
-  daily energy. eemeter 4.1.1 no longer fits CalTRACK 2.0's p-value / adjusted-R² candidate
-  grid; it fits the change-point model with optimisers (DIRECT, then Subplex), and so does this
-  module (see ``fit_daily``, Notes; the optimisers' batched emulation is ``scoring.subplex``).
+  ``DailyModel(model="legacy")``, reproduced so as to choose the same model and predict the
+  same daily energy. eemeter 4.1.1 no longer fits CalTRACK 2.0's p-value / adjusted-R²
+  candidate grid; it fits the change-point model with optimisers (DIRECT, then Subplex), and so
+  does this module (see ``fit_daily``, Notes): DIRECT in numpy for all sites at once, Subplex
+  compiled one site per thread (``scoring.caltrack_initial_fit``).
 - ``"daytype"``: CalTRACK 2.0's balance-point grid with significance-tested slopes and selection
   by adjusted R², plus one intercept per day type (working day, Saturday, Sunday or holiday).
   Town halls use about half as much at weekends; the CalTRACK model ignores that.
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import stdtrit
 
-from scoring import subplex as _subplex
 from scoring.calendar import LocalHours
 from scoring.caltrack_initial_fit import initial_guesses, order_of_magnitude, subplex_fits
 from scoring.uncertainty import Residuals
@@ -78,7 +78,8 @@ _MAX_SLOPE_OOM = 2.0  # maximum_slope_oom_scalar: initial-fit slopes up to (1 + 
 _SUBPLEX_STEP = 0.1  # initial_step_percentage
 _SUBPLEX_MAXEVAL = 1999  # iteration maximum 2000, minus one
 _SUBPLEX_TOL = 1e-5  # x_tol_rel and f_tol_rel
-# final fit's compass search: first and last step as fractions of the balance-point range
+# single-slope final fit's compass search: first and last step as fractions of the balance-point
+# range
 _STEP_FINAL, _TOL_FINAL = 0.01, 5e-5
 
 # CalTRACK 2.0 candidate rules (daytype method)
@@ -87,8 +88,8 @@ _MIN_NONZERO_DD_DAYS = 10
 _MIN_TOTAL_DD = 20.0  # [°F-day]
 _MAX_P_VALUE = 0.1
 
-# most sites fitted together (memory); caltrack runs many small numpy steps per chunk, so its
-# chunks are as few as that allows and of equal size
+# most sites fitted together (memory); caltrack's DIRECT runs many small numpy steps per chunk,
+# so its chunks are as large as memory allows
 _CHUNK_SITES = {"caltrack": 6000, "daytype": 1024}
 
 
@@ -198,51 +199,37 @@ def fit_daily(
        ``0.001 · Σ (distance to the nearer end of the range + half the gap) · RMSE/range``.
        This step is exact: eemeter's own points come out (up to eemeter fitting each slope
        by Brent's method to 10 %, which moves near-tied points in about 3 % of meters).
-    2. Initial fit: least squares of the full model, balance points in [T_min, T_max], both
-       slopes in [0, 3 · the larger initial slope] (or [0, 10] if both are 0), plus eemeter's
-       elastic-net term ``0.001 · (β σ_T/σ_E of each slope's days + the balance-point term of
-       step 1)``. A slope whose segment has under 10 days is forbidden (eemeter multiplies
-       its penalty by 1e30). A slope may be non-zero if the initial guess has it or it lowers
-       the loss at the initial balance points. A compass search over both balance points
-       (steps from 10 % to 0.5 % of the range; best slopes and intercept solved exactly at
-       each pair) stands in for eemeter's nlopt Subplex. A balance point at the end of the
-       range drops its slope; the remaining slopes give the model kind.
-       Where that kind is not the initial guess's (the slopes non-zero at the DIRECT point),
-       or is the intercept alone, step 2 is redone as eemeter does it: nlopt Subplex
-       (``scoring.subplex``) over all five parameters from eemeter's start (the DIRECT point,
-       slopes by Brent's method to 10 % as in eemeter), with eemeter's bounds, initial steps
-       (10 % of each range) and tolerances (1e-5), on eemeter's loss. At most 60
-       evaluations per site (the lockstep rounds cost the time): a site still running then
-       keeps its best point so far. Its step 3 uses a tenth of the compass tolerance.
-    3. Final fit: plain least squares of that kind, balance points within [T₍₁₁₎, T₍N-9₎],
-       each slope at most twice its initial value (compass steps 1 % to 0.05 % of the range).
-       A single slope whose balance point reached that limit in step 2 becomes a straight line
-       over the whole range, stored (as eemeter does) with the balance point at the limit.
+    2. Initial fit, as eemeter does it: nlopt Subplex over all five parameters from eemeter's
+       start (the DIRECT point, each slope by Brent's method to 10 % through the intercept,
+       the mean residual moved into the intercept), balance points in [T_min, T_max], both
+       slopes in [0, 3 · the larger initial slope] (or [0, 10] if both are 0), the intercept
+       within the 1-99 % quantiles of the energy; initial steps 10 % of each range,
+       tolerances 1e-5, at most 1,999 evaluations; loss = SSE / N plus eemeter's elastic-net
+       term ``0.001 · (β σ_T/σ_E of each slope's days + the balance-point term of step 1)``
+       (a slope whose segment has under 10 days: 1e30 times that). A balance point at the
+       end of the range drops its slope; the remaining slopes give the model kind.
+    3. Final fit of that kind. Two slopes: eemeter's Subplex again, on SSE / N alone, each
+       coefficient within ± 10^log10|x| of step 2 (slopes in [0, about twice]), balance
+       points within [T₍₁₁₎, T₍N-9₎]; a slope it leaves at exactly 0 drops its term. One slope:
+       plain least squares (compass search, steps 1 % to 0.005 % of the range), the slope at
+       most twice its initial value, the balance point within [T₍₁₁₎, T₍N-9₎]; a balance
+       point that reached that limit in step 2 makes a straight line over the whole range,
+       stored (as eemeter does) with the balance point at the limit.
 
-    The model kind is where the two can differ. eemeter reads it off the slopes that are
-    non-zero where its Subplex stops; on a flat loss surface that is short of the minimum,
-    keeping a near-zero slope (seen: 0.0005-0.4 kWh/(°F·day)) or never raising one that would
-    lower its loss, while the compass search solves the slopes exactly. The emulated Subplex
-    follows nlopt 2.11 step for step: on eemeter's own objective it evaluates the same points
-    and ends at the same parameters to the last bit (tests), and our loss equals eemeter's to
-    about 1e-15. Paths still part where simplex points differ by rounding only (eemeter sums
-    residuals day by day, we use prefix sums): from eemeter's start, 26 of 40 meters ended
-    bit for bit at eemeter's point and 38 of 40 with eemeter's kind. Measured against eemeter
-    4.1.1 (kinds the same on the first 300 meters of ``bench.regression --sites 10000`` / its
-    first 400 / the tests' ``bench_like_meter`` seeds 0-149; compass search alone: 84.3 / 85.3 /
-    83.3 %):
-
-    - as implemented (Subplex on the 15 % of sites where guess and compass disagree or find
-      no slope, 60 evaluations): 86.3 / 88.0 / 86.7 %, 11 of the 12 town halls of the tests;
-      period totals within 1 % and daily CV(RMSE) within 3 % on 295 of the 300 (as before);
-      about 0.1 s more per 10,000 sites;
-    - the same with 150 evaluations: 88.0 / 89.0 / 90.0 %, but about 0.25 s more;
-    - Subplex for every site, without the evaluation limit: 93.7 / 93.8 % (300 / 400), 298
-      of 300 within 1 % / 3 %, but 4.3 s per 10,000 sites instead of about 0.8 s: some 200x
-      rather than 1,000x eemeter's speed.
-
-    Where the kinds differ, both fits are equally good: the baseline RMSEs were within 0.7 %
-    of each other.
+    The model kind decides the baseline's shape, and eemeter reads it off where its searches
+    stop: on a flat loss surface that is short of the minimum, keeping a near-zero slope
+    (seen: 0.0005-0.4 kWh/(°F·day)) or never raising one. Steps 2 and 3 therefore do
+    eemeter's arithmetic to the last bit (``scoring.caltrack_initial_fit``: its loss, summed
+    day by day as numpy sums; its start; nlopt's Subplex step for step), compiled and one
+    site per thread: on eemeter's own runs they evaluate the same points, with the same
+    values, and end at the same parameters (tests). Measured against eemeter 4.1.1 on the
+    first 400 meters of ``bench.regression``'s synthetic town halls (two draws of 1,000):
+    the same model kind on 397 / MEASURE_2 of 400, period totals within 1 % and daily CV(RMSE)
+    within 3 % on all of them (largest differences 0.07 % and 0.10 % on the benchmark's
+    sample). Where the kind still differs, DIRECT's point differed (eemeter's Brent slopes in
+    step 1) or the meter needs eemeter's single-slope final fit (not emulated). The earlier
+    stand-in (a compass search for step 2, eemeter's Subplex emulated in numpy lockstep on 15
+    % of sites) agreed on 86 %.
 
     ``"daytype"`` fits ``E = a_k + β_h HDD + β_c CDD`` with one intercept per day type k by
     ordinary least squares over CalTRACK 2.0's grid [1]_ (balance points 30-90 °F in 1 °F
@@ -958,176 +945,6 @@ def _quantiles(sd: _Sorted, qs: list[float]) -> np.ndarray:
         rows = np.flatnonzero(sd.n == n)
         out[rows] = np.quantile(ys[rows, :n], qs, axis=1).T
     return out
-
-
-def _x0_brent(sd: _Sorted, obj: _InitialLoss, xa: np.ndarray, xb: np.ndarray):
-    """eemeter's initial guess at the DIRECT point: (h, b_h, c, b_c, a), with each slope from
-    Brent's method to 10 % (``get_slope``) through eemeter's first intercept."""
-    sites = np.arange(sd.n_sites)
-    h, c = np.minimum(xa, xb), np.maximum(xa, xb)
-    seg = _Segments(sd, sites, h, c)
-    n, nh, ncut, b = seg.n, seg.nh, seg.ncut, seg.b
-    a = _x0_intercept(sd, seg, sites)
-
-    def segment_fun(i, j, bp):
-        s1t, s2t, s1y, s2y, sty = (obj.prefix[b + j] - obj.prefix[b + i]).T
-        m = (j - i).astype(float)
-        d = obj.y0 - a  # y - a = yc + d
-        e = obj.t0 - bp  # T - bp = tc + e
-        ryy = s2y + 2 * d * s1y + m * d * d
-        rty = sty + e * s1y + d * s1t + m * d * e
-        rtt = s2t + 2 * e * s1t + m * e * e
-
-        def fun(rows, s):
-            q = ryy[rows] - 2 * s * rty[rows] + s * s * rtt[rows]
-            return np.sqrt(np.maximum(q, 0.0))
-
-        return fun
-
-    zero = np.zeros_like(n)
-    slope_h = _subplex.brent(segment_fun(zero, nh, h), sd.n_sites, 0.1)
-    slope_c = _subplex.brent(segment_fun(ncut, n, c), sd.n_sites, 0.1)
-    bh = np.where(slope_h > 0, 0.0, -slope_h)
-    bc = np.where(slope_c < 0, 0.0, slope_c)
-    sr = n * a - seg.sy + bh * seg.sh + bc * seg.sc  # sum of model - energy
-    return h, bh, c, bc, a + sr / n
-
-
-class _InitialLoss:
-    """eemeter's initial-fit loss (``obj_fcn``, hdd_tidd_cdd, alpha 2) of the sites of one
-    ``_Sorted``, at x = (hdd_bp, hdd_beta, cdd_bp, cdd_beta, intercept), breakpoints in either
-    order. Sums of squares come from prefix sums of temperature and energy centred on each
-    site's means (no cancellation), the rest follows eemeter's arithmetic step by step.
-    """
-
-    def __init__(self, sd: _Sorted):
-        self.sd = sd
-        n = sd.n
-        self.t0, self.y0 = sd.t_sum / n, sd.y_sum / n
-        tc = np.where(sd.real, sd.t - self.t0[:, None], 0.0)
-        yc = np.where(sd.real, sd.y - self.y0[:, None], 0.0)
-        cols = np.stack([tc, tc * tc, yc, yc * yc, tc * yc], axis=-1)
-        prefix = np.zeros((sd.n_sites, sd.width + 1, 5))
-        np.cumsum(cols, axis=1, out=prefix[:, 1:])
-        self.prefix = prefix.reshape(-1, 5)  # row base(site) + k: sums over the k lowest days
-        self.total = self.prefix[sd.base(np.arange(sd.n_sites)) + n]
-        m = n.astype(float)
-        t_std = np.sqrt(np.maximum(self.total[:, 1] / m - (self.total[:, 0] / m) ** 2, 0.0))
-        y_std = np.sqrt(np.maximum(self.total[:, 3] / m - (self.total[:, 2] / m) ** 2, 0.0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.norm_all = t_std / y_std
-        self._rows = None
-        # the last count query of each site's two breakpoint coordinates: a Subplex step moves
-        # only some coordinates, so most breakpoints repeat
-        self._memo_v = np.full((sd.n_sites, 2), np.nan)
-        self._memo_lr = np.zeros((sd.n_sites, 2, 2), dtype=np.int64)
-
-    def _counts(self, rows, v, j):
-        """(days < v, days <= v) of each row's site; j: which breakpoint coordinate (memo)."""
-        hit = self._memo_v[rows, j] == v
-        lr = self._memo_lr[rows, j]
-        miss = np.flatnonzero(~hit)
-        if miss.size:
-            sd = self.sd
-            site, x = rows[miss], v[miss]
-            left = sd.count(site, x, strict=True)
-            lr[miss, 0] = left
-            lr[miss, 1] = sd.count(site, x, strict=False, start=left)
-            self._memo_v[site, j] = x
-            self._memo_lr[site, j] = lr[miss]
-        return lr[:, 0], lr[:, 1]
-
-    def _consts(self, rows):
-        """Per-site constants of the query rows (cached: the optimiser repeats its rows)."""
-        if rows is not self._rows:
-            sd = self.sd
-            self._rows = rows
-            self._c = (
-                sd.n[rows],
-                sd.base(rows),
-                self.t0[rows],
-                self.y0[rows],
-                sd.tmin[rows],
-                sd.tmax[rows],
-                self.total[rows],
-                self.norm_all[rows],
-            )
-        return self._c
-
-    def __call__(self, rows: np.ndarray, x: np.ndarray, sse: bool = False):
-        prefix = self.prefix
-        n, b, t0, y0, lo, hi, total, norm_all = self._consts(rows)
-        h_raw, bh_raw, c_raw, bc_raw, a = np.ascontiguousarray(x.T)
-        swap = c_raw < h_raw
-        h, c = np.minimum(h_raw, c_raw), np.maximum(h_raw, c_raw)
-        bh, bc = np.where(swap, bc_raw, bh_raw), np.where(swap, bh_raw, bc_raw)
-        left_h, right_h = self._counts(rows, h_raw, 0)
-        left_c, right_c = self._counts(rows, c_raw, 1)
-        below_h = np.where(swap, left_c, left_h)
-        upto_c = np.where(swap, right_h, right_c)
-        # a term without slope predicts the intercept: its days join the middle segment, so
-        # that moving its breakpoint leaves the loss unchanged to the last bit, as in eemeter
-        nh = np.where(bh != 0, below_h, 0)
-        ncut = np.where(bc != 0, upto_c, n)
-        ph, pc = prefix[b + nh], prefix[b + ncut]
-        a_c = a - y0
-        big_b = a_c + bh * (h - t0)
-        big_c = a_c - bc * (c - t0)
-        cool = total - pc
-        mid = pc - ph
-        heat_sse = (
-            nh * big_b * big_b
-            + bh * bh * ph[:, 1]
-            + ph[:, 3]
-            - 2 * big_b * bh * ph[:, 0]
-            - 2 * big_b * ph[:, 2]
-            + 2 * bh * ph[:, 4]
-        )
-        cool_sse = (
-            (n - ncut) * big_c * big_c
-            + bc * bc * cool[:, 1]
-            + cool[:, 3]
-            + 2 * big_c * bc * cool[:, 0]
-            - 2 * big_c * cool[:, 2]
-            - 2 * bc * cool[:, 4]
-        )
-        mid_sse = (ncut - nh) * a_c * a_c - 2 * a_c * mid[:, 2] + mid[:, 3]
-        total_sse = np.maximum(heat_sse + cool_sse + mid_sse, 0.0)
-        loss = total_sse / n
-        # elastic net (lasso) on the breakpoints and the normalised slopes, as eemeter adds it
-        scale = np.sqrt(loss) / (hi - lo)
-        half = (c_raw - h_raw) / 2
-        pen_h = (np.minimum(np.abs(h_raw - lo), np.abs(h_raw - hi)) + half) * scale
-        pen_c = (np.minimum(np.abs(c_raw - lo), np.abs(c_raw - hi)) + half) * scale
-        # eemeter's segments for the slope penalty use the breakpoints as given
-        nh0, ncut0 = left_h, right_c
-        k = _SEGMENT_MIN_DAYS
-        len_h, len_c = nh0, n - ncut0
-        len_t = np.maximum(ncut0 - nh0, 0)
-        merge_h = (len_h < k) & (len_c >= k)
-        merge_c = (len_h >= k) & (len_c < k)
-        end_h = nh0 + np.where(merge_h, len_t, 0)
-        start_c = ncut0 - np.where(merge_c, len_t, 0)
-        size_c = n - start_c
-        split = (end_h >= k) & (size_c >= k)
-        s_h = prefix[b + end_h]
-        s_c = total - prefix[b + start_c]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            m_h, m_c = np.maximum(end_h, 1), np.maximum(size_c, 1)
-            t_h = np.sqrt(np.maximum(s_h[:, 1] / m_h - (s_h[:, 0] / m_h) ** 2, 0.0))
-            y_h = np.sqrt(np.maximum(s_h[:, 3] / m_h - (s_h[:, 2] / m_h) ** 2, 0.0))
-            t_c = np.sqrt(np.maximum(s_c[:, 1] / m_c - (s_c[:, 0] / m_c) ** 2, 0.0))
-            y_c = np.sqrt(np.maximum(s_c[:, 3] / m_c - (s_c[:, 2] / m_c) ** 2, 0.0))
-            norm_h = np.where(split, t_h / y_h, norm_all)
-            norm_c = np.where(split, t_c / y_c, norm_all)
-            pen_bh = bh_raw * norm_h
-            pen_bh = np.where(np.where(split, len_h, len_t) < k, pen_bh * 1e30, pen_bh)
-            pen_bc = bc_raw * norm_c
-            pen_bc = np.where(np.where(split, len_c, len_t) < k, pen_bc * 1e30, pen_bc)
-            penalty = _LASSO * (np.abs(pen_h) + np.abs(pen_bh) + np.abs(pen_c) + np.abs(pen_bc))
-        if sse:
-            return loss + penalty, total_sse
-        return loss + penalty
 
 
 def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):

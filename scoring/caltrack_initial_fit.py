@@ -1,19 +1,32 @@
-"""eemeter's initial fit of the CalTRACK daily model, compiled: its loss and Subplex for each site.
+"""eemeter's optimiser steps of the CalTRACK daily model, compiled (numba), for each site.
 
-The initial fit (step 2 of ``scoring.caltrack_daily.fit_daily``) decides the model kind: the
-slopes still non-zero where eemeter's Subplex stops are the model's terms. Following that search
-step for step is what makes the kind eemeter's.
+eemeter 4.1.1 ``DailyModel(model="legacy")`` decides the model kind by where two searches stop:
+the initial fit (nlopt Subplex over both balance points, both slopes and the intercept, with an
+elastic-net penalty) and the final fit of the two-slope kind (Subplex again, without penalty);
+a slope still non-zero there is a term of the model. The searches stop short of the minimum on a
+flat loss, and where they stop depends on every rounding of the loss. So this module does
+eemeter's own arithmetic, to the last bit (tests compare it with eemeter's objective and paths):
 
-``scoring.subplex`` emulates nlopt's Subplex for many sites in numpy lockstep: cheap while all
-sites need few evaluations, but a round costs as much for one site as for thousands, and
-eemeter's search takes up to 2,000 evaluations on some meters. Here each site runs to its end in
-compiled code, sites in parallel, with the same steps as ``scoring.subplex.subplex`` (tests
-compare them bit for bit), on ``initial_loss``: ``caltrack_daily._InitialLoss`` for one site and
-one point, with the same arithmetic and so the same values to the last bit.
+- ``initial_guess``: eemeter's start at the DIRECT point: the intercept (mean of the days
+  between the balance points, else of the 19 around them, else the 20 % quantile), each slope
+  by SciPy's Brent to 10 % (``_brent_slope``), the mean residual moved into the intercept;
+- ``exact_loss``: the loss, residuals day by day in date order summed as numpy sums
+  (``pairwise_sum``), the penalty's standard deviations as ``np.std`` computes them;
+- ``minimize``: nlopt 2.11's Subplex (``LN_SBPLX``: Nelder-Mead on subspaces of 2 to 5
+  coordinates picked by the latest progress, bounds by pinning reflected points);
+- ``initial_guesses`` and ``subplex_fits`` run them for all sites, in parallel.
 
-The Subplex functions call ``initial_loss`` by name rather than taking the objective as an
-argument: numba cannot cache a function that takes another as an argument, and compiling this
-module takes about 20 s.
+The functions call ``exact_loss`` by name rather than taking the objective as an argument:
+numba cannot cache a function that takes another one, and compiling this module takes about
+20 s (cached in ``__pycache__`` after the first run).
+
+References
+----------
+.. [1] T. H. Rowan, "Functional stability analysis of numerical algorithms", PhD thesis,
+   University of Texas at Austin, 1990.
+.. [2] S. G. Johnson, The NLopt nonlinear-optimization package, version 2.11,
+   ``src/algs/neldermead/sbplx.c`` and ``nldrmd.c``, https://github.com/stevengj/nlopt
+.. [3] R. P. Brent, "Algorithms for Minimization without Derivatives", Prentice-Hall, 1973.
 """
 
 from __future__ import annotations
@@ -21,13 +34,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scoring.subplex import _NSMAX, _NSMIN, _OMEGA, _PSI
-
 _LASSO = 0.001  # eemeter regularization_alpha (percent lasso 1)
 _SEGMENT_MIN_DAYS = 10  # eemeter segment_minimum_count
 _SLOPE_TOL = 0.1  # eemeter get_slope: minimize_scalar(method="brent", tol=0.1)
 _GOLD, _TINY, _GROW = 1.618034, 1e-21, 110.0  # scipy.optimize.bracket
 _CGOLD, _MINTOL, _BRENT_MAXITER = 0.3819660, 1.0e-11, 500  # scipy.optimize.Brent
+
+# nlopt sbplx.c / nldrmd.c constants
+_PSI, _OMEGA = 0.25, 0.1
+_NSMIN, _NSMAX = 2, 5
 
 # how a Nelder-Mead run on a subspace ended
 _CONVERGED, _FAILED, _BUDGET = 0, 1, 2
@@ -35,6 +50,7 @@ _CONVERGED, _FAILED, _BUDGET = 0, 1, 2
 
 @njit(cache=True, error_model="numpy")
 def _leaf_sum(a, start, n):
+    """numpy's pairwise_sum for n <= 128: 8 accumulators, then the rest one by one."""
     if n < 8:
         res = 0.0
         for i in range(start, start + n):
@@ -64,6 +80,7 @@ def _leaf_sum(a, start, n):
 
 @njit(cache=True, error_model="numpy")
 def _sum1(a, start, n):
+    """One level of numpy's pairwise summation of a[start:start + n]."""
     if n <= 128:
         return _leaf_sum(a, start, n)
     n2 = n // 2
@@ -107,11 +124,14 @@ def _sum5(a, start, n):
     return _sum4(a, start, n2) + _sum4(a, start + n2, n - n2)
 
 
+# np.sum of float64: halves (rounded down to a multiple of 8) until a block is at most 128 long;
+# numba cannot cache recursion, so five levels are written out (exact up to about 4,000 days)
 pairwise_sum = _sum5
 
 
 @njit(cache=True, error_model="numpy")
 def np_std(x, start, n, work):
+    """np.std(x[start:start + n]) to the last bit (mean, squared deviations, their mean)."""
     mean = pairwise_sum(x, start, n) / n
     for i in range(n):
         d = x[start + i] - mean
@@ -121,7 +141,7 @@ def np_std(x, start, n, work):
 
 @njit(cache=True, error_model="numpy")
 def _norm(cache, x_t, x_y, start, n, work, slot):
-    # cache[slot] = t/y std ratio for range
+    """std(T) / std(E) of the sorted days start..start + n, kept in ``cache[slot]``."""
     v = cache[slot]
     if np.isnan(v):
         v = np_std(x_t, start, n, work) / np_std(x_y, start, n, work)
@@ -131,6 +151,12 @@ def _norm(cache, x_t, x_y, start, n, work, slot):
 
 @njit(cache=True, error_model="numpy")
 def exact_loss(x, data):
+    """eemeter's loss (``obj_fcn``, hdd_tidd_cdd, weights 1) of one site at x = (hdd_bp,
+    hdd_beta, cdd_bp, cdd_beta, intercept) [°F, kWh/(°F·day), kWh/day], breakpoints in
+    either order: SSE / N plus, where ``data``'s last item says so, eemeter's elastic net
+    (0.001 times the breakpoints' distances to the range ends and the slopes normalised by
+    std(T) / std(E) of their segments, 1e30 times a slope whose segment has under 10 days).
+    ``data`` from ``exact_data``."""
     t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work, penalised = data
     n = t.size
     h_raw, bh_raw, c_raw, bc_raw, a = x[0], x[1], x[2], x[3], x[4]
@@ -159,7 +185,7 @@ def exact_loss(x, data):
     loss = pairwise_sum(work, 0, n) / n
     if not penalised:  # the final fit: no regularisation
         return loss
-    # elastic net
+    # elastic net, as eemeter's elastic_net_penalty computes it
     scale = np.sqrt(loss) / (tmax - tmin)
     half = (c_raw - h_raw) / 2
     pen_h = (min(abs(h_raw - tmin), abs(h_raw - tmax)) + half) * scale
@@ -662,6 +688,27 @@ def initial_guesses(t_sorted, y_sorted, n, h, c):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, error_model="numpy")
+def exact_data(t_date, y_date, t_sorted, y_sorted, m, penalised):
+    """``exact_loss``'s data of one site: its m days in date order and sorted by temperature
+    as eemeter sorts them (np.argsort of the date-ordered temperatures)."""
+    work = np.empty(m)
+    ts, ys = t_sorted[:m], y_sorted[:m]
+    return (
+        t_date[:m],
+        y_date[:m],
+        ts,
+        ys,
+        ts[0],
+        ts[m - 1],
+        np_std(ts, 0, m, work) / np_std(ys, 0, m, work),
+        np.full(m + 1, np.nan),  # std ratio of the m lowest days, as computed
+        np.full(m + 1, np.nan),  # the same of the days from k on
+        work,
+        penalised,
+    )
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def subplex_fits(
     t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol, penalised
@@ -675,22 +722,7 @@ def subplex_fits(
     sse = np.zeros(n_sites)
     for s in prange(n_sites):
         m = n[s]
-        work = np.empty(m)
-        ts, ys = t_sorted[s, :m], y_sorted[s, :m]
-        norm_all = np_std(ts, 0, m, work) / np_std(ys, 0, m, work)
-        data = (
-            t_date[s, :m],
-            y_date[s, :m],
-            ts,
-            ys,
-            ts[0],
-            ts[m - 1],
-            norm_all,
-            np.full(m + 1, np.nan),
-            np.full(m + 1, np.nan),
-            work,
-            penalised,
-        )
+        data = exact_data(t_date[s], y_date[s], t_sorted[s], y_sorted[s], m, penalised)
         x, _, _ = minimize(data, x0[s], lb[s], ub[s], step[s], maxeval, tol, tol)
         out[s] = x
         plain = data[:-1] + (False,)  # noqa: RUF005 - numba builds tuples by +
