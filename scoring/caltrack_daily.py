@@ -29,7 +29,14 @@ import numpy as np
 from scipy.special import stdtrit
 
 from scoring.calendar import LocalHours
-from scoring.caltrack_initial_fit import initial_guesses, order_of_magnitude, subplex_fits
+from scoring.caltrack_initial_fit import (
+    FIVE,
+    ONE_SLOPE,
+    initial_guesses,
+    order_of_magnitude,
+    single_slope_starts,
+    subplex_fits,
+)
 from scoring.uncertainty import Residuals
 
 METHODS = ("caltrack", "daytype")
@@ -78,9 +85,6 @@ _MAX_SLOPE_OOM = 2.0  # maximum_slope_oom_scalar: initial-fit slopes up to (1 + 
 _SUBPLEX_STEP = 0.1  # initial_step_percentage
 _SUBPLEX_MAXEVAL = 1999  # iteration maximum 2000, minus one
 _SUBPLEX_TOL = 1e-5  # x_tol_rel and f_tol_rel
-# single-slope final fit's compass search: first and last step as fractions of the balance-point
-# range
-_STEP_FINAL, _TOL_FINAL = 0.01, 5e-5
 
 # CalTRACK 2.0 candidate rules (daytype method)
 _GRID_F = np.arange(30.0, 91.0)  # balance points [°F]
@@ -805,125 +809,6 @@ def _x0_loss(sd: _Sorted, site: np.ndarray, xa: np.ndarray, xb: np.ndarray, full
     return h, bh, c, bc, a + sr / n
 
 
-def _profile(
-    sd: _Sorted,
-    site: np.ndarray,
-    h: np.ndarray,
-    c: np.ndarray,
-    allow_h: np.ndarray,
-    allow_c: np.ndarray,
-    initial: bool,
-    cap_h: np.ndarray | None = None,
-    cap_c: np.ndarray | None = None,
-    nh: np.ndarray | None = None,
-    ncut: np.ndarray | None = None,
-):
-    """Best intercept and slopes in [0, cap] at fixed balance points.
-
-    Returns (loss, b_h, b_c, a, sse). ``initial`` adds eemeter's initial-fit penalty (loss =
-    SSE/N + penalty) and its 10-day segment rule; otherwise loss = SSE. The caps are the
-    optimiser bounds eemeter puts on the slopes (None: no cap). ``nh`` and ``ncut``, if
-    known, are the day counts below h and up to c.
-    """
-    seg = _Segments(sd, site, h, c, nh, ncut)
-    n, nh, nc, nt = seg.n, seg.nh, seg.nc, seg.nt
-    ok_h = allow_h & (nh > 0)
-    ok_c = allow_c & (nc > 0)
-    if initial:
-        k = _SEGMENT_MIN_DAYS
-        len_h = nh + np.where((nh < k) & (nc >= k), nt, 0)
-        len_c = nc + np.where((nh >= k) & (nc < k), nt, 0)
-        split = (len_h >= k) & (len_c >= k)
-        ok_h &= np.where(split, nh, nt) >= k
-        ok_c &= np.where(split, nc, nt) >= k
-    sy = seg.sy
-    tss = seg.syy - sy * sy / n
-    hh = seg.shh - seg.sh * seg.sh / n
-    hy = seg.shy - seg.sh * sy / n
-    cc = seg.scc - seg.sc * seg.sc / n
-    cy = seg.scy - seg.sc * sy / n
-    hc = -seg.sh * seg.sc / n
-    inf = np.full(tss.shape, np.inf)
-    cap_h = inf if cap_h is None else cap_h
-    cap_c = inf if cap_c is None else cap_c
-    ok_h &= hh > 0
-    ok_c &= cc > 0
-    # a slope must beat rounding: constant energy would otherwise pick up 1e-13 kWh slopes
-    eps = 1e-12 * seg.syy
-
-    def lowest(candidates, best, bh, bc, q):
-        """The feasible candidate (in order) that lowers the SSE beyond rounding."""
-        for cand_ok, b1, b2 in candidates:
-            feasible = cand_ok & (b1 >= 0) & (b1 <= q["cap_h"]) & (b2 >= 0) & (b2 <= q["cap_c"])
-            feasible &= (b1 > 0) | (b2 > 0)
-            sse = (
-                q["tss"]
-                - 2 * b1 * q["hy"]
-                - 2 * b2 * q["cy"]
-                + b1 * b1 * q["hh"]
-                + 2 * b1 * b2 * q["hc"]
-                + b2 * b2 * q["cc"]
-            )
-            better = feasible & (sse < best - q["eps"])
-            best = np.where(better, sse, best)
-            bh = np.where(better, b1, bh)
-            bc = np.where(better, b2, bc)
-        return best, bh, bc
-
-    q = {"tss": tss, "hy": hy, "cy": cy, "hh": hh, "cc": cc, "hc": hc}
-    q.update(cap_h=cap_h, cap_c=cap_c, eps=eps)
-    zero = np.zeros_like(tss)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        det = hh * cc - hc * hc
-        # the quadratic SSE(b_h, b_c) is convex: its minimum over the box [0, cap]^2 is the
-        # lowest feasible stationary point of each face (slope 0, free or at its cap)
-        free_h, free_c = hy / hh, cy / cc
-        both_h, both_c = (cc * hy - hc * cy) / det, (hh * cy - hc * hy) / det
-        both = ok_h & ok_c & (det > 0)
-        free = [(ok_h, free_h, 0.0), (ok_c, 0.0, free_c), (both, both_h, both_c)]
-        best, bh, bc = lowest(free, tss.copy(), zero, zero, q)
-        if np.isfinite(cap_h).any() or np.isfinite(cap_c).any():
-            # a face at a cap can only hold the minimum where the free minimum is beyond it
-            inside = np.where(
-                ok_h & ok_c,
-                both & (both_h >= 0) & (both_h <= cap_h) & (both_c >= 0) & (both_c <= cap_c),
-                np.where(ok_h, free_h <= cap_h, np.where(ok_c, free_c <= cap_c, True)),
-            )
-            r = np.flatnonzero(~inside)
-            if r.size:
-                qr = {name: value[r] for name, value in q.items()}
-                okh, okc, ch, cc_r = ok_h[r], ok_c[r], qr["cap_h"], qr["cap_c"]
-                capped = [
-                    (okh, ch, 0.0),
-                    (okc, 0.0, cc_r),
-                    (okh & okc, ch, (qr["cy"] - ch * qr["hc"]) / qr["cc"]),
-                    (okh & okc, (qr["hy"] - cc_r * qr["hc"]) / qr["hh"], cc_r),
-                    (okh & okc, ch, cc_r),
-                ]
-                best[r], bh[r], bc[r] = lowest(capped, best[r], bh[r], bc[r], qr)
-    best = np.maximum(best, 0.0)
-    a = (sy - bh * seg.sh - bc * seg.sc) / n
-    if not initial:
-        return best, bh, bc, a, best
-    loss = best / n
-    lo, hi = sd.tmin[site], sd.tmax[site]
-    scale = np.sqrt(loss) / (hi - lo)
-    half_gap = (c - h) / 2
-    pen_bp = (np.minimum(np.abs(h - lo), np.abs(h - hi)) + half_gap) * scale + (
-        np.minimum(np.abs(c - lo), np.abs(c - hi)) + half_gap
-    ) * scale
-    # slope normalisation by the segment standard deviations (fast_std, unweighted)
-    t_std_h, y_std_h = _range_std(sd, seg.b, np.zeros_like(n), len_h)
-    t_std_c, y_std_c = _range_std(sd, seg.b, n - len_c, n)
-    t_std_all, y_std_all = sd.t_std[site], sd.y_std[site]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norm_h = np.where(split, t_std_h / y_std_h, t_std_all / y_std_all)
-        norm_c = np.where(split, t_std_c / y_std_c, t_std_all / y_std_all)
-        pen_beta = np.where(bh > 0, bh * norm_h, 0.0) + np.where(bc > 0, bc * norm_c, 0.0)
-    loss = loss + _LASSO * (np.abs(pen_bp) + np.abs(pen_beta))
-    return loss, bh, bc, a, best
-
-
 def _range_std(sd: _Sorted, b: np.ndarray, i: np.ndarray, j: np.ndarray):
     """Population std of temperature and energy over sorted positions [i, j) (b: row base)."""
     m = np.maximum(j - i, 1)
@@ -975,11 +860,12 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     return h, bh, c, bc, a, sse
 
 
-def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None):
+def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None, layout=FIVE):
     """eemeter's NLoptOptimizer on its loss (``subplex_fits``) from x0 within [lb, ub], for
     ``sites`` of ``sd`` (default all): x0 clipped to the bounds, initial steps 10 % of each
     range, clipped to the farther bound and turned round where they would leave the bounds.
-    Returns the end points (sites, 5) and their sums of squared residuals [kWh²]."""
+    ``layout``: what x holds (``FIVE`` or ``ONE_SLOPE``, see ``exact_loss``). Returns the end
+    points (sites, 5 or 3) and their sums of squared residuals [kWh²]."""
     sites = np.arange(sd.n_sites) if sites is None else sites
     x0 = np.clip(x0, lb, ub)
     step = (ub - lb) * _SUBPLEX_STEP
@@ -1000,6 +886,7 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None):
         _SUBPLEX_MAXEVAL,
         _SUBPLEX_TOL,
         penalised,
+        layout,
     )
 
 
@@ -1044,6 +931,41 @@ def _final_two_slopes(sd: _Sorted, sites, h, bh, c, bc, a):
     return h, bh, c, bc, a, sse
 
 
+def _final_one_slope(sd: _Sorted, sites, bp, beta, a):
+    """eemeter's final fit of a single-slope kind (``fit_c_hdd_tidd``, final): from the
+    initial fit's balance point, slope (negative: heating) and intercept, the
+    slope refitted by Brent's method (``single_slope_starts``), then Subplex on the plain loss
+    with the balance point within [T₍₁₁₎, T₍N-9₎], the slope within ± 10^log10|slope| of the
+    initial fit's and the intercept within the 1-99 % quantiles of the energy. A balance point
+    at (or within 1e-5 of) the end of that range makes a straight line over the whole range:
+    the balance point fixed at T_max (heating) or T_min (cooling), stored at the limit.
+
+    Returns (balance point, slope, intercept, sum of squared residuals) [°F, kWh/(°F·day),
+    kWh/day, kWh²]."""
+    seg_lo, seg_hi = sd.seg_lo[sites], sd.seg_hi[sites]
+    tmin, tmax = sd.tmin[sites], sd.tmax[sites]
+    # eemeter reduce_model: the single slope's breakpoint within the segment limits
+    bp = np.where(beta < 0, np.minimum(bp, seg_hi), np.maximum(bp, seg_lo))
+    x = np.stack([bp, beta, a], axis=1)
+    oom = 10 ** (order_of_magnitude(x) + np.log10(1.0))
+    lb, ub = x - oom, x + oom
+    x0 = single_slope_starts(sd.t_date[sites], sd.y_date[sites], sd.n[sites], x)
+    start_heats = x0[:, 1] < 0
+    limit = np.where(start_heats, seg_hi, seg_lo)
+    at_limit = np.where(start_heats, x0[:, 0] >= limit, x0[:, 0] <= limit)
+    at_limit |= np.abs(x0[:, 0] - limit) <= 1e-5 * np.maximum(np.abs(x0[:, 0]), np.abs(limit))
+    end = np.where(start_heats, tmax, tmin)
+    x0[:, 2] = np.where(at_limit, x0[:, 2] - x0[:, 0] * end, x0[:, 2])  # as eemeter does
+    x0[:, 0] = np.where(at_limit, end, x0[:, 0])
+    lb[:, 0], ub[:, 0] = _widen_equal(seg_lo, seg_hi)
+    lb[:, 0], ub[:, 0] = np.where(at_limit, end, lb[:, 0]), np.where(at_limit, end, ub[:, 0])
+    lb[:, 1], ub[:, 1] = _widen_equal(lb[:, 1], ub[:, 1])
+    lb[:, 2], ub[:, 2] = sd.energy_range[0][sites], sd.energy_range[1][sites]
+    x, sse = _nlopt_fit(sd, x0, lb, ub, penalised=False, sites=sites, layout=ONE_SLOPE)
+    bp, beta, a = x.T
+    return np.clip(bp, seg_lo, seg_hi), beta, a, sse  # eemeter get_full_model_x clips bp
+
+
 def _fit_caltrack(sd: _Sorted) -> dict[str, np.ndarray]:
     """Steps 1-3 of the caltrack method (``fit_daily``, Notes) for the sites of ``sd``."""
     h, bh, c, bc, a, sse = _initial_fit(sd, *_direct(sd))
@@ -1054,29 +976,16 @@ def _fit_caltrack(sd: _Sorted) -> dict[str, np.ndarray]:
 
 
 def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
-    """Plain least squares of each site's model kind, slopes within twice the initial fit's."""
+    """eemeter's final fit of each site's model kind (``_final_two_slopes``,
+    ``_final_one_slope``; the intercept alone: the mean energy), as ``fit_daily``'s fields."""
     n_sites = sd.n_sites
     sites = np.arange(n_sites)
     n = sd.n
-    lo, hi = sd.seg_lo, sd.seg_hi
-    span = np.maximum(hi - lo, 1e-9)
-    step, tol = _STEP_FINAL * span, _TOL_FINAL * span
     sy, syy = sd.py[sd.base(sites) + n], sd.py2[sd.base(sites) + n]
     a = sy / n  # intercept only: the mean
     sse = syy - sy * sy / n
     hf, cf = np.full(n_sites, np.nan), np.full(n_sites, np.nan)
     bhf, bcf = np.zeros(n_sites), np.zeros(n_sites)
-    cap_h, cap_c = 2 * bh, 2 * bc
-    yes = np.ones(n_sites, dtype=bool)
-    no = ~yes
-
-    def final_loss(allow_h, allow_c):
-        def loss(idx, hq, cq, **counts):
-            return _profile(
-                sd, idx, hq, cq, allow_h[idx], allow_c[idx], False, cap_h[idx], cap_c[idx], **counts
-            )
-
-        return loss
 
     m = kind == HDD_CDD
     if m.any():
@@ -1085,35 +994,15 @@ def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
             sd, idx, h[m], bh[m], c[m], bc[m], a0[m]
         )
 
-    for this, heat in ((HDD_ONLY, True), (CDD_ONLY, False)):
-        m = kind == this
-        if not m.any():
-            continue
-        idx = sites[m]
-        fit = final_loss(yes, no) if heat else final_loss(no, yes)
-        bp = np.clip(h[m] if heat else c[m], lo[m], hi[m])
-        edge = hi[m] if heat else lo[m]
-        raw = h[m] if heat else c[m]
-        # a breakpoint on the segment limit makes eemeter fit a straight line over the whole
-        # range (breakpoint at T_max or T_min) and store it with the breakpoint at the limit
-        at_edge = ((raw >= edge) if heat else (raw <= edge)) | np.isclose(raw, edge, 1e-5, 0)
-        other = sd.tmax[m] if heat else sd.tmin[m]
-        if heat:
-            bp, _ = _compass(fit, sd, idx, bp, other, lo[m], hi[m], step[m], tol[m], 0)
-            s_cp, b_cp, _, a_cp, _ = fit(idx, bp, other)
-            s_ln, b_ln, _, a_ln, _ = fit(idx, other, other)
-        else:
-            _, bp = _compass(fit, sd, idx, other, bp, lo[m], hi[m], step[m], tol[m], 1)
-            s_cp, _, b_cp, a_cp, _ = fit(idx, other, bp)
-            s_ln, _, b_ln, a_ln, _ = fit(idx, other, other)
-        bp = np.where(at_edge, edge, bp)
-        slope = np.where(at_edge, b_ln, b_cp)
-        a[m] = np.where(at_edge, a_ln, a_cp)
-        sse[m] = np.where(at_edge, s_ln, s_cp)
-        if heat:
-            hf[m], bhf[m] = bp, slope
-        else:
-            cf[m], bcf[m] = bp, slope
+    m = (kind == HDD_ONLY) | (kind == CDD_ONLY)
+    if m.any():
+        heat = kind[m] == HDD_ONLY
+        bp, beta, a[m], sse[m] = _final_one_slope(
+            sd, sites[m], np.where(heat, h[m], c[m]), np.where(heat, -bh[m], bc[m]), a0[m]
+        )
+        # eemeter reduce_model: the slope's sign says heating or cooling; 0 drops the term
+        hf[m], bhf[m] = np.where(beta < 0, bp, np.nan), np.maximum(-beta, 0.0)
+        cf[m], bcf[m] = np.where(beta > 0, bp, np.nan), np.maximum(beta, 0.0)
 
     # a slope that came out 0 in the final fit drops its term
     hf = np.where(bhf > 0, hf, np.nan)
@@ -1135,57 +1024,6 @@ def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
         "r_squared_adj": r2_adj,
         "cvrmse": cvrmse,
     }
-
-
-def _compass(fun, sd, site, h, c, lo, hi, step, tol, axes):
-    """Compass search of both balance points (axes=2), only h (0) or only c (1).
-
-    Each round tries ±step along the free axes, moves to the best improvement, else halves
-    the step; the two points stay within [lo, hi] with h <= c. A move along one axis keeps
-    the other point's day count, so only the moved point is searched for.
-    """
-    h, c = h.astype(float).copy(), c.astype(float).copy()
-    step = step.astype(float).copy()
-    nh = sd.count(site, h, strict=True)
-    ncut = sd.count(site, c, strict=False)
-    best = fun(site, h, c, nh=nh, ncut=ncut)[0]
-    axes_moved = {2: (0, 1), 0: (0,), 1: (1,)}[axes]
-    active = np.flatnonzero(step > tol)
-    while active.size:
-        # blocks of moves (-h, +h, -c, +c), each block sorted by site (fast searchsorted)
-        blocks_h, blocks_c, blocks_nh, blocks_ncut = [], [], [], []
-        for axis in axes_moved:
-            for sign in (-1.0, 1.0):
-                if axis == 0:
-                    hn = np.clip(h[active] + sign * step[active], lo[active], hi[active])
-                    blocks_h.append(hn)
-                    blocks_c.append(c[active])
-                    blocks_nh.append(sd.count(site[active], hn, strict=True))
-                    blocks_ncut.append(ncut[active])
-                else:
-                    cn = np.clip(c[active] + sign * step[active], lo[active], hi[active])
-                    blocks_h.append(h[active])
-                    blocks_c.append(cn)
-                    blocks_nh.append(nh[active])
-                    blocks_ncut.append(sd.count(site[active], cn, strict=False))
-        k = len(blocks_h)
-        hn, cn = np.concatenate(blocks_h), np.concatenate(blocks_c)
-        nh_q, ncut_q = np.concatenate(blocks_nh), np.concatenate(blocks_ncut)
-        val = fun(np.tile(site[active], k), hn, cn, nh=nh_q, ncut=ncut_q)[0]
-        val = np.where((hn <= cn) & np.isfinite(val), val, np.inf).reshape(k, active.size)
-        pick = np.argmin(val, axis=0)
-        cols = np.arange(active.size)
-        vbest = val[pick, cols]
-        improved = vbest < best[active]
-        chosen = (pick * active.size + cols)[improved]
-        move = active[improved]
-        h[move], c[move] = hn[chosen], cn[chosen]
-        nh[move], ncut[move] = nh_q[chosen], ncut_q[chosen]
-        best[move] = vbest[improved]
-        stay = active[~improved]
-        step[stay] /= 2
-        active = active[step[active] > tol[active]]
-    return h, c
 
 
 def _below(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ _CGOLD, _MINTOL, _BRENT_MAXITER = 0.3819660, 1.0e-11, 500  # scipy.optimize.Bren
 _PSI, _OMEGA = 0.25, 0.1
 _NSMIN, _NSMAX = 2, 5
 
+# what exact_loss's x holds (exact_data)
+FIVE, ONE_SLOPE, ONE_SLOPE_FIXED = 0, 1, 2
+
 # how a Nelder-Mead run on a subspace ended
 _CONVERGED, _FAILED, _BUDGET = 0, 1, 2
 
@@ -151,15 +154,32 @@ def _norm(cache, x_t, x_y, start, n, work, slot):
 
 @njit(cache=True, error_model="numpy")
 def exact_loss(x, data):
-    """eemeter's loss (``obj_fcn``, hdd_tidd_cdd, weights 1) of one site at x = (hdd_bp,
-    hdd_beta, cdd_bp, cdd_beta, intercept) [°F, kWh/(°F·day), kWh/day], breakpoints in
-    either order: SSE / N plus, where ``data``'s last item says so, eemeter's elastic net
-    (0.001 times the breakpoints' distances to the range ends and the slopes normalised by
-    std(T) / std(E) of their segments, 1e30 times a slope whose segment has under 10 days).
-    ``data`` from ``exact_data``."""
-    t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work, penalised = data
+    """eemeter's loss (``obj_fcn``, weights 1) of one site at x [°F, kWh/(°F·day), kWh/day]:
+    SSE / N plus, where ``data`` says so, eemeter's elastic net (0.001 times the breakpoints'
+    distances to the range ends and the slopes normalised by std(T) / std(E) of their
+    segments, 1e30 times a slope whose segment has under 10 days). ``data`` (``exact_data``)
+    also says what x holds: (hdd_bp, hdd_beta, cdd_bp, cdd_beta, intercept), breakpoints in
+    either order (``FIVE``); eemeter's single-slope (c_hdd_tidd) model (bp, beta, intercept),
+    beta < 0 heating (``ONE_SLOPE``); or (beta, intercept) with bp fixed (``ONE_SLOPE_FIXED``).
+    """
+    layout = data[11]
+    if layout == FIVE:
+        return _loss5(x[0], x[1], x[2], x[3], x[4], data)
+    if layout == ONE_SLOPE:
+        bp, beta, a = x[0], x[1], x[2]
+    else:
+        bp, beta, a = data[12], x[0], x[1]
+    # eemeter set_full_model_coeffs: a negative slope heats, any other cools
+    heat = beta < 0
+    return _loss5(bp, -beta if heat else 0.0, bp, 0.0 if heat else beta, a, data)
+
+
+@njit(cache=True, error_model="numpy")
+def _loss5(h_raw, bh_raw, c_raw, bc_raw, a, data):
+    """``exact_loss`` at (hdd_bp, hdd_beta, cdd_bp, cdd_beta, intercept)."""
+    t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work = data[:10]
+    penalised = data[10]
     n = t.size
-    h_raw, bh_raw, c_raw, bc_raw, a = x[0], x[1], x[2], x[3], x[4]
     # eemeter full_model (no smoothing), then resid**2 and np.sum
     if bh_raw == 0 and bc_raw == 0:
         for i in range(n):
@@ -689,9 +709,11 @@ def initial_guesses(t_sorted, y_sorted, n, h, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy")
-def exact_data(t_date, y_date, t_sorted, y_sorted, m, penalised):
+def exact_data(t_date, y_date, t_sorted, y_sorted, m, penalised, layout, fixed_bp):
     """``exact_loss``'s data of one site: its m days in date order and sorted by temperature
-    as eemeter sorts them (np.argsort of the date-ordered temperatures)."""
+    as eemeter sorts them (np.argsort of the date-ordered temperatures), with the elastic net
+    or without, what x holds (``FIVE``, ``ONE_SLOPE``, ``ONE_SLOPE_FIXED``) and the fixed
+    balance point of ``ONE_SLOPE_FIXED`` [°F]."""
     work = np.empty(m)
     ts, ys = t_sorted[:m], y_sorted[:m]
     return (
@@ -706,28 +728,58 @@ def exact_data(t_date, y_date, t_sorted, y_sorted, m, penalised):
         np.full(m + 1, np.nan),  # the same of the days from k on
         work,
         penalised,
+        layout,
+        fixed_bp,
     )
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def subplex_fits(
-    t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol, penalised
+    t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol, penalised, layout
 ):  # pragma: no cover - compiled
-    """eemeter's Subplex on ``exact_loss`` for every site, in parallel: days in date order and
+    """eemeter's Subplex on its loss for every site, in parallel: days in date order and
     sorted as eemeter sorts them (sites, days), their number (sites,), start, bounds and
-    initial steps (sites, 5); ``penalised``: with the elastic net (initial fit) or without it
-    (final fit). Returns (x (sites, 5), its sum of squared residuals (sites,))."""
+    initial steps (sites, k); ``penalised``: with the elastic net (initial fit) or without it
+    (final fit); ``layout``: ``FIVE`` (k = 5) or ``ONE_SLOPE`` (k = 3) for all sites, where a
+    site whose balance-point bounds are equal keeps it fixed (eemeter optimises only the
+    coefficients whose bounds differ). Returns (x (sites, k), its sum of squared residuals
+    (sites,))."""
     n_sites = x0.shape[0]
     out = np.empty_like(x0)
     sse = np.zeros(n_sites)
     for s in prange(n_sites):
         m = n[s]
-        data = exact_data(t_date[s], y_date[s], t_sorted[s], y_sorted[s], m, penalised)
-        x, _, _ = minimize(data, x0[s], lb[s], ub[s], step[s], maxeval, tol, tol)
-        out[s] = x
-        plain = data[:-1] + (False,)  # noqa: RUF005 - numba builds tuples by +
+        fixed = layout == ONE_SLOPE and lb[s, 0] == ub[s, 0]
+        own = ONE_SLOPE_FIXED if fixed else layout
+        free = 1 if fixed else 0
+        data = exact_data(
+            t_date[s], y_date[s], t_sorted[s], y_sorted[s], m, penalised, own, x0[s, 0]
+        )
+        x, _, _ = minimize(
+            data, x0[s, free:], lb[s, free:], ub[s, free:], step[s, free:], maxeval, tol, tol
+        )
+        out[s, :free] = x0[s, :free]
+        out[s, free:] = x
+        plain = data[:10] + (False,) + data[11:]  # noqa: RUF005 - numba builds tuples by +
         sse[s] = exact_loss(x, plain) * m
     return out, sse
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def single_slope_starts(t_date, y_date, n, x0):  # pragma: no cover - compiled
+    """eemeter's start of the single-slope final fit (``_c_hdd_tidd_x0_final``) from the
+    initial fit's (bp, beta, intercept) of each site (sites, 3): the slope again by Brent's
+    method to 10 % through the intercept, over the days with T <= bp (heating, beta < 0) or
+    T >= bp (cooling) in date order, where there are at least 10."""
+    out = x0.copy()
+    for s in prange(x0.shape[0]):
+        m = n[s]
+        bp, beta, a = x0[s, 0], x0[s, 1], x0[s, 2]
+        t, y = t_date[s, :m], y_date[s, :m]
+        days = np.flatnonzero(t <= bp) if beta < 0 else np.flatnonzero(t >= bp)
+        if days.size >= _SEGMENT_MIN_DAYS:
+            out[s, 1] = _brent_slope(t[days], y[days], 0, days.size, bp, a, np.empty(days.size))
+    return out
 
 
 @njit(cache=True, error_model="numpy")

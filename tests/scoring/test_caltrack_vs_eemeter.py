@@ -298,23 +298,33 @@ def _eemeter_steps(x0, bounds):
     return np.where((ahead < lower) | (ahead > upper), -step, step)
 
 
-def _exact_data(usage, temp_c, penalised=True):
+def _exact_data(usage, temp_c, penalised=True, layout=cif.FIVE, fixed_bp=0.0):
     """``exact_loss``'s data of one meter's baseline days, as eemeter sees them."""
     temp_f = temp_c[:BASELINE_DAYS] * 9 / 5 + 32
     usage = usage[:BASELINE_DAYS]
     ok = np.isfinite(usage) & (usage != 0) & np.isfinite(temp_f)
     t_date, y_date = temp_f[ok], usage[ok]
     order = np.argsort(t_date)
-    return cif.exact_data(t_date, y_date, t_date[order], y_date[order], ok.sum(), penalised)
+    return cif.exact_data(
+        t_date, y_date, t_date[order], y_date[order], ok.sum(), penalised, layout, fixed_bp
+    )
 
 
 def _runs(comparison, which):
-    """eemeter's Subplex runs over all five parameters (a single-slope final fit has three)."""
+    """eemeter's Subplex runs of one fit: (meter, the loss's data, the run, the coefficients it
+    optimised). A single-slope final fit has three coefficients, two where the balance point
+    is fixed (its bounds are equal)."""
     names, matrix, temp_c, _, _, reference = comparison
     for i, name in enumerate(names):
         run = getattr(reference[name], which)
-        if run is not None and run["x0"].size == 5:
-            yield name, _exact_data(matrix[i], temp_c, which == "initial_fit"), run
+        if run is None or run["x0"].size == 1:  # the intercept alone: its mean
+            continue
+        free = run["bounds"][:, 0] < run["bounds"][:, 1]
+        layout = cif.FIVE if run["x0"].size == 5 else cif.ONE_SLOPE
+        if not free.all():
+            layout = cif.ONE_SLOPE_FIXED
+        data = _exact_data(matrix[i], temp_c, which == "initial_fit", layout, run["x0"][0])
+        yield name, data, run, free
 
 
 @pytest.mark.parametrize("which", ["initial_fit", "final_fit"])
@@ -322,8 +332,8 @@ def test_loss_is_eemeters_objective(comparison, which):
     """The compiled loss equals eemeter's objective, to the last bit, at every point its
     Subplex evaluated: with the elastic net (initial fit) and without (final fit)."""
     runs = list(_runs(comparison, which))
-    assert len(runs) >= 4
-    for name, data, run in runs:
+    assert len(runs) >= 10
+    for name, data, run, _ in runs:
         for point, value in run["trace"]:
             assert cif.exact_loss(point, data) == value, name
 
@@ -332,20 +342,12 @@ def test_loss_is_eemeters_objective(comparison, which):
 def test_subplex_takes_eemeters_path(comparison, which):
     """From eemeter's start, bounds and steps, the compiled Subplex evaluates exactly as often
     as nlopt did and ends at nlopt's point, to the last bit."""
-    for name, data, run in _runs(comparison, which):
-        bounds = run["bounds"]
-        x, _, nevals = cif.minimize(
-            data,
-            run["x0"],
-            bounds[:, 0],
-            bounds[:, 1],
-            _eemeter_steps(run["x0"], bounds),
-            1999,
-            1e-5,
-            1e-5,
-        )
+    for name, data, run, free in _runs(comparison, which):
+        x0, bounds = run["x0"][free], run["bounds"][free]
+        steps = _eemeter_steps(x0, bounds)
+        x, _, nevals = cif.minimize(data, x0, bounds[:, 0], bounds[:, 1], steps, 1999, 1e-5, 1e-5)
         assert nevals == len(run["trace"]), name
-        assert np.array_equal(x, run["x"]), name
+        assert np.array_equal(x, run["x"][free]), name
 
 
 def test_initial_fit_starts_where_eemeter_does(comparison):
