@@ -94,7 +94,7 @@ _MAX_P_VALUE = 0.1
 
 # most sites fitted together (memory); caltrack's DIRECT runs many small numpy steps per chunk,
 # so its chunks are as large as memory allows
-_CHUNK_SITES = {"caltrack": 6000, "daytype": 1024}
+_CHUNK_SITES = {"caltrack": 2500, "daytype": 1024}
 
 
 @dataclass(frozen=True)
