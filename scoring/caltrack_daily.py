@@ -212,13 +212,14 @@ def fit_daily(
        term ``0.001 · (β σ_T/σ_E of each slope's days + the balance-point term of step 1)``
        (a slope whose segment has under 10 days: 1e30 times that). A balance point at the
        end of the range drops its slope; the remaining slopes give the model kind.
-    3. Final fit of that kind. Two slopes: eemeter's Subplex again, on SSE / N alone, each
-       coefficient within ± 10^log10|x| of step 2 (slopes in [0, about twice]), balance
-       points within [T₍₁₁₎, T₍N-9₎]; a slope it leaves at exactly 0 drops its term. One slope:
-       plain least squares (compass search, steps 1 % to 0.005 % of the range), the slope at
-       most twice its initial value, the balance point within [T₍₁₁₎, T₍N-9₎]; a balance
-       point that reached that limit in step 2 makes a straight line over the whole range,
-       stored (as eemeter does) with the balance point at the limit.
+    3. Final fit of that kind, eemeter's Subplex again on SSE / N alone (no penalty), each
+       coefficient within ± 10^log10|x| of step 2 (so a slope within [0, about twice]),
+       balance points within [T₍₁₁₎, T₍N-9₎], the intercept within the 1-99 % quantiles.
+       One slope: eemeter first refits the slope by Brent's method over the days beyond the
+       balance point (in date order); a balance point at (or within 1e-5 of) the end of the
+       range makes a straight line over all days, its balance point fixed at T_max (heating)
+       or T_min (cooling) and stored at the range's end. A slope the fit leaves at exactly 0
+       drops its term; the intercept alone is the mean energy.
 
     The model kind decides the baseline's shape, and eemeter reads it off where its searches
     stop: on a flat loss surface that is short of the minimum, keeping a near-zero slope
@@ -226,14 +227,14 @@ def fit_daily(
     eemeter's arithmetic to the last bit (``scoring.caltrack_initial_fit``: its loss, summed
     day by day as numpy sums; its start; nlopt's Subplex step for step), compiled and one
     site per thread: on eemeter's own runs they evaluate the same points, with the same
-    values, and end at the same parameters (tests). Measured against eemeter 4.1.1 on the
-    first 400 meters of ``bench.regression``'s synthetic town halls (two draws of 1,000):
-    the same model kind on 397 / MEASURE_2 of 400, period totals within 1 % and daily CV(RMSE)
-    within 3 % on all of them (largest differences 0.07 % and 0.10 % on the benchmark's
-    sample). Where the kind still differs, DIRECT's point differed (eemeter's Brent slopes in
-    step 1) or the meter needs eemeter's single-slope final fit (not emulated). The earlier
-    stand-in (a compass search for step 2, eemeter's Subplex emulated in numpy lockstep on 15
-    % of sites) agreed on 86 %.
+    values, and end at the same parameters (tests). Measured against eemeter 4.1.1 on
+    ``bench.regression``'s synthetic town halls: the same model kind on 294 of the first 300
+    meters of ``--sites 10000`` and on 397 and 395 of the first 400 of two draws of 1,000;
+    period totals within 1 % and daily CV(RMSE) within 3 % on all 1,100 (identical wherever
+    DIRECT found eemeter's point). Where the kind still differs, DIRECT chose another point: eemeter rates
+    DIRECT's points with slopes fitted by Brent's method to 10 %, this module with exact
+    least squares (step 1), and near ties go either way. The stand-in used before (a compass
+    search for step 2, eemeter's Subplex emulated on 15 % of sites) agreed on 86 %.
 
     ``"daytype"`` fits ``E = a_k + β_h HDD + β_c CDD`` with one intercept per day type k by
     ordinary least squares over CalTRACK 2.0's grid [1]_ (balance points 30-90 °F in 1 °F

@@ -2,7 +2,7 @@
 
 eemeter 4.1.1 ``DailyModel(model="legacy")`` decides the model kind by where two searches stop:
 the initial fit (nlopt Subplex over both balance points, both slopes and the intercept, with an
-elastic-net penalty) and the final fit of the two-slope kind (Subplex again, without penalty);
+elastic-net penalty) and the final fit of the kind it found (Subplex again, without penalty);
 a slope still non-zero there is a term of the model. The searches stop short of the minimum on a
 flat loss, and where they stop depends on every rounding of the loss. So this module does
 eemeter's own arithmetic, to the last bit (tests compare it with eemeter's objective and paths):
@@ -14,11 +14,12 @@ eemeter's own arithmetic, to the last bit (tests compare it with eemeter's objec
   (``pairwise_sum``), the penalty's standard deviations as ``np.std`` computes them;
 - ``minimize``: nlopt 2.11's Subplex (``LN_SBPLX``: Nelder-Mead on subspaces of 2 to 5
   coordinates picked by the latest progress, bounds by pinning reflected points);
-- ``initial_guesses`` and ``subplex_fits`` run them for all sites, in parallel.
+- ``initial_guesses``, ``subplex_fits`` and ``single_slope_starts`` (the single-slope final
+  fit's restart) run them for all sites, in parallel.
 
 The functions call ``exact_loss`` by name rather than taking the objective as an argument:
-numba cannot cache a function that takes another one, and compiling this module takes about
-20 s (cached in ``__pycache__`` after the first run).
+numba cannot cache a function that takes another one, and compiling this module takes about a
+minute (once per machine: numba caches it in ``__pycache__``).
 
 References
 ----------
