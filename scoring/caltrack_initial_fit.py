@@ -154,6 +154,25 @@ def _norm(cache, x_t, x_y, start, n, work, slot):
 
 
 @njit(cache=True, error_model="numpy")
+def _residuals(t, obs, n, hb, hbeta, cb, cbeta, a, tmin, tmax, out, squared):
+    """eemeter's full_model (no smoothing) minus the energy of each day, or its square, into
+    ``out``: hb <= cb the balance points [°F], hbeta, cbeta >= 0 the slopes, a the intercept.
+    eemeter's model is the intercept alone where a day's slope is 0; beta (ti - tbp) + a is
+    that to the last bit, so one formula serves."""
+    eq = hb == cb
+    all_heat = eq and cb >= tmax
+    all_cool = eq and hb <= tmin
+    for i in range(n):
+        ti = t[i]
+        heat = ti < hb or all_heat
+        cool = not heat and (ti > cb or all_cool)
+        beta = -hbeta if heat else (cbeta if cool else 0.0)
+        tbp = hb if heat else (cb if cool else 0.0)
+        r = (beta * (ti - tbp) + a) - obs[i]
+        out[i] = r * r if squared else r
+
+
+@njit(cache=True, error_model="numpy")
 def exact_loss(x, data):
     """eemeter's loss (``obj_fcn``, weights 1) of one site at x [°F, kWh/(°F·day), kWh/day]:
     SSE / N plus, where ``data`` says so, eemeter's elastic net (0.001 times the breakpoints'
@@ -181,28 +200,11 @@ def _loss5(h_raw, bh_raw, c_raw, bc_raw, a, data):
     t, obs, t_sorted, y_sorted, tmin, tmax, norm_all, head_norm, tail_norm, work = data[:10]
     penalised = data[10]
     n = t.size
-    # eemeter full_model (no smoothing), then resid**2 and np.sum
-    if bh_raw == 0 and bc_raw == 0:
-        for i in range(n):
-            r = a - obs[i]
-            work[i] = r * r
+    # eemeter full_model, then resid**2 and np.sum
+    if c_raw < h_raw:
+        _residuals(t, obs, n, c_raw, bc_raw, h_raw, bh_raw, a, tmin, tmax, work, True)
     else:
-        hb, hbeta, cb, cbeta = h_raw, bh_raw, c_raw, bc_raw
-        if cb < hb:
-            hb, cb = cb, hb
-            hbeta, cbeta = cbeta, hbeta
-        eq = hb == cb
-        all_heat = eq and cb >= tmax
-        all_cool = eq and hb <= tmin
-        for i in range(n):
-            ti = t[i]
-            heat = ti < hb or all_heat
-            cool = not heat and (ti > cb or all_cool)
-            beta = -hbeta if heat else (cbeta if cool else 0.0)
-            tbp = hb if heat else (cb if cool else 0.0)
-            # beta (ti - tbp) + a is a itself where beta is 0, as eemeter's branch for it
-            r = (beta * (ti - tbp) + a) - obs[i]
-            work[i] = r * r
+        _residuals(t, obs, n, h_raw, bh_raw, c_raw, bc_raw, a, tmin, tmax, work, True)
     loss = pairwise_sum(work, 0, n) / n
     if not penalised:  # the final fit: no regularisation
         return loss
@@ -246,7 +248,8 @@ def _slope_loss(s, t, y, start, n, bp, a, work):
 @njit(cache=True, error_model="numpy")
 def _brent_slope(t, y, start, n, bp, a, work):
     """``minimize_scalar(slope_loss, method="brent", tol=0.1).x`` as SciPy computes it
-    (``bracket`` from 0 and 1, then ``Brent.optimize``; ``scoring.subplex.brent`` batched)."""
+    (``bracket`` from 0 and 1, then ``Brent.optimize``; where no valid bracket is found, the
+    best of the three bracket points, as ``minimize_scalar`` returns it)."""
     xa, xb = 0.0, 1.0
     fa = _slope_loss(xa, t, y, start, n, bp, a, work)
     fb = _slope_loss(xb, t, y, start, n, bp, a, work)
@@ -389,23 +392,13 @@ def initial_guess(t, y, n, h, c, work):
     bh = 0.0 if slope_h > 0 else -slope_h
     bc = 0.0 if slope_c < 0 else slope_c
     # eemeter's full_model on the sorted days, then np.mean(model - obs)
-    tmin, tmax = t[0], t[n - 1]
-    for i in range(n):
-        ti = t[i]
-        e = a
-        if bh != 0 or bc != 0:
-            heat = ti < h or (h == c and c >= tmax)
-            if heat and bh != 0:
-                e = -bh * (ti - h) + a
-            elif not heat and (ti > c or (h == c and h <= tmin)) and bc != 0:
-                e = bc * (ti - c) + a
-        work[i] = e - y[i]
+    _residuals(t, y, n, h, bh, c, bc, a, t[0], t[n - 1], work, False)
     return h, bh, c, bc, a + pairwise_sum(work, 0, n) / n
 
 
 @njit(cache=True)
 def _width(n):
-    """The largest subspace sbplx forms in n dimensions (``scoring.subplex._width``)."""
+    """The largest subspace sbplx forms in n dimensions."""
     return n if n <= _NSMIN else max(_NSMIN, min(_NSMAX, n - _NSMIN))
 
 
@@ -435,15 +428,18 @@ def _reflect(c, scale, xold, lb, ub, ns, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate(data, point, idx, ns, xs_new, best):
-    """The loss at ``point`` with the subspace coordinates ``idx[:ns]`` set to ``xs_new``;
-    nldrmd's CHECK_EVAL: count it and keep it in ``best`` = [value, evaluations] if no worse
-    (the caller copies the point)."""
+def _evaluate(data, point, idx, ns, p, xs, best, maxeval):
+    """The loss at ``point`` with the subspace coordinates ``idx[:ns]`` set to ``p``, and
+    nldrmd's CHECK_EVAL: count it in ``best`` = [best value, evaluations], and where it is no
+    worse keep it there and p in xs. Returns (the loss, whether the budget is spent)."""
     for j in range(ns):
-        point[idx[j]] = xs_new[j]
+        point[idx[j]] = p[j]
     f = exact_loss(point, data)
     best[1] += 1
-    return f
+    if f <= best[0]:
+        best[0] = f
+        xs[:ns] = p[:ns]
+    return f, best[1] >= maxeval
 
 
 @njit(cache=True, error_model="numpy")
@@ -484,11 +480,8 @@ def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
         pts[k + 1, k] = v
         if _close(v, xi):
             return _FAILED, fdiff
-        f = _evaluate(data, point, idx, ns, pts[k + 1], best)
-        if f <= best[0]:
-            best[0] = f
-            xs[:ns] = pts[k + 1]
-        if best[1] >= maxeval:
+        f, spent = _evaluate(data, point, idx, ns, pts[k + 1], xs, best, maxeval)
+        if spent:
             return _BUDGET, fdiff
         vals[k + 1] = f
 
@@ -517,11 +510,8 @@ def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
         ok = _reflect(c, 1.0, pts[hi], lbs, ubs, ns, xcur)
         if diam < _PSI * init_diam or not ok:
             return _CONVERGED, fdiff
-        fr = _evaluate(data, point, idx, ns, xcur, best)
-        if fr <= best[0]:
-            best[0] = fr
-            xs[:ns] = xcur
-        if best[1] >= maxeval:
+        fr, spent = _evaluate(data, point, idx, ns, xcur, xs, best, maxeval)
+        if spent:
             return _BUDGET, fdiff
         second = -np.inf
         for i in range(m):
@@ -533,11 +523,8 @@ def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
             pts[hi, :] = tmp
             if not ok:
                 return _CONVERGED, fdiff
-            fe = _evaluate(data, point, idx, ns, tmp, best)
-            if fe <= best[0]:
-                best[0] = fe
-                xs[:ns] = tmp
-            if best[1] >= maxeval:
+            fe, spent = _evaluate(data, point, idx, ns, tmp, xs, best, maxeval)
+            if spent:
                 return _BUDGET, fdiff
             if fe >= fr:
                 vals[hi] = fr
@@ -552,11 +539,8 @@ def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
             ok = _reflect(c, scale, pts[hi], lbs, ubs, ns, xcur)
             if not ok:
                 return _CONVERGED, fdiff
-            fc = _evaluate(data, point, idx, ns, xcur, best)
-            if fc <= best[0]:
-                best[0] = fc
-                xs[:ns] = xcur
-            if best[1] >= maxeval:
+            fc, spent = _evaluate(data, point, idx, ns, xcur, xs, best, maxeval)
+            if spent:
                 return _BUDGET, fdiff
             if fc < fr and fc < f_hi:
                 vals[hi] = fc
@@ -569,11 +553,8 @@ def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
                     pts[k, :] = tmp
                     if not ok:
                         return _CONVERGED, fdiff
-                    f = _evaluate(data, point, idx, ns, tmp, best)
-                    if f <= best[0]:
-                        best[0] = f
-                        xs[:ns] = tmp
-                    if best[1] >= maxeval:
+                    f, spent = _evaluate(data, point, idx, ns, tmp, xs, best, maxeval)
+                    if spent:
                         return _BUDGET, fdiff
                     vals[k] = f
 
@@ -623,10 +604,15 @@ def _subspaces(dx, n):
 
 @njit(cache=True, error_model="numpy")
 def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
-    """Minimise ``initial_loss(x, data)`` from x0 within [lb, ub] by nlopt's Subplex.
+    """Minimise ``exact_loss(x, data)`` from x0 within [lb, ub] by nlopt's Subplex: start,
+    bounds and initial steps (``nlopt_set_initial_step``) of shape (n,), the evaluation budget
+    (``nlopt_set_maxeval``) and relative tolerances, no absolute ones. Returns (x, its loss,
+    evaluations).
 
-    Parameters as ``scoring.subplex.subplex`` for one row (no ``max_rounds``). Returns
-    (x, minf, nevals).
+    Follows nlopt 2.11 ``sbplx_minimize`` and ``nldrmd_minimize_`` step for step: Nelder-Mead
+    on subspaces of 2 to 5 coordinates, ordered by the latest progress, restarted until a sweep
+    moves x by less than ``xtol_rel`` with small steps or improves by less than ``ftol_rel``;
+    bounds by pinning reflected points; ties broken as nlopt's red-black tree breaks them.
     """
     n = x0.size
     w = _width(n)
