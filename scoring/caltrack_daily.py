@@ -836,7 +836,8 @@ def _quantiles(sd: _Sorted, qs: list[float]) -> np.ndarray:
 def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     """eemeter's initial fit: nlopt Subplex over (h, b_h, c, b_c, a) from the initial guess.
 
-    Returns (h, b_h, c, b_c, sse) with h <= c as eemeter reads them off (``fix_full_model_x``).
+    Returns (h, b_h, c, b_c, a) with h <= c as eemeter reads them off (``_read_off``) and the
+    sum of squared residuals.
     """
     h0, bh0, c0, bc0, a0 = initial_guesses(
         sd.t, sd.y, sd.n, np.minimum(xa, xb), np.maximum(xa, xb)
@@ -851,14 +852,27 @@ def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
     lb = np.stack([sd.tmin, zero, sd.tmin, zero, q_lo], axis=1)
     ub = np.stack([sd.tmax, cap, sd.tmax, cap, q_hi], axis=1)
     x, sse = _nlopt_fit(sd, np.stack([h0, bh0, c0, bc0, a0], axis=1), lb, ub, penalised=True)
+    return (*_read_off(x, sd.tmin, sd.tmax), sse)
+
+
+def _read_off(x, tmin, tmax):
+    """eemeter ``fix_full_model_x`` of (sites, 5) fits: (h, b_h, c, b_c, a) with h <= c, and a
+    slope dropped where its balance point is at the end of the range [T_min, T_max]."""
     h_raw, bh_raw, c_raw, bc_raw, a = x.T
     swap = c_raw < h_raw
     h, c = np.where(swap, c_raw, h_raw), np.where(swap, h_raw, c_raw)
     bh, bc = np.where(swap, bc_raw, bh_raw), np.where(swap, bh_raw, bc_raw)
     distinct = h != c
-    bc = np.where(distinct & (c >= sd.tmax), 0.0, bc)
-    bh = np.where(distinct & (c < sd.tmax) & (h <= sd.tmin), 0.0, bh)
-    return h, bh, c, bc, a, sse
+    bc = np.where(distinct & (c >= tmax), 0.0, bc)
+    bh = np.where(distinct & (c < tmax) & (h <= tmin), 0.0, bh)
+    return h, bh, c, bc, a
+
+
+def _magnitude_bounds(x):
+    """eemeter ``fit_final_model``'s bounds: each coefficient within ± 10^log10 |x| (10 where
+    x is 0), computed as eemeter computes them."""
+    oom = 10 ** (order_of_magnitude(x) + np.log10(1.0))
+    return x - oom, x + oom
 
 
 def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None, layout=FIVE):
@@ -909,11 +923,10 @@ def _final_two_slopes(sd: _Sorted, sites, h, bh, c, bc, a):
     magnitude (``10^log10 |x|``, so slopes in [0, about 2x]), balance points within
     [T₍₁₁₎, T₍N-9₎], the intercept within the 1-99 % quantiles of the energy.
 
-    Returns (h, b_h, c, b_c, a) as eemeter reads them off (``fix_full_model_x``) and the sum
-    of squared residuals."""
+    Returns (h, b_h, c, b_c, a) as eemeter reads them off (``_read_off``) and the sum of
+    squared residuals."""
     x0 = np.stack([h, bh, c, bc, a], axis=1)
-    oom = 10 ** (order_of_magnitude(x0) + np.log10(1.0))
-    lb, ub = x0 - oom, x0 + oom
+    lb, ub = _magnitude_bounds(x0)
     seg_lo, seg_hi = _widen_equal(sd.seg_lo[sites], sd.seg_hi[sites])
     q_lo, q_hi = sd.energy_range[0][sites], sd.energy_range[1][sites]
     lb[:, 0], ub[:, 0] = seg_lo, seg_hi
@@ -921,15 +934,7 @@ def _final_two_slopes(sd: _Sorted, sites, h, bh, c, bc, a):
     lb[:, 4], ub[:, 4] = q_lo, q_hi
     lb[:, [1, 3]] = np.maximum(lb[:, [1, 3]], 0.0)
     x, sse = _nlopt_fit(sd, x0, lb, ub, penalised=False, sites=sites)
-    h_raw, bh_raw, c_raw, bc_raw, a = x.T
-    swap = c_raw < h_raw
-    h, c = np.where(swap, c_raw, h_raw), np.where(swap, h_raw, c_raw)
-    bh, bc = np.where(swap, bc_raw, bh_raw), np.where(swap, bh_raw, bc_raw)
-    distinct = h != c
-    tmin, tmax = sd.tmin[sites], sd.tmax[sites]
-    bc = np.where(distinct & (c >= tmax), 0.0, bc)
-    bh = np.where(distinct & (c < tmax) & (h <= tmin), 0.0, bh)
-    return h, bh, c, bc, a, sse
+    return (*_read_off(x, sd.tmin[sites], sd.tmax[sites]), sse)
 
 
 def _final_one_slope(sd: _Sorted, sites, bp, beta, a):
@@ -948,8 +953,7 @@ def _final_one_slope(sd: _Sorted, sites, bp, beta, a):
     # eemeter reduce_model: the single slope's breakpoint within the segment limits
     bp = np.where(beta < 0, np.minimum(bp, seg_hi), np.maximum(bp, seg_lo))
     x = np.stack([bp, beta, a], axis=1)
-    oom = 10 ** (order_of_magnitude(x) + np.log10(1.0))
-    lb, ub = x - oom, x + oom
+    lb, ub = _magnitude_bounds(x)
     x0 = single_slope_starts(sd.t_date[sites], sd.y_date[sites], sd.n[sites], x)
     start_heats = x0[:, 1] < 0
     limit = np.where(start_heats, seg_hi, seg_lo)
