@@ -881,7 +881,10 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None, layout=FIVE
     range, clipped to the farther bound and turned round where they would leave the bounds.
     ``layout``: what x holds (``FIVE`` or ``ONE_SLOPE``, see ``exact_loss``). Returns the end
     points (sites, 5 or 3) and their sums of squared residuals [kWh²]."""
-    sites = np.arange(sd.n_sites) if sites is None else sites
+
+    def rows(a):  # all sites: the arrays themselves, not copies
+        return a if sites is None else a[sites]
+
     x0 = np.clip(x0, lb, ub)
     step = (ub - lb) * _SUBPLEX_STEP
     reach = np.maximum(np.abs(lb - x0), np.abs(ub - x0))
@@ -889,11 +892,11 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None, layout=FIVE
     x1 = x0 + step
     step = np.where((x1 < lb) | (x1 > ub), -step, step)
     return subplex_fits(
-        sd.t_date[sites],
-        sd.y_date[sites],
-        sd.t[sites],
-        sd.y[sites],
-        sd.n[sites],
+        rows(sd.t_date),
+        rows(sd.y_date),
+        rows(sd.t),
+        rows(sd.y),
+        rows(sd.n),
         x0,
         lb,
         ub,
