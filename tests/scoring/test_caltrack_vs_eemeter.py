@@ -356,7 +356,8 @@ def test_initial_fit_starts_where_eemeter_does(comparison):
     names, matrix, temp_c, _, _, reference = comparison
     for i, name in enumerate(names):
         ref = reference[name]
-        _, _, ts, ys, *_ = _exact_data(matrix[i], temp_c)
+        rows, _, m, *_ = _exact_data(matrix[i], temp_c)
+        ts, ys = rows[cif._T_SORTED, :m], rows[cif._E_SORTED, :m]
         h, c = ref.x0_bp_f
         start = cif.initial_guess(ts, ys, ts.size, h, c, np.empty(ts.size))
         bounds = ref.initial_fit["bounds"]
