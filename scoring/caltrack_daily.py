@@ -37,6 +37,7 @@ from scoring.caltrack_initial_fit import (
     single_slope_starts,
     subplex_fits,
 )
+from scoring.daily_tables import date_order, temperature_tables
 from scoring.uncertainty import Residuals
 
 METHODS = ("caltrack", "daytype")
@@ -624,61 +625,40 @@ class _Sorted:
 
     def __init__(self, temp_f: np.ndarray, usage: np.ndarray, ok: np.ndarray):
         n = ok.sum(axis=1)
-        key = np.where(ok, temp_f, np.inf)
-        order = np.argsort(key, axis=1)  # introsort, as eemeter's np.argsort
         width = int(n.max())
-        order = order[:, :width]
-        t = np.take_along_axis(key, order, axis=1)
-        y = np.take_along_axis(np.where(ok, usage, 0.0), order, axis=1)
-        # the valid days in date order, as eemeter's fit sees them
-        by_date = np.argsort(~ok, axis=1, kind="stable")[:, :width]
-        self.t_date = np.ascontiguousarray(np.take_along_axis(temp_f, by_date, axis=1))
-        self.y_date = np.ascontiguousarray(np.take_along_axis(usage, by_date, axis=1))
-        # days of equal temperature in the order eemeter's np.argsort puts them (it sorts the
-        # valid days only; the energy of such days is summed in that order)
-        tied = np.flatnonzero(np.any((t[:, 1:] == t[:, :-1]) & np.isfinite(t[:, 1:]), axis=1))
-        for i in tied.tolist():
-            days = self.t_date[i, : n[i]]
-            y[i, : n[i]] = self.y_date[i, np.argsort(days)]
+        t_date, y_date, column = date_order(temp_f, usage, ok)
+        # the valid days as eemeter sorts them: np.argsort (introsort) of each site's days in
+        # date order; equal temperatures keep the order it gives them, so each site is sorted
+        # alone (sites with as many days together: numpy sorts each row on its own)
+        order = np.zeros((n.size, width), dtype=np.int64)
+        for m in np.unique(n).tolist():
+            rows = np.flatnonzero(n == m)
+            order[rows, :m] = np.argsort(t_date[rows, :m], axis=1)
+            order[rows, m:] = np.arange(m, width)
+        self.t_date, self.y_date = t_date[:, :width], y_date[:, :width]
+        t, y, prefix, bins, most, q = temperature_tables(
+            self.t_date, self.y_date, order, n, self._GRID, np.array([0.01, 0.99])
+        )
         self.n_sites, self.width = t.shape
         self.n = n
-        t, y = np.ascontiguousarray(t), np.ascontiguousarray(y)
-        real = np.isfinite(t)
-        self.order, self.t, self.y, self.real = order, t, y, real
-        tz = np.where(real, t, 0.0)
         rows = np.arange(self.n_sites)
-        # count(): a table of the days below each of _GRID bins, then a step over the few days
-        # in the query's bin (exact comparisons, as eemeter's T < x)
-        g = self._GRID
-        self._tflat = np.where(real, t, np.inf).ravel()
+        # sorted position -> column of the day in the caller's arrays (0 in the padding)
+        self.order = np.take_along_axis(np.maximum(column[:, :width], 0), order, axis=1)
+        self.t, self.y, self.real = t, y, np.isfinite(t)
+        self._quantiles = q
+        # count(): the table of the days below each of _GRID bins, then a step over the few
+        # days in the query's bin (exact comparisons, as eemeter's T < x)
+        self._tflat = t.ravel()
         self._g_lo = t[:, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
-            self._g_inv = g / (t[rows, n - 1] - t[:, 0])
+            self._g_inv = self._GRID / (t[rows, n - 1] - t[:, 0])
         self._g_inv = np.where(np.isfinite(self._g_inv), self._g_inv, 0.0)
-        kb = np.floor((tz - self._g_lo[:, None]) * self._g_inv[:, None])
-        kb = np.where(real, np.minimum(np.maximum(kb, 0), g), g + 1).astype(np.int64)
-        cells = (rows[:, None] * (g + 2) + kb).ravel()
-        per_bin = np.bincount(cells, minlength=self.n_sites * (g + 2))
-        per_bin = per_bin.reshape(self.n_sites, g + 2)
-        start = np.zeros((self.n_sites, g + 2), dtype=np.int32)
-        np.cumsum(per_bin[:, :-1], axis=1, out=start[:, 1:])
-        self._g_start = start.ravel()  # row * (g + 2) + k: days in bins below k
-        self._g_steps = int(per_bin[:, : g + 1].max(initial=0)) + 1
-
-        def prefix(v):
-            out = np.zeros((self.n_sites, self.width + 1))
-            np.cumsum(v, axis=1, out=out[:, 1:])
-            return out.ravel()
-
-        self.pt = prefix(tz)
-        self.pt2 = prefix(tz * tz)
-        self.py = prefix(y)
-        self.py2 = prefix(y * y)
-        self.pty = prefix(tz * y)
+        self._g_start = bins.ravel()  # row * (g + 2) + k: days in bins below k
+        self._g_steps = int(most.max(initial=0)) + 1
+        self.pt, self.pt2, self.py, self.py2, self.pty = (p.ravel() for p in prefix)
         last = self.base(rows) + n
         self.t_sum, self.t2_sum, self.y_sum = self.pt[last], self.pt2[last], self.py[last]
         self.y2_sum, self.ty_sum = self.py2[last], self.pty[last]
-        self.t_std, self.y_std = _range_std(self, self.base(rows), np.zeros_like(n), n)
         self._q20 = np.full(self.n_sites, np.nan)
         self.tmin = t[:, 0]
         self.tmax = t[rows, n - 1]
@@ -697,8 +677,7 @@ class _Sorted:
     def energy_range(self) -> tuple[np.ndarray, np.ndarray]:
         """eemeter's intercept bounds: the 1 % and 99 % quantiles of each site's energy, moved
         apart where equal (``fix_identical_bnds``)."""
-        q = _quantiles(self, [0.01, 0.99])
-        return _widen_equal(q[:, 0], q[:, 1])
+        return _widen_equal(self._quantiles[:, 0], self._quantiles[:, 1])
 
     def count(
         self, site: np.ndarray, x: np.ndarray, strict: bool, start: np.ndarray | None = None
@@ -808,29 +787,6 @@ def _x0_loss(sd: _Sorted, site: np.ndarray, xa: np.ndarray, xb: np.ndarray, full
     if not full:
         return loss
     return h, bh, c, bc, a + sr / n
-
-
-def _range_std(sd: _Sorted, b: np.ndarray, i: np.ndarray, j: np.ndarray):
-    """Population std of temperature and energy over sorted positions [i, j) (b: row base)."""
-    m = np.maximum(j - i, 1)
-    bi, bj = b + i, b + j
-    st = sd.pt[bj] - sd.pt[bi]
-    st2 = sd.pt2[bj] - sd.pt2[bi]
-    sy = sd.py[bj] - sd.py[bi]
-    sy2 = sd.py2[bj] - sd.py2[bi]
-    t_std = np.sqrt(np.maximum(st2 / m - (st / m) ** 2, 0.0))
-    y_std = np.sqrt(np.maximum(sy2 / m - (sy / m) ** 2, 0.0))
-    return t_std, y_std
-
-
-def _quantiles(sd: _Sorted, qs: list[float]) -> np.ndarray:
-    """np.quantile of each site's energy at qs: (sites, len(qs))."""
-    out = np.empty((sd.n_sites, len(qs)))
-    ys = np.sort(np.where(sd.real, sd.y, np.inf), axis=1)
-    for n in np.unique(sd.n).tolist():
-        rows = np.flatnonzero(sd.n == n)
-        out[rows] = np.quantile(ys[rows, :n], qs, axis=1).T
-    return out
 
 
 def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):

@@ -176,44 +176,48 @@ def planned_sum(rows, row, plan):
     """``pairwise_sum(rows[row], 0, n)`` by the plan of n (``sum_plan``), to the last bit;
     the partial sums go to ``rows[-1]`` (at least one per block).
 
-    No views (numba counts a reference for each, atomically) and unsigned indices (uint64
-    throughout: numba makes signed and unsigned mixed int64): numba checks a signed index for
-    wrap-around at every access, which made this three times slower."""
-    a = rows[row]
-    partial = rows[rows.shape[0] - 1]
-    starts, sizes, merges = plan[0], plan[1], plan[2]
+    Hot, so written for what numba makes of it: no views (numba counts references to each,
+    atomically, about a fifth of the time before) and unsigned indices (uint64 throughout,
+    as numba makes signed and unsigned mixed int64; a signed index is checked for
+    wrap-around at every access, which made this three times slower)."""
+    last = rows.shape[0] - 1
     depth = 0
     u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
     u5, u6, u7, u8 = np.uint64(5), np.uint64(6), np.uint64(7), np.uint64(8)
-    for b in range(starts.size):
-        j, n = np.uint64(starts[b]), np.uint64(sizes[b])
+    for b in range(plan.shape[1]):
+        j, n = np.uint64(plan[0, b]), np.uint64(plan[1, b])
         end = j + n
         res = 0.0
         if n >= u8:
-            r0, r1, r2, r3 = a[j], a[j + u1], a[j + u2], a[j + u3]
-            r4, r5, r6, r7 = a[j + u4], a[j + u5], a[j + u6], a[j + u7]
+            r0, r1, r2, r3 = rows[row, j], rows[row, j + u1], rows[row, j + u2], rows[row, j + u3]
+            r4, r5, r6, r7 = (
+                rows[row, j + u4],
+                rows[row, j + u5],
+                rows[row, j + u6],
+                rows[row, j + u7],
+            )
             stop = end - n % u8
             j += u8
             while j < stop:
-                r0 += a[j]
-                r1 += a[j + u1]
-                r2 += a[j + u2]
-                r3 += a[j + u3]
-                r4 += a[j + u4]
-                r5 += a[j + u5]
-                r6 += a[j + u6]
-                r7 += a[j + u7]
+                r0 += rows[row, j]
+                r1 += rows[row, j + u1]
+                r2 += rows[row, j + u2]
+                r3 += rows[row, j + u3]
+                r4 += rows[row, j + u4]
+                r5 += rows[row, j + u5]
+                r6 += rows[row, j + u6]
+                r7 += rows[row, j + u7]
                 j += u8
             res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
         while j < end:
-            res += a[j]
+            res += rows[row, j]
             j += u1
-        partial[depth] = res
+        rows[last, depth] = res
         depth += 1
-        for _ in range(merges[b]):
+        for _ in range(plan[2, b]):
             depth -= 1
-            partial[depth - 1] = partial[depth - 1] + partial[depth]
-    return partial[0]
+            rows[last, depth - 1] = rows[last, depth - 1] + rows[last, depth]
+    return rows[last, 0]
 
 
 @njit(cache=True, error_model="numpy")
@@ -465,14 +469,14 @@ def _brent_slope(t, y, start, n, bp, a, work):
 
 
 @njit(cache=True, error_model="numpy")
-def _quantile20(y, n):
-    """np.quantile(y[:n], 0.2) (method "linear"), to the last bit."""
-    ys = np.sort(y[:n])
-    virtual = n * 0.2 + (1 + 0.2 * (1 - 1 - 1)) - 1
+def quantile(ys, n, q):
+    """np.quantile(ys[:n], q) (method "linear") of sorted ys, to the last bit (NumPy 2.4:
+    the virtual index (n - 1) q, between the values below and above it)."""
+    virtual = (n - 1) * q
     prev = np.floor(virtual)
     gamma = virtual - prev
     i = min(max(int(prev), 0), n - 1)
-    j = min(i + 1, n - 1)
+    j = n - 1 if virtual >= n - 1 else min(max(int(prev) + 1, 0), n - 1)
     a, b = ys[i], ys[j]
     diff = b - a
     if gamma >= 0.5:
@@ -494,7 +498,7 @@ def initial_guess(t, y, n, h, c, work):
         m = (upto_c + k - 1) - (n_heat - k)
         a = pairwise_sum(y, n_heat - k, m) / m
     else:
-        a = _quantile20(y, n)
+        a = quantile(np.sort(y[:n]), n, 0.2)
     slope_h = _brent_slope(t, y, 0, n_heat, h, a, work)
     slope_c = _brent_slope(t, y, upto_c, n - upto_c, c, a, work)
     bh = 0.0 if slope_h > 0 else -slope_h
