@@ -29,6 +29,7 @@ import numpy as np
 from scipy.special import stdtrit
 
 from scoring.calendar import LocalHours
+from scoring.caltrack_direct import direct_points
 from scoring.caltrack_initial_fit import (
     FIVE,
     ONE_SLOPE,
@@ -76,12 +77,6 @@ MIN_TEMP_C, MAX_TEMP_C = -90.0, 60.0  # plausible daily means; anything else is 
 
 # eemeter 4.1.1 DailyLegacySettings
 _SEGMENT_MIN_DAYS = 10  # segment_minimum_count
-_LASSO = 0.001  # regularization_alpha (percent lasso 1)
-_DIRECT_MAXEVAL = 199
-_DIRECT_FTOL = 0.5
-_DIRECT_XTOL = 1e-3
-_THIRD = 0.3333333333333333333333
-_TIE = 1e-12  # relative difference below which DIRECT treats two values as equal
 _MAX_SLOPE_OOM = 2.0  # maximum_slope_oom_scalar: initial-fit slopes up to (1 + 2)x the guess
 _SUBPLEX_STEP = 0.1  # initial_step_percentage
 _SUBPLEX_MAXEVAL = 1999  # iteration maximum 2000, minus one
@@ -616,10 +611,9 @@ def _hour_shares(
 
 
 class _Sorted:
-    """Each site's valid days sorted by temperature, with prefix sums (°F and kWh).
-
-    Prefix sums are stored flat, (sites * (width + 1)), and indexed by ``base(site) + k``.
-    """
+    """Each site's valid days in date order and sorted by temperature (°F and kWh), with
+    what the fits look up: energy totals and quantiles, the balance-point ranges and a table
+    for counting the days below a temperature (``count``)."""
 
     _GRID = 1024  # bins over each site's temperature range for ``count``
 
@@ -636,14 +630,14 @@ class _Sorted:
             order[rows, :m] = np.argsort(t_date[rows, :m], axis=1)
             order[rows, m:] = np.arange(m, width)
         self.t_date, self.y_date = t_date[:, :width], y_date[:, :width]
-        t, y, prefix, bins, most, q = temperature_tables(
-            self.t_date, self.y_date, order, n, self._GRID, np.array([0.01, 0.99])
+        y_by_value = np.sort(self.y_date, axis=1)  # NaN (no day) last
+        t, y, sums, bins, most, q = temperature_tables(
+            self.t_date, self.y_date, order, n, y_by_value, self._GRID, np.array([0.01, 0.99])
         )
         self.n_sites, self.width = t.shape
         self.n = n
         rows = np.arange(self.n_sites)
-        # sorted position -> column of the day in the caller's arrays (0 in the padding)
-        self.order = np.take_along_axis(np.maximum(column[:, :width], 0), order, axis=1)
+        self._column, self._sorted_at = column[:, :width], order
         self.t, self.y, self.real = t, y, np.isfinite(t)
         self._quantiles = q
         # count(): the table of the days below each of _GRID bins, then a step over the few
@@ -655,11 +649,7 @@ class _Sorted:
         self._g_inv = np.where(np.isfinite(self._g_inv), self._g_inv, 0.0)
         self._g_start = bins.ravel()  # row * (g + 2) + k: days in bins below k
         self._g_steps = int(most.max(initial=0)) + 1
-        self.pt, self.pt2, self.py, self.py2, self.pty = (p.ravel() for p in prefix)
-        last = self.base(rows) + n
-        self.t_sum, self.t2_sum, self.y_sum = self.pt[last], self.pt2[last], self.py[last]
-        self.y2_sum, self.ty_sum = self.py2[last], self.pty[last]
-        self._q20 = np.full(self.n_sites, np.nan)
+        self.y_sum, self.y2_sum = sums  # energy [kWh/day] and its square, summed in order
         self.tmin = t[:, 0]
         self.tmax = t[rows, n - 1]
         k = _SEGMENT_MIN_DAYS
@@ -670,8 +660,10 @@ class _Sorted:
         lo, hi = np.where(same, self.tmin, lo), np.where(same, self.tmax, hi)
         self.direct_lo, self.direct_hi = np.minimum(lo, hi), np.maximum(lo, hi)
 
-    def base(self, site: np.ndarray) -> np.ndarray:
-        return site * (self.width + 1)
+    @functools.cached_property
+    def order(self) -> np.ndarray:
+        """The column of each sorted day in the caller's arrays (0 in the padding)."""
+        return np.take_along_axis(np.maximum(self._column, 0), self._sorted_at, axis=1)
 
     @functools.cached_property
     def energy_range(self) -> tuple[np.ndarray, np.ndarray]:
@@ -701,92 +693,8 @@ class _Sorted:
             pos += step
         return pos
 
-    def q20(self, site: np.ndarray) -> np.ndarray:
-        """np.quantile(energy, 0.2) of each site (computed on first use)."""
-        need = np.unique(site[np.isnan(self._q20[site])])
-        for i in need.tolist():
-            self._q20[i] = np.quantile(self.y[i, : self.n[i]], 0.2)
-        return self._q20[site]
-
 
 # --- caltrack: eemeter 4.1.1 legacy daily model ----------------------------------------------
-
-
-class _Segments:
-    """Sums over the heating (T < h) and cooling (T > c) days of a query batch."""
-
-    def __init__(self, sd: _Sorted, site, h, c, nh=None, ncut=None):
-        n = sd.n[site]
-        nh = sd.count(site, h, strict=True) if nh is None else nh
-        ncut = sd.count(site, c, strict=False) if ncut is None else ncut
-        self.n, self.nh, self.nc, self.nt, self.ncut = n, nh, n - ncut, ncut - nh, ncut
-        b = sd.base(site)
-        self.b = b
-        ih, ic = b + nh, b + ncut
-        th, t2h, yh, tyh = sd.pt[ih], sd.pt2[ih], sd.py[ih], sd.pty[ih]
-        tN, t2N, self.sy = sd.t_sum[site], sd.t2_sum[site], sd.y_sum[site]
-        self.syy, tyN = sd.y2_sum[site], sd.ty_sum[site]
-        self.ycut = sd.py[ic]
-        tc = tN - sd.pt[ic]
-        t2c = t2N - sd.pt2[ic]
-        yc = self.sy - self.ycut
-        tyc = tyN - sd.pty[ic]
-        self.yh = yh
-        self.sh = nh * h - th
-        self.shh = nh * h * h - 2 * h * th + t2h
-        self.shy = h * yh - tyh
-        self.sc = tc - self.nc * c
-        self.scc = t2c - 2 * c * tc + self.nc * c * c
-        self.scy = tyc - c * yc
-
-
-def _x0_intercept(sd: _Sorted, seg: _Segments, site: np.ndarray) -> np.ndarray:
-    """eemeter's initial-guess intercept at the segments' breakpoints: the mean energy of the
-    days between them, else of the 19 days around them, else the 20 % quantile."""
-    n, nh, nt, ncut, b = seg.n, seg.nh, seg.nt, seg.ncut, seg.b
-    k = _SEGMENT_MIN_DAYS
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_between = (seg.ycut - seg.yh) / np.maximum(nt, 1)
-        around = (sd.py[b + np.minimum(ncut + k - 1, n)] - sd.py[b + np.maximum(nh - k, 0)]) / (
-            nt + 2 * k - 1
-        )
-    use_around = (nt == 0) & (seg.nc >= k) & (nh >= k)
-    a = np.where(nt > 0, mean_between, around)
-    fallback = (nt == 0) & ~use_around
-    if fallback.any():
-        a[fallback] = sd.q20(site[fallback])
-    return a
-
-
-def _x0_loss(sd: _Sorted, site: np.ndarray, xa: np.ndarray, xb: np.ndarray, full: bool = False):
-    """eemeter's initial-guess objective (hdd_tidd_cdd ``bp_obj_fcn``) at breakpoints (xa, xb)."""
-    h, c = np.minimum(xa, xb), np.maximum(xa, xb)
-    seg = _Segments(sd, site, h, c)
-    n = seg.n
-    a = _x0_intercept(sd, seg, site)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bh = np.where(seg.shh > 0, (seg.shy - a * seg.sh) / seg.shh, 0.0)
-        bc = np.where(seg.scc > 0, (seg.scy - a * seg.sc) / seg.scc, 0.0)
-    bh, bc = np.maximum(bh, 0.0), np.maximum(bc, 0.0)
-    ss_a = n * a * a - 2 * a * seg.sy + seg.syy  # sum (a - y)^2
-    sr2 = (
-        ss_a
-        + bh * bh * seg.shh
-        + bc * bc * seg.scc
-        + 2 * bh * (a * seg.sh - seg.shy)
-        + 2 * bc * (a * seg.sc - seg.scy)
-    )
-    sr = n * a - seg.sy + bh * seg.sh + bc * seg.sc
-    sse = np.maximum(sr2 - sr * sr / n, 0.0)
-    lo, hi = sd.tmin[site], sd.tmax[site]
-    scale = np.sqrt(sse / n) / (hi - lo)
-    half_gap = (xb - xa) / 2
-    pa = (np.minimum(np.abs(xa - lo), np.abs(xa - hi)) + half_gap) * scale
-    pb = (np.minimum(np.abs(xb - lo), np.abs(xb - hi)) + half_gap) * scale
-    loss = sse + _LASSO * (np.abs(pa) + np.abs(pb))
-    if not full:
-        return loss
-    return h, bh, c, bc, a + sr / n
 
 
 def _initial_fit(sd: _Sorted, xa: np.ndarray, xb: np.ndarray):
@@ -945,7 +853,7 @@ def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
     n_sites = sd.n_sites
     sites = np.arange(n_sites)
     n = sd.n
-    sy, syy = sd.py[sd.base(sites) + n], sd.py2[sd.base(sites) + n]
+    sy, syy = sd.y_sum, sd.y2_sum
     a = sy / n  # intercept only: the mean
     sse = syy - sy * sy / n
     hf, cf = np.full(n_sites, np.nan), np.full(n_sites, np.nan)
@@ -990,216 +898,9 @@ def _final_fit(sd, kind, h, c, bh, bc, a0, cvrmse) -> dict[str, np.ndarray]:
     }
 
 
-def _below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a < b beyond rounding: values equal in eemeter can differ here in the last digits."""
-    with np.errstate(invalid="ignore"):
-        return a < np.where(np.isfinite(b), b - _TIE * np.abs(b), b)
-
-
 def _direct(sd: _Sorted) -> tuple[np.ndarray, np.ndarray]:
-    """eemeter's initial guess: DIRECT over both breakpoints, for all sites at once."""
-    return _Direct(sd).run()
-
-
-class _Direct:
-    """Batched emulation of nlopt ``GN_DIRECT`` (``cdirect``: Jones diameter, every longest
-    side trisected, every hull point potentially optimal, magic epsilon 0) minimising
-    ``_x0_loss`` over the square [direct_lo, direct_hi]², scaled to the unit square.
-
-    Each site has its own rectangles (centre, trisection counts of both sides, value) in
-    padded arrays; the sites advance in lockstep and drop out as their stopping rule fires.
-    A side trisected ``k`` times is ``_WIDTH[k]`` wide, the same double cdirect computes.
-    """
-
-    _WIDTH = np.cumprod(np.r_[1.0, np.full(63, _THIRD)])
-
-    def __init__(self, sd: _Sorted):
-        self.sd = sd
-        n_sites = sd.n_sites
-        self.lo, self.span = sd.direct_lo, sd.direct_hi - sd.direct_lo
-        cap = _DIRECT_MAXEVAL + 1  # one rectangle per evaluation at most
-        self.x = np.zeros((n_sites, cap))
-        self.y = np.zeros((n_sites, cap))
-        self.kx = np.zeros((n_sites, cap), dtype=np.int64)  # trisections of the x side
-        self.ky = np.zeros((n_sites, cap), dtype=np.int64)
-        self.f = np.full((n_sites, cap), np.inf)
-        self.count = np.zeros(n_sites, dtype=np.int64)
-        self.evals = np.zeros(n_sites, dtype=np.int64)
-        self.minf = np.full(n_sites, np.inf)
-        self.best_x = np.zeros(n_sites)
-        self.best_y = np.zeros(n_sites)
-        self.done = np.zeros(n_sites, dtype=bool)
-
-    @classmethod
-    def diameter(cls, kx, ky):
-        """cdirect rect_diameter (Jones): half the diagonal, rounded to float32."""
-        w = cls._WIDTH
-        return (np.sqrt(w[kx] ** 2 + w[ky] ** 2) * 0.5).astype(np.float32).astype(float)
-
-    def evaluate(self, site, ux, uy):
-        """Objective at unit-square points; counts evaluations against the budget in order."""
-        lo, span = self.lo[site], self.span[site]
-        f = _x0_loss(self.sd, site, lo + ux * span, lo + uy * span)
-        alive = ~self.done[site]
-        self.evals[site] += alive
-        better = alive & _below(f, self.minf[site])
-        self.minf[site] = np.where(better, f, self.minf[site])
-        self.best_x[site] = np.where(better, ux, self.best_x[site])
-        self.best_y[site] = np.where(better, uy, self.best_y[site])
-        self.done[site] |= alive & (self.evals[site] >= _DIRECT_MAXEVAL)
-        return f
-
-    def add(self, site, x, y, kx, ky, f):
-        keep = ~self.done[site]  # a finished site's rectangles no longer matter
-        site, x, y, kx, ky, f = (
-            np.broadcast_to(v, site.shape)[keep] for v in (site, x, y, kx, ky, f)
-        )
-        slot = self.count[site]
-        self.x[site, slot], self.y[site, slot] = x, y
-        self.kx[site, slot], self.ky[site, slot] = kx, ky
-        self.f[site, slot] = f
-        self.count[site] += 1
-
-    def divide(self, site, rect):
-        """cdirect divide_rect for one rectangle of each given site."""
-        w = self._WIDTH
-        kx, ky = self.kx[site, rect], self.ky[site, rect]
-        cube = kx == ky
-        # a cube: evaluate both sides, then trisect first the side with the better new value
-        s, r = site[cube], rect[cube]
-        if s.size:
-            x0, y0 = self.x[s, r], self.y[s, r]
-            dx, dy = w[kx[cube]] * _THIRD, w[ky[cube]] * _THIRD
-            fv = [
-                self.evaluate(s, x0 - dx, y0),
-                self.evaluate(s, x0 + dx, y0),
-                self.evaluate(s, x0, y0 - dy),
-                self.evaluate(s, x0, y0 + dy),
-            ]
-            y_first = _below(np.minimum(fv[2], fv[3]), np.minimum(fv[0], fv[1]))
-            for along_y in (y_first, ~y_first):
-                kx_new = np.where(along_y, self.kx[s, r], self.kx[s, r] + 1)
-                ky_new = np.where(along_y, self.ky[s, r] + 1, self.ky[s, r])
-                self.kx[s, r], self.ky[s, r] = kx_new, ky_new
-                for k, sign in ((0, -1.0), (1, 1.0)):
-                    nx = np.where(along_y, x0, x0 + sign * w[kx_new])
-                    ny = np.where(along_y, y0 + sign * w[ky_new], y0)
-                    self.add(s, nx, ny, kx_new, ky_new, np.where(along_y, fv[2 + k], fv[k]))
-        # otherwise trisect the longer side (sides differ by a factor of 3, never tie)
-        s, r = site[~cube], rect[~cube]
-        if s.size:
-            along_x = self.kx[s, r] < self.ky[s, r]
-            kx_new = np.where(along_x, self.kx[s, r] + 1, self.kx[s, r])
-            ky_new = np.where(along_x, self.ky[s, r], self.ky[s, r] + 1)
-            self.kx[s, r], self.ky[s, r] = kx_new, ky_new
-            x0, y0 = self.x[s, r], self.y[s, r]
-            for sign in (-1.0, 1.0):
-                nx = np.where(along_x, x0 + sign * w[kx_new], x0)
-                ny = np.where(along_x, y0, y0 + sign * w[ky_new])
-                self.add(s, nx, ny, kx_new, ky_new, self.evaluate(s, nx, ny))
-
-    def hull(self, active):
-        """cdirect convex_hull of (diameter, value), per site, in order of increasing size.
-
-        Only the lowest value of each rectangle size can be on the lower hull, and all
-        rectangles trisected k times in total share one size, so the hull runs over at most
-        one point per k. Returns (rect index, diameter, value) arrays, NaN/-1 padded, and
-        the hull lengths.
-        """
-        n_act = active.size
-        cols = int(self.count[active].max())
-        level = self.kx[active, :cols] + self.ky[active, :cols]
-        level = np.where(np.arange(cols)[None, :] < self.count[active][:, None], level, -1)
-        levels = np.arange(int(level.max()), -1, -1)  # smallest rectangles first
-        rows = np.arange(n_act)
-        pt_f = np.full((n_act, levels.size), np.inf)
-        pt_i = np.full((n_act, levels.size), -1, dtype=np.int64)
-        for col, lev in enumerate(levels):
-            at = level == lev
-            fm = np.where(at, self.f[active, :cols], np.inf)
-            i = np.argmin(fm, axis=1)  # ties: the earlier rectangle
-            has = at.any(axis=1)
-            pt_f[:, col] = np.where(has, fm[rows, i], np.inf)
-            pt_i[:, col] = np.where(has, i, -1)
-        pt_d = self.diameter((levels + 1) // 2, levels // 2)
-        present = pt_i >= 0
-        first = np.argmax(present, axis=1)
-        last = levels.size - 1 - np.argmax(present[:, ::-1], axis=1)
-        xmin, ymin = pt_d[first], pt_f[rows, first]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            minslope = (pt_f[rows, last] - ymin) / (pt_d[last] - xmin)
-        rect = np.full((n_act, levels.size + 1), -1, dtype=np.int64)
-        hd = np.full((n_act, levels.size + 1), np.nan)
-        hf = np.full((n_act, levels.size + 1), np.nan)
-        size = np.zeros(n_act, dtype=np.int64)
-
-        def push(mask, col):
-            at = size[mask]
-            rect[mask, at] = pt_i[mask, col]
-            hd[mask, at] = pt_d[col]
-            hf[mask, at] = pt_f[mask, col]
-            size[mask] += 1
-
-        rect[:, 0], hd[:, 0], hf[:, 0], size[:] = pt_i[rows, first], xmin, ymin, 1
-        inner = first != last
-        for col in range(levels.size):
-            cand = inner & present[:, col] & (col > first) & (col < last)
-            cand &= ~(pt_f[:, col] > ymin + (pt_d[col] - xmin) * minslope)
-            # monotone chain: drop points that make a right turn; cdirect never drops the
-            # second hull point (its look-back stops at the first)
-            while True:
-                t1d, t1f = hd[rows, size - 1], hf[rows, size - 1]
-                t2d, t2f = hd[rows, size - 2], hf[rows, size - 2]
-                cross = (t1d - t2d) * (pt_f[:, col] - t2f) - (t1f - t2f) * (pt_d[col] - t2d)
-                pop = cand & (size >= 3) & (cross < 0)
-                if not pop.any():
-                    break
-                size[pop] -= 1
-                rect[pop, size[pop]] = -1
-            push(cand, col)
-        push(inner, last)
-        return rect, hd, hf, size
-
-    def run(self):
-        n_sites = self.sd.n_sites
-        sites = np.arange(n_sites)
-        half = np.full(n_sites, 0.5)
-        self.add(sites, half, half, 0, 0, self.evaluate(sites, half, half))
-        self.divide(sites, np.zeros(n_sites, dtype=np.int64))
-        active = sites[~self.done]
-        while active.size:
-            minf0 = self.minf[active].copy()
-            rect, hd, hf, size = self.hull(active)
-            small = np.ones(active.size, dtype=bool)
-            for j in range(rect.shape[1]):
-                # potentially optimal: below the line to its hull neighbours, or the largest
-                last = j + 1 >= size
-                slope = np.full(active.size, -np.inf)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    if j > 0:
-                        k1 = (hf[:, j] - hf[:, j - 1]) / (hd[:, j] - hd[:, j - 1])
-                        slope = np.fmax(slope, k1)
-                    if j + 1 < rect.shape[1]:
-                        k2 = (hf[:, j] - hf[:, j + 1]) / (hd[:, j] - hd[:, j + 1])
-                        slope = np.where(last, slope, np.fmax(slope, k2))
-                    optimal = (hf[:, j] - slope * hd[:, j] <= self.minf[active]) | last
-                go = (j < size) & ~self.done[active] & optimal
-                if not go.any():
-                    continue
-                s, r = active[go], rect[go, j]
-                self.divide(s, r)
-                # a divided rectangle shrinks; the next point's slope sees its new size
-                hd[go, j] = self.diameter(self.kx[s, r], self.ky[s, r])
-                w = self._WIDTH
-                small[go] &= (w[self.kx[s, r]] <= _DIRECT_XTOL) & (w[self.ky[s, r]] <= _DIRECT_XTOL)
-            new = self.minf[active]
-            ftol = (new < minf0) & (
-                np.abs(new - minf0) < _DIRECT_FTOL * (np.abs(new) + np.abs(minf0)) * 0.5
-            )
-            self.done[active] |= ftol | small
-            active = active[~self.done[active]]
-        lo, span = self.lo, self.span
-        return lo + self.best_x * span, lo + self.best_y * span
+    """eemeter's initial guess: DIRECT over both breakpoints (``caltrack_direct``)."""
+    return direct_points(sd.t, sd.y, sd.n, sd.direct_lo, sd.direct_hi)
 
 
 # --- daytype: CalTRACK 2.0 grid with day-type intercepts -------------------------------------

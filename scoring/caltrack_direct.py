@@ -1,0 +1,329 @@
+"""eemeter's initial guess of the CalTRACK daily model, compiled (numba): DIRECT over both
+balance points, one site per thread.
+
+eemeter 4.1.1 (``fit_hdd_tidd_cdd``, initial guess) searches the heating and cooling balance
+points with nlopt ``GN_DIRECT`` before its Subplex fits (``scoring.caltrack_initial_fit``).
+``direct_points`` follows nlopt's ``cdirect`` step for step on the unit square: the Jones
+diameter (rounded to float32, as cdirect keeps it), every longest side trisected, every
+point of the lower convex hull potentially optimal (magic epsilon 0), at most 199
+evaluations, stopping when an iteration improves by less than half or every divided
+rectangle is under 1e-3 of the range. Its objective, ``x0_loss``, rates a pair of balance
+points as eemeter's ``bp_obj_fcn`` does, with exact least-squares slopes through eemeter's
+intercept where eemeter fits each slope by Brent's method to 10 % (so near ties can go
+another way, about 1 % of meters; ``scoring.caltrack_daily.fit_daily``, Notes).
+
+References
+----------
+.. [1] D. R. Jones, C. D. Perttunen, B. E. Stuckman, "Lipschitzian optimization without the
+   Lipschitz constant", J. Optim. Theory Appl. 79 (1993) 157-181.
+.. [2] S. G. Johnson, The NLopt nonlinear-optimization package, version 2.11,
+   ``src/algs/cdirect/cdirect.c``, https://github.com/stevengj/nlopt
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from scoring.caltrack_initial_fit import _count_below, quantile
+
+_LASSO = 0.001  # eemeter regularization_alpha (percent lasso 1)
+_SEGMENT_MIN_DAYS = 10  # eemeter segment_minimum_count
+MAXEVAL = 199
+_FTOL = 0.5
+_XTOL = 1e-3
+_THIRD = 0.3333333333333333333333
+_TIE = 1e-12  # relative difference below which two values count as equal (eemeter's Brent)
+_LEVELS = 64  # trisections of a side at most (its width 3^-k underflows long before)
+
+# rows of the per-site prefix table: running sums over the days sorted by temperature
+_PT, _PT2, _PY, _PY2, _PTY = range(5)
+
+
+@njit(cache=True, error_model="numpy")
+def _widths():
+    """The width of a side trisected k times, as cdirect computes it (repeated products)."""
+    w = np.empty(_LEVELS)
+    w[0] = 1.0
+    for k in range(1, _LEVELS):
+        w[k] = w[k - 1] * _THIRD
+    return w
+
+
+@njit(cache=True, error_model="numpy")
+def _diameter(wx, wy):
+    """cdirect rect_diameter (Jones): half the diagonal, rounded to float32."""
+    return float(np.float32(np.sqrt(wx * wx + wy * wy) * 0.5))
+
+
+@njit(cache=True, error_model="numpy")
+def _below(a, b):
+    """a < b beyond rounding: values equal in eemeter can differ here in the last digits."""
+    if np.isfinite(b):
+        return a < b - _TIE * abs(b)
+    return a < b
+
+
+@njit(cache=True, error_model="numpy")
+def _nan_min(a, b):
+    """np.minimum of two scalars (NaN wins)."""
+    if np.isnan(a) or np.isnan(b):
+        return np.nan
+    return a if a <= b else b
+
+
+@njit(cache=True, error_model="numpy")
+def _fmax(a, b):
+    """np.fmax of two scalars (NaN loses)."""
+    if np.isnan(b):
+        return a
+    if np.isnan(a):
+        return b
+    return a if a >= b else b
+
+
+@njit(cache=True, error_model="numpy")
+def prefix_table(t, y, n):
+    """Running sums (5, n + 1) of T, T², E, E², T·E over the days sorted by temperature."""
+    p = np.zeros((5, n + 1))
+    st, s2, sy, syy, sty = 0.0, 0.0, 0.0, 0.0, 0.0
+    for k in range(n):
+        st += t[k]
+        s2 += t[k] * t[k]
+        sy += y[k]
+        syy += y[k] * y[k]
+        sty += t[k] * y[k]
+        p[_PT, k + 1], p[_PT2, k + 1], p[_PY, k + 1] = st, s2, sy
+        p[_PY2, k + 1], p[_PTY, k + 1] = syy, sty
+    return p
+
+
+@njit(cache=True, error_model="numpy")
+def x0_loss(t, y, site, n, p, q20, xa, xb):
+    """eemeter's initial-guess objective (hdd_tidd_cdd ``bp_obj_fcn``) of one site at balance
+    points (xa, xb) [°F]: the intercept is the mean energy of the days between them, else of
+    the 19 days around them, else the 20 % quantile (kept in ``q20[0]``); each slope the
+    least-squares slope through it over its side's days (0 where negative); SSE after moving
+    the mean residual into the intercept, plus eemeter's balance-point penalty. ``t[site]``,
+    ``y[site]``: the days sorted by temperature; ``p``: their ``prefix_table``."""
+    h, c = min(xa, xb), max(xa, xb)
+    nh = _count_below(t, site, n, h, True)
+    ncut = _count_below(t, site, n, c, False)
+    nc, nt = n - ncut, ncut - nh
+    th, t2h, yh, tyh = p[_PT, nh], p[_PT2, nh], p[_PY, nh], p[_PTY, nh]
+    t_n, t2_n, sy, syy, ty_n = p[_PT, n], p[_PT2, n], p[_PY, n], p[_PY2, n], p[_PTY, n]
+    ycut = p[_PY, ncut]
+    tc = t_n - p[_PT, ncut]
+    t2c = t2_n - p[_PT2, ncut]
+    yc = sy - ycut
+    tyc = ty_n - p[_PTY, ncut]
+    sh = nh * h - th
+    shh = nh * h * h - 2 * h * th + t2h
+    shy = h * yh - tyh
+    sc = tc - nc * c
+    scc = t2c - 2 * c * tc + nc * c * c
+    scy = tyc - c * yc
+    # the intercept
+    k = _SEGMENT_MIN_DAYS
+    if nt > 0:
+        a = (ycut - yh) / nt
+    elif nc >= k and nh >= k:
+        a = (p[_PY, min(ncut + k - 1, n)] - p[_PY, max(nh - k, 0)]) / (nt + 2 * k - 1)
+    else:
+        if np.isnan(q20[0]):
+            q20[0] = quantile(np.sort(y[site, :n]), n, 0.2)
+        a = q20[0]
+    bh = (shy - a * sh) / shh if shh > 0 else 0.0
+    bc = (scy - a * sc) / scc if scc > 0 else 0.0
+    bh = max(bh, 0.0)
+    bc = max(bc, 0.0)
+    ss_a = n * a * a - 2 * a * sy + syy  # sum (a - y)^2
+    sr2 = ss_a + bh * bh * shh + bc * bc * scc + 2 * bh * (a * sh - shy) + 2 * bc * (a * sc - scy)
+    sr = n * a - sy + bh * sh + bc * sc
+    sse = max(sr2 - sr * sr / n, 0.0)
+    lo, hi = t[site, 0], t[site, n - 1]
+    scale = np.sqrt(sse / n) / (hi - lo)
+    half_gap = (xb - xa) / 2
+    pa = (min(abs(xa - lo), abs(xa - hi)) + half_gap) * scale
+    pb = (min(abs(xb - lo), abs(xb - hi)) + half_gap) * scale
+    return sse + _LASSO * (abs(pa) + abs(pb))
+
+
+@njit(cache=True, error_model="numpy")
+def _direct(t, y, site, n, lo, hi):
+    """cdirect over [lo, hi]² for one site (module docstring); returns its best point."""
+    w = _widths()
+    p = prefix_table(t[site], y[site], n)
+    q20 = np.full(1, np.nan)
+    span = hi - lo
+    cap = MAXEVAL + 1  # one rectangle per evaluation at most
+    rx, ry = np.zeros(cap), np.zeros(cap)
+    rkx, rky = np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64)
+    rf = np.full(cap, np.inf)
+    # state: [rectangles, evaluations, done], best value and point
+    count, evals, done = 0, 0, False
+    minf, best_x, best_y = np.inf, 0.0, 0.0
+    # the lower hull: points per size level and the hull itself
+    pt_f = np.empty(2 * _LEVELS)
+    pt_i = np.empty(2 * _LEVELS, dtype=np.int64)
+    pt_d = np.empty(2 * _LEVELS)
+    hull_r = np.empty(2 * _LEVELS + 1, dtype=np.int64)
+    hull_d = np.empty(2 * _LEVELS + 1)
+    hull_f = np.empty(2 * _LEVELS + 1)
+    fv = np.empty(4)
+    nx_new = np.empty(4)
+    ny_new = np.empty(4)
+
+    # evaluation, with cdirect's budget and best-point bookkeeping, written out below as
+    # "f = x0_loss(...); if not done: ..." since numba closures cannot mutate this state
+    ux, uy = 0.5, 0.5
+    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
+    if not done:
+        evals += 1
+        if _below(f, minf):
+            minf, best_x, best_y = f, ux, uy
+        done = evals >= MAXEVAL
+    if not done:
+        rx[count], ry[count], rkx[count], rky[count], rf[count] = ux, uy, 0, 0, f
+        count += 1
+
+    first_pass = True
+    while first_pass or not done:
+        n_go = 1 if first_pass else 0
+        if not first_pass:
+            minf0 = minf
+            # --- cdirect convex_hull of (diameter, value), smallest rectangles first
+            top = 0
+            for i in range(count):
+                top = max(top, rkx[i] + rky[i])
+            n_lev = top + 1
+            for col in range(n_lev):
+                lev = top - col
+                pt_f[col], pt_i[col] = np.inf, -1
+                pt_d[col] = _diameter(w[(lev + 1) // 2], w[lev // 2])
+            for i in range(count):  # each level's lowest value, the first of equals
+                col = top - (rkx[i] + rky[i])
+                if pt_i[col] < 0 or rf[i] < pt_f[col]:
+                    pt_f[col], pt_i[col] = rf[i], i
+            first, last = -1, -1
+            for col in range(n_lev):
+                if pt_i[col] >= 0:
+                    if first < 0:
+                        first = col
+                    last = col
+            xmin, ymin = pt_d[first], pt_f[first]
+            minslope = (pt_f[last] - ymin) / (pt_d[last] - xmin)
+            size = 1
+            hull_r[0], hull_d[0], hull_f[0] = pt_i[first], xmin, ymin
+            if first != last:
+                for col in range(first + 1, last):
+                    if pt_i[col] < 0 or pt_f[col] > ymin + (pt_d[col] - xmin) * minslope:
+                        continue
+                    # monotone chain: drop points that make a right turn; cdirect never
+                    # drops the second hull point (its look-back stops at the first)
+                    while size >= 3:
+                        t1d, t1f = hull_d[size - 1], hull_f[size - 1]
+                        t2d, t2f = hull_d[size - 2], hull_f[size - 2]
+                        cross = (t1d - t2d) * (pt_f[col] - t2f) - (t1f - t2f) * (pt_d[col] - t2d)
+                        if not cross < 0:
+                            break
+                        size -= 1
+                    hull_r[size], hull_d[size], hull_f[size] = pt_i[col], pt_d[col], pt_f[col]
+                    size += 1
+                hull_r[size], hull_d[size], hull_f[size] = pt_i[last], pt_d[last], pt_f[last]
+                size += 1
+            n_go = size
+        small = True
+        for j in range(n_go):
+            if first_pass:
+                r = 0
+            else:
+                # potentially optimal: below the line to its hull neighbours, or the largest
+                is_last = j + 1 >= size
+                slope = -np.inf
+                if j > 0:
+                    slope = _fmax(slope, (hull_f[j] - hull_f[j - 1]) / (hull_d[j] - hull_d[j - 1]))
+                if not is_last:
+                    slope = _fmax(slope, (hull_f[j] - hull_f[j + 1]) / (hull_d[j] - hull_d[j + 1]))
+                optimal = hull_f[j] - slope * hull_d[j] <= minf or is_last
+                if done or not optimal:
+                    continue
+                r = hull_r[j]
+            # --- cdirect divide_rect
+            kx, ky = rkx[r], rky[r]
+            x0, y0 = rx[r], ry[r]
+            if kx == ky:  # a cube: both sides, then the side with the better value first
+                dx, dy = w[kx] * _THIRD, w[ky] * _THIRD
+                nx_new[0], ny_new[0] = x0 - dx, y0
+                nx_new[1], ny_new[1] = x0 + dx, y0
+                nx_new[2], ny_new[2] = x0, y0 - dy
+                nx_new[3], ny_new[3] = x0, y0 + dy
+                for e in range(4):
+                    ux, uy = nx_new[e], ny_new[e]
+                    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
+                    if not done:
+                        evals += 1
+                        if _below(f, minf):
+                            minf, best_x, best_y = f, ux, uy
+                        done = evals >= MAXEVAL
+                    fv[e] = f
+                y_first = _below(_nan_min(fv[2], fv[3]), _nan_min(fv[0], fv[1]))
+                for turn in range(2):
+                    along_y = y_first if turn == 0 else not y_first
+                    if along_y:
+                        rky[r] += 1
+                    else:
+                        rkx[r] += 1
+                    kx_new, ky_new = rkx[r], rky[r]
+                    for e, sign in ((0, -1.0), (1, 1.0)):
+                        if along_y:
+                            ux, uy, f = x0, y0 + sign * w[ky_new], fv[2 + e]
+                        else:
+                            ux, uy, f = x0 + sign * w[kx_new], y0, fv[e]
+                        if not done:
+                            rx[count], ry[count], rf[count] = ux, uy, f
+                            rkx[count], rky[count] = kx_new, ky_new
+                            count += 1
+            else:  # trisect the longer side (sides differ by a factor of 3, never tie)
+                along_x = kx < ky
+                if along_x:
+                    rkx[r] += 1
+                else:
+                    rky[r] += 1
+                kx_new, ky_new = rkx[r], rky[r]
+                for sign in (-1.0, 1.0):
+                    if along_x:
+                        ux, uy = x0 + sign * w[kx_new], y0
+                    else:
+                        ux, uy = x0, y0 + sign * w[ky_new]
+                    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
+                    if not done:
+                        evals += 1
+                        if _below(f, minf):
+                            minf, best_x, best_y = f, ux, uy
+                        done = evals >= MAXEVAL
+                    if not done:
+                        rx[count], ry[count], rf[count] = ux, uy, f
+                        rkx[count], rky[count] = kx_new, ky_new
+                        count += 1
+            if not first_pass:
+                # a divided rectangle shrinks; the next point's slope sees its new size
+                hull_d[j] = _diameter(w[rkx[r]], w[rky[r]])
+                small = small and w[rkx[r]] <= _XTOL and w[rky[r]] <= _XTOL
+        if not first_pass:
+            ftol = minf < minf0 and abs(minf - minf0) < _FTOL * (abs(minf) + abs(minf0)) * 0.5
+            done = done or ftol or small
+        first_pass = False
+    return lo + best_x * span, lo + best_y * span
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def direct_points(t_sorted, y_sorted, n, lo, hi):  # pragma: no cover - compiled
+    """eemeter's DIRECT point (``_direct``) of every site: days sorted by temperature as eemeter
+    sorts them (sites, days), their number and the search bounds [°F] (sites,). Returns the
+    two balance points (xa, xb) [°F], in the order DIRECT found them."""
+    n_sites = n.size
+    xa, xb = np.empty(n_sites), np.empty(n_sites)
+    for s in prange(n_sites):
+        xa[s], xb[s] = _direct(t_sorted, y_sorted, s, n[s], lo[s], hi[s])
+    return xa, xb
