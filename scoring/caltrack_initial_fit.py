@@ -171,7 +171,7 @@ def sum_plan(n):
     return plan
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def planned_sum(rows, row, plan):
     """``pairwise_sum(rows[row], 0, n)`` by the plan of n (``sum_plan``), to the last bit;
     the partial sums go to ``rows[-1]`` (at least one per block).
@@ -263,7 +263,7 @@ def _residuals(t, obs, n, hb, hbeta, cb, cbeta, a, out):
         out[i] = _day_residual(t[i], obs[i], neg_hbeta, hb, cbeta, cb, a)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _count_below(rows, row, n, x, strict):
     """The number of rows[row, :n] (sorted) that are < x (strict) or <= x: np.searchsorted
     with side "left" or "right", by a binary search without branches."""
@@ -280,7 +280,7 @@ def _count_below(rows, row, n, x, strict):
     return np.int64(base)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def exact_loss(x, data):
     """eemeter's loss (``obj_fcn``, weights 1) of one site at x [°F, kWh/(°F·day), kWh/day]:
     SSE / N plus, where ``data`` says so, eemeter's elastic net (0.001 times the breakpoints'
@@ -292,14 +292,16 @@ def exact_loss(x, data):
     """
     layout = data[7]
     if layout == FIVE:
-        return _loss5(x[0], x[1], x[2], x[3], x[4], data)
-    if layout == ONE_SLOPE:
-        bp, beta, a = x[0], x[1], x[2]
+        h, bh, c, bc, a = x[0], x[1], x[2], x[3], x[4]
     else:
-        bp, beta, a = data[8], x[0], x[1]
-    # eemeter set_full_model_coeffs: a negative slope heats, any other cools
-    heat = beta < 0
-    return _loss5(bp, -beta if heat else 0.0, bp, 0.0 if heat else beta, a, data)
+        if layout == ONE_SLOPE:
+            bp, beta, a = x[0], x[1], x[2]
+        else:
+            bp, beta, a = data[8], x[0], x[1]
+        # eemeter set_full_model_coeffs: a negative slope heats, any other cools
+        heat = beta < 0
+        h, bh, c, bc = bp, -beta if heat else 0.0, bp, 0.0 if heat else beta
+    return _loss5(h, bh, c, bc, a, data)
 
 
 @njit(cache=True, error_model="numpy")
@@ -336,8 +338,11 @@ def _loss5(h_raw, bh_raw, c_raw, bc_raw, a, data):
     split = end_h >= k and size_c >= k
     norm_h = norm_c = norm_all
     if split:
-        norm_h = _norm(rows, _HEAD_NORM, 0, end_h, end_h)
-        norm_c = _norm(rows, _TAIL_NORM, start_c, size_c, start_c)
+        norm_h, norm_c = rows[_HEAD_NORM, end_h], rows[_TAIL_NORM, start_c]
+        if np.isnan(norm_h):  # computed once per segment (a call costs reference counts)
+            norm_h = _norm(rows, _HEAD_NORM, 0, end_h, end_h)
+        if np.isnan(norm_c):
+            norm_c = _norm(rows, _TAIL_NORM, start_c, size_c, start_c)
     pen_bh = bh_raw * norm_h
     if (len_h if split else len_t) < k:
         pen_bh = pen_bh * 1e30
@@ -521,54 +526,64 @@ def _close(a, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _reflect(c, scale, xold, lb, ub, ns, out):
-    """nldrmd ``reflectpt`` into ``out`` (which may not be ``xold``): c + scale (c - xold)
-    pinned to the bounds. True where the new point differs from both c and xold."""
+def _reflect(ws, c, scale, old, lb, ub, ns, out):
+    """nldrmd ``reflectpt`` of the rows of the workspace ``ws`` (``_nelder_mead``): row
+    ``out`` (not ``old``) becomes c + scale (c - old) pinned to the bounds. True where the new
+    point differs from both c and old."""
     same_c = True
     same_old = True
     for j in range(ns):
-        v = c[j] + scale * (c[j] - xold[j])
+        v = ws[c, j] + scale * (ws[c, j] - ws[old, j])
         # np.minimum(np.maximum(v, lb), ub), NaN passing through as in numpy
         if v < lb[j]:
             v = lb[j]
         if v > ub[j]:
             v = ub[j]
-        out[j] = v
-        same_c = same_c and _close(v, c[j])
-        same_old = same_old and _close(v, xold[j])
+        ws[out, j] = v
+        same_c = same_c and _close(v, ws[c, j])
+        same_old = same_old and _close(v, ws[old, j])
     return not (same_c or same_old)
 
 
-@njit(cache=True, error_model="numpy")
-def _evaluate(data, point, idx, ns, p, xs, best, maxeval):
-    """The loss at ``point`` with the subspace coordinates ``idx[:ns]`` set to ``p``, and
-    nldrmd's CHECK_EVAL: count it in ``best`` = [best value, evaluations], and where it is no
-    worse keep it there and p in xs. Returns (the loss, whether the budget is spent)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _evaluate(data, point, idx, ns, ws, row, xs, best, maxeval):
+    """The loss at ``point`` with the subspace coordinates ``idx[:ns]`` set to ``ws[row]``,
+    and nldrmd's CHECK_EVAL: count it in ``best`` = [best value, evaluations], and where it is
+    no worse keep it there and the point in xs. Returns (the loss, whether the budget is
+    spent)."""
     for j in range(ns):
-        point[idx[j]] = p[j]
+        point[idx[j]] = ws[row, j]
     f = exact_loss(point, data)
     best[1] += 1
     if f <= best[0]:
         best[0] = f
-        xs[:ns] = p[:ns]
+        for j in range(ns):
+            xs[j] = ws[row, j]
     return f, best[1] >= maxeval
 
 
 @njit(cache=True, error_model="numpy")
-def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
+def _copy_row(ws, src, dst, ns):
+    for j in range(ns):
+        ws[dst, j] = ws[src, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval, ws):
     """nlopt ``nldrmd_minimize_`` on one subspace, from xs with value ``best[0]``.
 
     ``point`` holds the full x (other coordinates fixed); xs becomes the best point found,
-    ``best`` = [its value, evaluations so far]. Returns (how it ended, the last f spread).
+    ``best`` = [its value, evaluations so far]. ``ws``: a workspace of at least (ns + 4, ns)
+    whose rows 0..ns hold the simplex and its values the last column (numba counts references
+    to every view, atomically, and allocates slowly in threads, so the rows are passed by
+    number). Returns (how it ended, the last f spread).
     """
     m = ns + 1
-    pts = np.zeros((m, ns))
-    vals = np.zeros(m)
-    c = np.zeros(ns)
-    xcur = np.zeros(ns)
-    tmp = np.zeros(ns)
-    pts[0, :] = xs[:ns]
-    vals[0] = best[0]
+    val = ws.shape[1] - 1  # the column of each vertex's value
+    c, xcur, tmp = m, m + 1, m + 2  # rows: centroid, trial point, second trial point
+    for j in range(ns):
+        ws[0, j] = xs[j]
+    ws[0, val] = best[0]
     init_diam = 0.0
     fdiff = np.inf
 
@@ -588,87 +603,89 @@ def _nelder_mead(data, point, idx, ns, xs, step, lbs, ubs, best, maxeval):
                 if alt > up_b:
                     alt = 0.5 * ((up_b if up_b - xi > xi - lo_b else lo_b) + xi)
                 v = alt
-        pts[k + 1, :] = xs[:ns]
-        pts[k + 1, k] = v
+        for j in range(ns):
+            ws[k + 1, j] = xs[j]
+        ws[k + 1, k] = v
         if _close(v, xi):
             return _FAILED, fdiff
-        f, spent = _evaluate(data, point, idx, ns, pts[k + 1], xs, best, maxeval)
+        f, spent = _evaluate(data, point, idx, ns, ws, k + 1, xs, best, maxeval)
         if spent:
             return _BUDGET, fdiff
-        vals[k + 1] = f
+        ws[k + 1, val] = f
 
     while True:
         # best point: the first lowest; worst: the last highest (nlopt's tree order)
         lo, hi = 0, 0
         for i in range(1, m):
-            if vals[i] < vals[lo]:
+            if ws[i, val] < ws[lo, val]:
                 lo = i
-            if vals[i] >= vals[hi]:
+            if ws[i, val] >= ws[hi, val]:
                 hi = i
-        fdiff = vals[hi] - vals[lo]
+        fdiff = ws[hi, val] - ws[lo, val]
         diam = 0.0
         for j in range(ns):
-            diam = diam + abs(pts[lo, j] - pts[hi, j])
+            diam = diam + abs(ws[lo, j] - ws[hi, j])
         if init_diam == 0:
             init_diam = diam
-        c[:] = 0.0
+        for j in range(ns):
+            ws[c, j] = 0.0
         for i in range(m):
             if i != hi:
                 for j in range(ns):
-                    c[j] = c[j] + pts[i, j]
+                    ws[c, j] = ws[c, j] + ws[i, j]
         inv = 1.0 / ns
         for j in range(ns):
-            c[j] = c[j] * inv
-        ok = _reflect(c, 1.0, pts[hi], lbs, ubs, ns, xcur)
+            ws[c, j] = ws[c, j] * inv
+        ok = _reflect(ws, c, 1.0, hi, lbs, ubs, ns, xcur)
         if diam < _PSI * init_diam or not ok:
             return _CONVERGED, fdiff
-        fr, spent = _evaluate(data, point, idx, ns, xcur, xs, best, maxeval)
+        fr, spent = _evaluate(data, point, idx, ns, ws, xcur, xs, best, maxeval)
         if spent:
             return _BUDGET, fdiff
         second = -np.inf
         for i in range(m):
-            if i != hi and vals[i] > second:
-                second = vals[i]
-        f_hi = vals[hi]
-        if fr < vals[lo]:  # expand
-            ok = _reflect(c, 2.0, pts[hi], lbs, ubs, ns, tmp)
-            pts[hi, :] = tmp
+            if i != hi and ws[i, val] > second:
+                second = ws[i, val]
+        f_hi = ws[hi, val]
+        if fr < ws[lo, val]:  # expand
+            ok = _reflect(ws, c, 2.0, hi, lbs, ubs, ns, tmp)
+            _copy_row(ws, tmp, hi, ns)
             if not ok:
                 return _CONVERGED, fdiff
-            fe, spent = _evaluate(data, point, idx, ns, tmp, xs, best, maxeval)
+            fe, spent = _evaluate(data, point, idx, ns, ws, tmp, xs, best, maxeval)
             if spent:
                 return _BUDGET, fdiff
             if fe >= fr:
-                vals[hi] = fr
-                pts[hi, :] = xcur
+                ws[hi, val] = fr
+                _copy_row(ws, xcur, hi, ns)
             else:
-                vals[hi] = fe
+                ws[hi, val] = fe
         elif fr < second:  # accept the reflection
-            vals[hi] = fr
-            pts[hi, :] = xcur
+            ws[hi, val] = fr
+            _copy_row(ws, xcur, hi, ns)
         else:  # contract, outside or inside
             scale = -0.5 if f_hi <= fr else 0.5
-            ok = _reflect(c, scale, pts[hi], lbs, ubs, ns, xcur)
+            ok = _reflect(ws, c, scale, hi, lbs, ubs, ns, xcur)
             if not ok:
                 return _CONVERGED, fdiff
-            fc, spent = _evaluate(data, point, idx, ns, xcur, xs, best, maxeval)
+            fc, spent = _evaluate(data, point, idx, ns, ws, xcur, xs, best, maxeval)
             if spent:
                 return _BUDGET, fdiff
             if fc < fr and fc < f_hi:
-                vals[hi] = fc
-                pts[hi, :] = xcur
+                ws[hi, val] = fc
+                _copy_row(ws, xcur, hi, ns)
             else:  # shrink towards the best point
                 for k in range(m):
                     if k == lo:
                         continue
-                    ok = _reflect(pts[lo], -0.5, pts[k], lbs, ubs, ns, tmp)
-                    pts[k, :] = tmp
+                    ok = _reflect(ws, lo, -0.5, k, lbs, ubs, ns, tmp)
+                    _copy_row(ws, tmp, k, ns)
                     if not ok:
                         return _CONVERGED, fdiff
-                    f, spent = _evaluate(data, point, idx, ns, tmp, xs, best, maxeval)
+                    f, spent = _evaluate(data, point, idx, ns, ws, tmp, xs, best, maxeval)
                     if spent:
                         return _BUDGET, fdiff
-                    vals[k] = f
+                    ws[k, val] = f
 
 
 @njit(cache=True, error_model="numpy")
@@ -738,6 +755,7 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
     dx = np.zeros(n)
     xprev = x.copy()
     idx = np.zeros(w, dtype=np.int64)
+    ws = np.zeros((w + 4, w + 1))  # _nelder_mead's workspace
     xs = np.zeros(w)
     steps = np.zeros(w)
     lbs = np.zeros(w)
@@ -757,7 +775,7 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
                 lbs[j] = lb[k]
                 ubs[j] = ub[k]
             point[:] = x
-            how, fdiff = _nelder_mead(data, point, idx, ns, xs, steps, lbs, ubs, best, maxeval)
+            how, fdiff = _nelder_mead(data, point, idx, ns, xs, steps, lbs, ubs, best, maxeval, ws)
             for j in range(ns):
                 x[idx[j]] = xs[j]
             if how != _CONVERGED:
