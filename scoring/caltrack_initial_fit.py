@@ -33,7 +33,9 @@ References
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import carray, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _LASSO = 0.001  # eemeter regularization_alpha (percent lasso 1)
 _SEGMENT_MIN_DAYS = 10  # eemeter segment_minimum_count
@@ -54,6 +56,24 @@ _T, _E, _T_SORTED, _E_SORTED, _HEAD_NORM, _TAIL_NORM, _WORK, _PARTIAL = range(8)
 
 # how a Nelder-Mead run on a subspace ended
 _CONVERGED, _FAILED, _BUDGET = 0, 1, 2
+
+
+@intrinsic
+def _void_pointer(typingctx, address):
+    """The integer address as a void pointer (for ``carray``)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(address), codegen
+
+
+@njit(cache=True)
+def _unowned(a):
+    """A view of the C-contiguous array a that numba keeps no reference count for: numba
+    counts references to every array it passes or views, atomically, which was a fifth of
+    the Subplex time. The view must not outlive a (callers keep a as an argument)."""
+    return carray(_void_pointer(a.ctypes.data), a.shape, a.dtype)
 
 
 @njit(cache=True, error_model="numpy")
@@ -745,21 +765,29 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
     """
     n = x0.size
     w = _width(n)
-    x = x0.copy()
-    point = x0.copy()
-    minf = exact_loss(point, data)
-    best = np.array([minf, 1.0])  # best value so far, evaluations
-    if maxeval <= 1:
-        return x, minf, 1
-    xstep = step0.copy()
-    dx = np.zeros(n)
-    xprev = x.copy()
-    idx = np.zeros(w, dtype=np.int64)
+    # all work arrays from three allocations, used through views that numba does not count
+    # references to (``_unowned``): they live as long as this call, as arguments of _sbplx
+    vectors = np.zeros((10, max(n, w)))
     ws = np.zeros((w + 4, w + 1))  # _nelder_mead's workspace
-    xs = np.zeros(w)
-    steps = np.zeros(w)
-    lbs = np.zeros(w)
-    ubs = np.zeros(w)
+    idx = np.zeros(w, dtype=np.int64)
+    return _sbplx(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel, vectors, ws, idx)
+
+
+@njit(cache=True, error_model="numpy")
+def _sbplx(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel, vectors, ws, idx):
+    """``minimize`` on work arrays the caller owns."""
+    n = x0.size
+    data = (_unowned(data[0]), _unowned(data[1])) + data[2:]  # noqa: RUF005 - numba tuples
+    v, ws, idx = _unowned(vectors), _unowned(ws), _unowned(idx)
+    x, point, xstep, dx, xprev = v[0, :n], v[1, :n], v[2, :n], v[3, :n], v[4, :n]
+    xs, steps, lbs, ubs, best = v[5], v[6], v[7], v[8], v[9, :2]
+    x[:] = x0
+    point[:] = x0
+    minf = exact_loss(point, data)
+    best[0], best[1] = minf, 1.0  # best value so far, evaluations
+    if maxeval <= 1:
+        return x.copy(), minf, 1
+    xstep[:] = step0
     while True:
         xprev[:] = x
         perm, starts, n_subs = _subspaces(dx, n)
@@ -779,7 +807,7 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
             for j in range(ns):
                 x[idx[j]] = xs[j]
             if how != _CONVERGED:
-                return x, best[0], int(best[1])
+                return x.copy(), best[0], int(best[1])
             fdiff_max = max(fdiff_max, fdiff)
         # the sweep's stopping tests, then the next steps from its progress
         f = best[0]
@@ -798,7 +826,7 @@ def minimize(data, x0, lb, ub, step0, maxeval, ftol_rel, xtol_rel):
             s = abs(xstep[j]) * _PSI
             big = big or (s > 0 and s > xtol_rel * abs(x[j]))
         if stop or (dnorm < xtol_rel * xnorm and not big):
-            return x, best[0], int(best[1])
+            return x.copy(), best[0], int(best[1])
         scale = dnorm / stepnorm
         if scale < _OMEGA:  # np.clip, NaN passing through
             scale = _OMEGA
