@@ -117,8 +117,14 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=5, help="meters fitted with eemeter")
     args = parser.parse_args()
-    days, temp_c, usage = synthetic_sites(args.sites)
-    print(f"sites: {args.sites:,}; days per site: {BASELINE_DAYS} baseline + {REPORTING_DAYS}")
+    compare(args.sites, args.sample)
+
+
+def compare(n_sites: int, n_sample: int) -> None:
+    """Print the figures of the module docstring for ``n_sites`` sites and ``n_sample``
+    eemeter meters."""
+    days, temp_c, usage = synthetic_sites(n_sites)
+    print(f"sites: {n_sites:,}; days per site: {BASELINE_DAYS} baseline + {REPORTING_DAYS}")
 
     with threadpool_limits(limits=1):
         numpy_fit(days, temp_c[:20], usage[:20])  # loads (or compiles) the numba code
@@ -130,25 +136,25 @@ def main() -> None:
             t0 = time.perf_counter()
             eemeter_fit(days, temp_c[0], usage[0])  # warm-up: numba compiles on first use
             warm = time.perf_counter() - t0
-            sample = [eemeter_fit(days, temp_c[i], usage[i]) for i in range(args.sample)]
+            sample = [eemeter_fit(days, temp_c[i], usage[i]) for i in range(n_sample)]
         logging.disable(logging.NOTSET)
 
     phases = np.array([s[2] for s in sample])
     t_ee = phases.sum(axis=1).mean()
-    rate_np, rate_ee = args.sites / t_np, 1 / t_ee
+    rate_np, rate_ee = n_sites / t_np, 1 / t_ee
     data_ms, fit_ms, pred_ms = 1000 * phases.mean(axis=0)
     print(f"caltrack, all sites:        {t_np * 1000:9.1f} ms  {rate_np:12,.0f} sites/s")
-    print(f"daytype, all sites:         {t_dt * 1000:9.1f} ms  {args.sites / t_dt:12,.0f} sites/s")
+    print(f"daytype, all sites:         {t_dt * 1000:9.1f} ms  {n_sites / t_dt:12,.0f} sites/s")
     print(
-        f"eemeter per meter (n={args.sample}):  {t_ee * 1000:9.1f} ms  {rate_ee:12,.1f} sites/s"
+        f"eemeter per meter (n={n_sample}):  {t_ee * 1000:9.1f} ms  {rate_ee:12,.1f} sites/s"
         f"  (data {data_ms:.0f} + fit {fit_ms:.0f} + predict {pred_ms:.0f} ms;"
         f" warm-up {warm:.1f} s)"
     )
     print(f"ratio:                      {rate_np / rate_ee:9,.0f} x  (goal >= 1000 x)")
-    print(f"sufficient sites:           {models.sufficient.sum():,} of {args.sites:,}")
+    print(f"sufficient sites:           {models.sufficient.sum():,} of {n_sites:,}")
 
     b = BASELINE_DAYS
-    ours_baseline = predict_daily(models, temp_c[:, :b])[: args.sample]
+    ours_baseline = predict_daily(models, temp_c[:, :b])[:n_sample]
     totals, cvs, same, tie_rmse = [], [], 0, []
     for i, (kind, predicted, _, in_sample) in enumerate(sample):
         totals.append(100 * (ours[i].sum() / predicted.sum() - 1))
@@ -164,10 +170,10 @@ def main() -> None:
     within = sum(abs(t) < 1 and cv < 3 for t, cv in zip(totals, cvs, strict=True))
     print(
         f"sample agreement:           max period-total diff {max(map(abs, totals)):.2f} %,"
-        f" max daily CV(RMSE) {max(cvs):.2f} %; within 1 % / 3 %: {within}/{args.sample}"
+        f" max daily CV(RMSE) {max(cvs):.2f} %; within 1 % / 3 %: {within}/{n_sample}"
     )
     print(
-        f"same model kind:            {same}/{args.sample} ({100 * same / args.sample:.1f} %)",
+        f"same model kind:            {same}/{n_sample} ({100 * same / n_sample:.1f} %)",
         end="",
     )
     if tie_rmse:

@@ -4,8 +4,10 @@ Usage (from the repository root): python -m bench.scoring [--sites 10000]
 
 Prints the time of the full rescoring (previous-year baseline, metrics, both leagues' ranks)
 for N sites x (one baseline year + three competition months) of hourly data, the time of one
-``sum()`` over the same array in the same run, and their ratio. Reading from the store is not
-included (see bench/ingest.py for that path once it exists).
+``sum()`` over the same array in the same run, and their ratio; the time of one new hour; then
+the regression baselines of N sites fitted per second against eemeter's per-meter rate on a
+sample (``bench.regression``: daily data of N town halls; ``--eemeter-sample 0`` skips it).
+Reading from the store is not included (bench/ingest.py and bench/influx.py time that path).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date
 
 import numpy as np
 
+from bench import regression
 from scoring.baseline import previous_year
 from scoring.calendar import hour_grid, local_hours
 from scoring.competition import CompetitionInfo
@@ -35,6 +38,9 @@ def _best_of(n: int, func) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=10_000)
+    parser.add_argument(
+        "--eemeter-sample", type=int, default=5, help="meters fitted by eemeter (0: skip)"
+    )
     args = parser.parse_args()
     info = CompetitionInfo(id="bench", name="bench", start=date(2011, 3, 1), end=date(2011, 5, 31))
     tz = info.tz
@@ -78,6 +84,9 @@ def main() -> None:
         f"one new hour:       {t_hour * 1000:8.1f} ms (running totals, metrics, both leagues' "
         "ranks)  [goal < 50 ms]"
     )
+    if args.eemeter_sample > 0:
+        print("\nregression baselines (python -m bench.regression):")
+        regression.compare(args.sites, args.eemeter_sample)
 
 
 if __name__ == "__main__":

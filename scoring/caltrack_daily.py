@@ -7,8 +7,9 @@ with degree days from the daily mean temperature:
   ``DailyModel(model="legacy")``, reproduced so as to choose the same model and predict the
   same daily energy. eemeter 4.1.1 no longer fits CalTRACK 2.0's p-value / adjusted-R²
   candidate grid; it fits the change-point model with optimisers (DIRECT, then Subplex), and so
-  does this module (see ``fit_daily``, Notes): DIRECT in numpy for all sites at once, Subplex
-  compiled one site per thread (``scoring.caltrack_initial_fit``).
+  does this module (see ``fit_daily``, Notes), compiled one site per thread: DIRECT in
+  ``scoring.caltrack_direct``, Subplex in ``scoring.caltrack_initial_fit``, on the tables of
+  ``scoring.daily_tables``; the chunks of sites pass through NumPy between the steps.
 - ``"daytype"``: CalTRACK 2.0's balance-point grid with significance-tested slopes and selection
   by adjusted R², plus one intercept per day type (working day, Saturday, Sunday or holiday).
   Town halls use about half as much at weekends; the CalTRACK model ignores that.
@@ -23,8 +24,10 @@ defined there.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.special import stdtrit
 
@@ -610,6 +613,40 @@ def _hour_shares(
     return np.where(totals > 0, own, fallback).reshape(n_sites, 3, 24)
 
 
+def _sort_days(t_date: np.ndarray, y_date: np.ndarray, n: np.ndarray):
+    """The order of each site's n valid days (``date_order``) by temperature, as eemeter
+    sorts them, and their energy sorted by value (NaN, no day, last).
+
+    eemeter sorts with np.argsort (introsort) of the site's days in date order; days of equal
+    temperature keep the order it gives them, so each site is sorted alone (sites with as
+    many days together: NumPy sorts each row on its own). NumPy releases the GIL while it
+    sorts, so the blocks are sorted on as many threads as numba uses.
+    """
+    width = t_date.shape[1]
+    order = np.zeros(t_date.shape, dtype=np.int64)
+    y_by_value = np.empty_like(y_date)
+    threads = numba.get_num_threads()
+    blocks = [
+        (m, part)
+        for m in np.unique(n).tolist()
+        for part in np.array_split(np.flatnonzero(n == m), threads)
+        if part.size
+    ]
+
+    def sort(block):
+        m, rows = block
+        order[rows, :m] = np.argsort(t_date[rows, :m], axis=1)
+        order[rows, m:] = np.arange(m, width)
+
+    def sort_energy(rows):
+        y_by_value[rows] = np.sort(y_date[rows], axis=1)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(sort, blocks))
+        list(pool.map(sort_energy, np.array_split(np.arange(n.size), threads)))
+    return order, y_by_value
+
+
 class _Sorted:
     """Each site's valid days in date order and sorted by temperature (°F and kWh), with
     what the fits look up: energy totals and quantiles, the balance-point ranges and a table
@@ -621,16 +658,8 @@ class _Sorted:
         n = ok.sum(axis=1)
         width = int(n.max())
         t_date, y_date, column = date_order(temp_f, usage, ok)
-        # the valid days as eemeter sorts them: np.argsort (introsort) of each site's days in
-        # date order; equal temperatures keep the order it gives them, so each site is sorted
-        # alone (sites with as many days together: numpy sorts each row on its own)
-        order = np.zeros((n.size, width), dtype=np.int64)
-        for m in np.unique(n).tolist():
-            rows = np.flatnonzero(n == m)
-            order[rows, :m] = np.argsort(t_date[rows, :m], axis=1)
-            order[rows, m:] = np.arange(m, width)
         self.t_date, self.y_date = t_date[:, :width], y_date[:, :width]
-        y_by_value = np.sort(self.y_date, axis=1)  # NaN (no day) last
+        order, y_by_value = _sort_days(self.t_date, self.y_date, n)
         t, y, sums, bins, most, q = temperature_tables(
             self.t_date, self.y_date, order, n, y_by_value, self._GRID, np.array([0.01, 0.99])
         )
