@@ -775,9 +775,6 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None, layout=FIVE
     ``layout``: what x holds (``FIVE`` or ``ONE_SLOPE``, see ``exact_loss``). Returns the end
     points (sites, 5 or 3) and their sums of squared residuals [kWh²]."""
 
-    def rows(a):  # all sites: the arrays themselves, not copies
-        return a if sites is None else a[sites]
-
     x0 = np.clip(x0, lb, ub)
     step = (ub - lb) * _SUBPLEX_STEP
     reach = np.maximum(np.abs(lb - x0), np.abs(ub - x0))
@@ -785,11 +782,12 @@ def _nlopt_fit(sd: _Sorted, x0, lb, ub, penalised: bool, sites=None, layout=FIVE
     x1 = x0 + step
     step = np.where((x1 < lb) | (x1 > ub), -step, step)
     return subplex_fits(
-        rows(sd.t_date),
-        rows(sd.y_date),
-        rows(sd.t),
-        rows(sd.y),
-        rows(sd.n),
+        sd.t_date,
+        sd.y_date,
+        sd.t,
+        sd.y,
+        sd.n,
+        np.arange(sd.n_sites) if sites is None else sites,
         x0,
         lb,
         ub,
@@ -850,7 +848,7 @@ def _final_one_slope(sd: _Sorted, sites, bp, beta, a):
     bp = np.where(beta < 0, np.minimum(bp, seg_hi), np.maximum(bp, seg_lo))
     x = np.stack([bp, beta, a], axis=1)
     lb, ub = _magnitude_bounds(x)
-    x0 = single_slope_starts(sd.t_date[sites], sd.y_date[sites], sd.n[sites], x)
+    x0 = single_slope_starts(sd.t_date, sd.y_date, sd.n, sites, x)
     start_heats = x0[:, 1] < 0
     limit = np.where(start_heats, seg_hi, seg_lo)
     at_limit = np.where(start_heats, x0[:, 0] >= limit, x0[:, 0] <= limit)

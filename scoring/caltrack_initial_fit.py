@@ -870,25 +870,26 @@ def exact_data(t_date, y_date, t_sorted, y_sorted, m, penalised, layout, fixed_b
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def subplex_fits(
-    t_date, y_date, t_sorted, y_sorted, n, x0, lb, ub, step, maxeval, tol, penalised, layout
+    t_date, y_date, t_sorted, y_sorted, n, sites, x0, lb, ub, step, maxeval, tol, penalised, layout
 ):  # pragma: no cover - compiled
-    """eemeter's Subplex on its loss for every site, in parallel: days in date order and
-    sorted as eemeter sorts them (sites, days), their number (sites,), start, bounds and
-    initial steps (sites, k); ``penalised``: with the elastic net (initial fit) or without it
-    (final fit); ``layout``: ``FIVE`` (k = 5) or ``ONE_SLOPE`` (k = 3) for all sites, where a
-    site whose balance-point bounds are equal keeps it fixed (eemeter optimises only the
-    coefficients whose bounds differ). Returns (x (sites, k), its sum of squared residuals
-    (sites,))."""
-    n_sites = x0.shape[0]
+    """eemeter's Subplex on its loss for the given sites, in parallel: days in date order and
+    sorted as eemeter sorts them (all sites, days), their number (all sites,), the sites to fit
+    (k,) and their start, bounds and initial steps (k, p); ``penalised``: with the elastic net
+    (initial fit) or without it (final fit); ``layout``: ``FIVE`` (p = 5) or ``ONE_SLOPE``
+    (p = 3) for all of them, where a site whose balance-point bounds are equal keeps it fixed
+    (eemeter optimises only the coefficients whose bounds differ). Returns (x (k, p), its sum
+    of squared residuals (k,))."""
+    n_fits = x0.shape[0]
     out = np.empty_like(x0)
-    sse = np.zeros(n_sites)
-    for s in prange(n_sites):
-        m = n[s]
+    sse = np.zeros(n_fits)
+    for s in prange(n_fits):
+        i = sites[s]
+        m = n[i]
         fixed = layout == ONE_SLOPE and lb[s, 0] == ub[s, 0]
         own = ONE_SLOPE_FIXED if fixed else layout
         free = 1 if fixed else 0
         data = exact_data(
-            t_date[s], y_date[s], t_sorted[s], y_sorted[s], m, penalised, own, x0[s, 0]
+            t_date[i], y_date[i], t_sorted[i], y_sorted[i], m, penalised, own, x0[s, 0]
         )
         x, _, _ = minimize(
             data, x0[s, free:], lb[s, free:], ub[s, free:], step[s, free:], maxeval, tol, tol
@@ -901,16 +902,17 @@ def subplex_fits(
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def single_slope_starts(t_date, y_date, n, x0):  # pragma: no cover - compiled
+def single_slope_starts(t_date, y_date, n, sites, x0):  # pragma: no cover - compiled
     """eemeter's start of the single-slope final fit (``_c_hdd_tidd_x0_final``) from the
-    initial fit's (bp, beta, intercept) of each site (sites, 3): the slope again by Brent's
-    method to 10 % through the intercept, over the days with T <= bp (heating, beta < 0) or
-    T >= bp (cooling) in date order, where there are at least 10."""
+    initial fit's (bp, beta, intercept) of each of the given sites (k, 3): the slope again by
+    Brent's method to 10 % through the intercept, over the days with T <= bp (heating,
+    beta < 0) or T >= bp (cooling) in date order, where there are at least 10."""
     out = x0.copy()
     for s in prange(x0.shape[0]):
-        m = n[s]
+        i = sites[s]
+        m = n[i]
         bp, beta, a = x0[s, 0], x0[s, 1], x0[s, 2]
-        t, y = t_date[s, :m], y_date[s, :m]
+        t, y = t_date[i, :m], y_date[i, :m]
         days = np.flatnonzero(t <= bp) if beta < 0 else np.flatnonzero(t >= bp)
         if days.size >= _SEGMENT_MIN_DAYS:
             out[s, 1] = _brent_slope(t[days], y[days], 0, days.size, bp, a, np.empty(days.size))
