@@ -196,12 +196,12 @@ def fit_daily(
        evaluations, stop when an iteration improves by less than half, or all divided
        rectangles are under 1e-3 of the range) over both balance points in [T₍₁₀₎,
        T₍N-9₎]. At each point the intercept is the mean energy of the days between the balance
-       points (else of the 19 days around them, else the 20 % quantile) and each slope the
-       least-squares slope through that intercept, set to 0 if its sign is wrong;
-       loss = SSE after moving the mean residual into the intercept, plus
-       ``0.001 · Σ (distance to the nearer end of the range + half the gap) · RMSE/range``.
-       This step is exact: eemeter's own points come out (up to eemeter fitting each slope
-       by Brent's method to 10 %, which moves near-tied points in about 3 % of meters).
+       points (else of the 19 days around them, else the 20 % quantile) and each slope
+       fitted through that intercept by Brent's method to 10 %, as eemeter fits it, set to 0
+       if its sign is wrong; loss = SSE after moving the mean residual into the intercept,
+       plus ``0.001 · Σ (distance to the nearer end of the range + half the gap) ·
+       RMSE/range``. The sums come from prefix sums (equal to eemeter's up to rounding), so
+       eemeter's own points come out but for ties to about 1e-12.
     2. Initial fit, as eemeter does it: nlopt Subplex over all five parameters from eemeter's
        start (the DIRECT point, each slope by Brent's method to 10 % through the intercept,
        the mean residual moved into the intercept), balance points in [T_min, T_max], both

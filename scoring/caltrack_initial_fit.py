@@ -373,9 +373,14 @@ def _loss5(h_raw, bh_raw, c_raw, bc_raw, a, data):
 
 
 @njit(cache=True, error_model="numpy")
-def _slope_loss(s, t, y, start, n, bp, a, work):
+def _slope_loss(s, t, y, start, n, bp, a, work, moments):
     """eemeter ``get_slope``'s objective: sqrt(np.sum((y - (s (t - bp) + a))**2)) over the
-    days start..start + n of the sorted arrays."""
+    days start..start + n of the sorted arrays; or, given the segment's ``moments``
+    (Σu², Σuv, Σv² with u = T - bp, v = E - a), the same from them in O(1) (equal up to
+    rounding, for DIRECT's many evaluations)."""
+    if moments is not None:
+        uu, uv, vv = moments
+        return np.sqrt(max(vv - 2 * s * uv + s * s * uu, 0.0))
     for i in range(n):
         r = y[start + i] - (s * (t[start + i] - bp) + a)
         work[i] = r * r
@@ -383,18 +388,19 @@ def _slope_loss(s, t, y, start, n, bp, a, work):
 
 
 @njit(cache=True, error_model="numpy")
-def _brent_slope(t, y, start, n, bp, a, work):
+def _brent_slope(t, y, start, n, bp, a, work, moments=None):
     """``minimize_scalar(slope_loss, method="brent", tol=0.1).x`` as SciPy computes it
     (``bracket`` from 0 and 1, then ``Brent.optimize``; where no valid bracket is found, the
-    best of the three bracket points, as ``minimize_scalar`` returns it)."""
+    best of the three bracket points, as ``minimize_scalar`` returns it). ``moments``: see
+    ``_slope_loss``."""
     xa, xb = 0.0, 1.0
-    fa = _slope_loss(xa, t, y, start, n, bp, a, work)
-    fb = _slope_loss(xb, t, y, start, n, bp, a, work)
+    fa = _slope_loss(xa, t, y, start, n, bp, a, work, moments)
+    fb = _slope_loss(xb, t, y, start, n, bp, a, work, moments)
     if fa < fb:
         xa, xb = xb, xa
         fa, fb = fb, fa
     xc = xb + _GOLD * (xb - xa)
-    fc = _slope_loss(xc, t, y, start, n, bp, a, work)
+    fc = _slope_loss(xc, t, y, start, n, bp, a, work, moments)
     while fc < fb:
         tmp1 = (xb - xa) * (fb - fc)
         tmp2 = (xb - xc) * (fb - fa)
@@ -403,7 +409,7 @@ def _brent_slope(t, y, start, n, bp, a, work):
         w = xb - ((xb - xc) * tmp2 - (xb - xa) * tmp1) / denom
         wlim = xb + _GROW * (xc - xb)
         if (w - xc) * (xb - w) > 0.0:
-            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work, moments)
             if fw < fc:  # minimum between b and c
                 xa, xb = xb, w
                 fa, fb = fb, fw
@@ -412,20 +418,20 @@ def _brent_slope(t, y, start, n, bp, a, work):
                 xc, fc = w, fw
                 break
             w = xc + _GOLD * (xc - xb)
-            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work, moments)
         elif (w - wlim) * (wlim - xc) >= 0.0:
             w = wlim
-            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work, moments)
         elif (w - wlim) * (xc - w) > 0.0:
-            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work, moments)
             if fw < fc:
                 xb, xc = xc, w
                 w = xc + _GOLD * (xc - xb)
                 fb, fc = fc, fw
-                fw = _slope_loss(w, t, y, start, n, bp, a, work)
+                fw = _slope_loss(w, t, y, start, n, bp, a, work, moments)
         else:
             w = xc + _GOLD * (xc - xb)
-            fw = _slope_loss(w, t, y, start, n, bp, a, work)
+            fw = _slope_loss(w, t, y, start, n, bp, a, work, moments)
         xa, xb, xc = xb, xc, w
         fa, fb, fc = fb, fc, fw
     valid = ((fb < fc and fb <= fa) or (fb < fa and fb <= fc)) and (
@@ -472,7 +478,7 @@ def _brent_slope(t, y, start, n, bp, a, work):
         u = x + rat
         if abs(rat) < tol1:
             u = x + tol1 if rat >= 0 else x - tol1
-        fu = _slope_loss(u, t, y, start, n, bp, a, work)
+        fu = _slope_loss(u, t, y, start, n, bp, a, work, moments)
         if fu > fx:
             if u < x:
                 lo = u
