@@ -229,10 +229,10 @@ def fit_daily(
     values, and end at the same parameters (tests). Measured against eemeter 4.1.1 on
     ``bench.regression``'s synthetic town halls: the same model kind on all of the first 300
     meters of ``--sites 10000`` (period totals and daily CV(RMSE) within 0.01 %) and on all
-    of the first 400 of two draws of 1,000 (all within 1 % and 3 %). (Before step 1 rated its points with
-    eemeter's Brent slopes it used exact least squares and chose another point, and often
-    another kind, on about 1 % of meters; a stand-in for step 2, a compass search with
-    eemeter's Subplex emulated on 15 % of sites, agreed on 86 %.)
+    of the first 400 of two draws of 1,000 (all within 1 % and 3 %). (Before step 1 rated
+    its points with eemeter's Brent slopes it used exact least squares and chose another
+    point, and often another kind, on about 1 % of meters; a stand-in for step 2, a compass
+    search with eemeter's Subplex emulated on 15 % of sites, agreed on 86 %.)
 
     ``"daytype"`` fits ``E = a_k + β_h HDD + β_c CDD`` with one intercept per day type k by
     ordinary least squares over CalTRACK 2.0's grid [1]_ (balance points 30-90 °F in 1 °F

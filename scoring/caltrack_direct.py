@@ -161,6 +161,46 @@ def x0_loss(t, y, site, n, p, q20, xa, xb):
     return sse + _LASSO * (abs(pa) + abs(pb))
 
 
+# cdirect's state (``_direct``): best value and point, evaluations, finished, rectangles
+_MINF, _BEST_X, _BEST_Y, _EVALS, _DONE, _COUNT = range(6)
+# rectangles (``_direct``): centre, trisections of each side, value
+_RX, _RY, _RKX, _RKY, _RF = range(5)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _evaluate(t, y, site, n, p, q20, lo, span, ux, uy, state):
+    """``x0_loss`` at the point (ux, uy) of the unit square, and cdirect's bookkeeping in
+    ``state``: count it against the budget and keep it where it is the best so far."""
+    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
+    if not state[_DONE]:
+        state[_EVALS] += 1
+        if _below(f, state[_MINF]):
+            state[_MINF], state[_BEST_X], state[_BEST_Y] = f, ux, uy
+        state[_DONE] = state[_EVALS] >= MAXEVAL
+    return f
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _add(rects, state, ux, uy, kx, ky, f):
+    """A new rectangle, unless the search is finished (its rectangles no longer matter)."""
+    if not state[_DONE]:
+        k = int(state[_COUNT])
+        rects[_RX, k], rects[_RY, k], rects[_RKX, k], rects[_RKY, k], rects[_RF, k] = (
+            ux,
+            uy,
+            kx,
+            ky,
+            f,
+        )
+        state[_COUNT] += 1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _level(rects, i):
+    """How often rectangle i has been trisected, both sides together."""
+    return int(rects[_RKX, i]) + int(rects[_RKY, i])
+
+
 @njit(cache=True, error_model="numpy")
 def _direct(t, y, site, n, lo, hi):
     """cdirect over [lo, hi]² for one site (module docstring); returns its best point."""
@@ -168,13 +208,9 @@ def _direct(t, y, site, n, lo, hi):
     p = prefix_table(t[site], y[site], n)
     q20 = np.full(1, np.nan)
     span = hi - lo
-    cap = MAXEVAL + 1  # one rectangle per evaluation at most
-    rx, ry = np.zeros(cap), np.zeros(cap)
-    rkx, rky = np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64)
-    rf = np.full(cap, np.inf)
-    # state: [rectangles, evaluations, done], best value and point
-    count, evals, done = 0, 0, False
-    minf, best_x, best_y = np.inf, 0.0, 0.0
+    rects = np.zeros((5, MAXEVAL + 1))  # one rectangle per evaluation at most
+    state = np.zeros(6)
+    state[_MINF] = np.inf
     # the lower hull: points per size level and the hull itself
     pt_f = np.empty(2 * _LEVELS)
     pt_i = np.empty(2 * _LEVELS, dtype=np.int64)
@@ -183,40 +219,29 @@ def _direct(t, y, site, n, lo, hi):
     hull_d = np.empty(2 * _LEVELS + 1)
     hull_f = np.empty(2 * _LEVELS + 1)
     fv = np.empty(4)
-    nx_new = np.empty(4)
-    ny_new = np.empty(4)
+    sides = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])  # cube's new points
 
-    # evaluation, with cdirect's budget and best-point bookkeeping, written out below as
-    # "f = x0_loss(...); if not done: ..." since numba closures cannot mutate this state
-    ux, uy = 0.5, 0.5
-    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
-    if not done:
-        evals += 1
-        if _below(f, minf):
-            minf, best_x, best_y = f, ux, uy
-        done = evals >= MAXEVAL
-    if not done:
-        rx[count], ry[count], rkx[count], rky[count], rf[count] = ux, uy, 0, 0, f
-        count += 1
-
+    f = _evaluate(t, y, site, n, p, q20, lo, span, 0.5, 0.5, state)
+    _add(rects, state, 0.5, 0.5, 0, 0, f)
     first_pass = True
-    while first_pass or not done:
-        n_go = 1 if first_pass else 0
+    while first_pass or not state[_DONE]:
+        n_go = 1
         if not first_pass:
-            minf0 = minf
+            minf0 = state[_MINF]
+            count = int(state[_COUNT])
             # --- cdirect convex_hull of (diameter, value), smallest rectangles first
             top = 0
             for i in range(count):
-                top = max(top, rkx[i] + rky[i])
+                top = max(top, _level(rects, i))
             n_lev = top + 1
             for col in range(n_lev):
                 lev = top - col
                 pt_f[col], pt_i[col] = np.inf, -1
                 pt_d[col] = _diameter(w[(lev + 1) // 2], w[lev // 2])
             for i in range(count):  # each level's lowest value, the first of equals
-                col = top - (rkx[i] + rky[i])
-                if pt_i[col] < 0 or rf[i] < pt_f[col]:
-                    pt_f[col], pt_i[col] = rf[i], i
+                col = top - _level(rects, i)
+                if pt_i[col] < 0 or rects[_RF, i] < pt_f[col]:
+                    pt_f[col], pt_i[col] = rects[_RF, i], i
             first, last = -1, -1
             for col in range(n_lev):
                 if pt_i[col] >= 0:
@@ -257,76 +282,53 @@ def _direct(t, y, site, n, lo, hi):
                     slope = _fmax(slope, (hull_f[j] - hull_f[j - 1]) / (hull_d[j] - hull_d[j - 1]))
                 if not is_last:
                     slope = _fmax(slope, (hull_f[j] - hull_f[j + 1]) / (hull_d[j] - hull_d[j + 1]))
-                optimal = hull_f[j] - slope * hull_d[j] <= minf or is_last
-                if done or not optimal:
+                optimal = hull_f[j] - slope * hull_d[j] <= state[_MINF] or is_last
+                if state[_DONE] or not optimal:
                     continue
                 r = hull_r[j]
             # --- cdirect divide_rect
-            kx, ky = rkx[r], rky[r]
-            x0, y0 = rx[r], ry[r]
+            kx, ky = int(rects[_RKX, r]), int(rects[_RKY, r])
+            x0, y0 = rects[_RX, r], rects[_RY, r]
             if kx == ky:  # a cube: both sides, then the side with the better value first
-                dx, dy = w[kx] * _THIRD, w[ky] * _THIRD
-                nx_new[0], ny_new[0] = x0 - dx, y0
-                nx_new[1], ny_new[1] = x0 + dx, y0
-                nx_new[2], ny_new[2] = x0, y0 - dy
-                nx_new[3], ny_new[3] = x0, y0 + dy
+                d = w[kx] * _THIRD
                 for e in range(4):
-                    ux, uy = nx_new[e], ny_new[e]
-                    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
-                    if not done:
-                        evals += 1
-                        if _below(f, minf):
-                            minf, best_x, best_y = f, ux, uy
-                        done = evals >= MAXEVAL
-                    fv[e] = f
+                    fv[e] = _evaluate(
+                        t, y, site, n, p, q20, lo, span,
+                        x0 + sides[e, 0] * d, y0 + sides[e, 1] * d, state,
+                    )  # fmt: skip
                 y_first = _below(_nan_min(fv[2], fv[3]), _nan_min(fv[0], fv[1]))
                 for turn in range(2):
                     along_y = y_first if turn == 0 else not y_first
-                    if along_y:
-                        rky[r] += 1
-                    else:
-                        rkx[r] += 1
-                    kx_new, ky_new = rkx[r], rky[r]
+                    rects[_RKY if along_y else _RKX, r] += 1
+                    kx_new, ky_new = int(rects[_RKX, r]), int(rects[_RKY, r])
                     for e, sign in ((0, -1.0), (1, 1.0)):
                         if along_y:
                             ux, uy, f = x0, y0 + sign * w[ky_new], fv[2 + e]
                         else:
                             ux, uy, f = x0 + sign * w[kx_new], y0, fv[e]
-                        if not done:
-                            rx[count], ry[count], rf[count] = ux, uy, f
-                            rkx[count], rky[count] = kx_new, ky_new
-                            count += 1
+                        _add(rects, state, ux, uy, kx_new, ky_new, f)
             else:  # trisect the longer side (sides differ by a factor of 3, never tie)
                 along_x = kx < ky
-                if along_x:
-                    rkx[r] += 1
-                else:
-                    rky[r] += 1
-                kx_new, ky_new = rkx[r], rky[r]
+                rects[_RKX if along_x else _RKY, r] += 1
+                kx_new, ky_new = int(rects[_RKX, r]), int(rects[_RKY, r])
                 for sign in (-1.0, 1.0):
                     if along_x:
                         ux, uy = x0 + sign * w[kx_new], y0
                     else:
                         ux, uy = x0, y0 + sign * w[ky_new]
-                    f = x0_loss(t, y, site, n, p, q20, lo + ux * span, lo + uy * span)
-                    if not done:
-                        evals += 1
-                        if _below(f, minf):
-                            minf, best_x, best_y = f, ux, uy
-                        done = evals >= MAXEVAL
-                    if not done:
-                        rx[count], ry[count], rf[count] = ux, uy, f
-                        rkx[count], rky[count] = kx_new, ky_new
-                        count += 1
+                    f = _evaluate(t, y, site, n, p, q20, lo, span, ux, uy, state)
+                    _add(rects, state, ux, uy, kx_new, ky_new, f)
             if not first_pass:
                 # a divided rectangle shrinks; the next point's slope sees its new size
-                hull_d[j] = _diameter(w[rkx[r]], w[rky[r]])
-                small = small and w[rkx[r]] <= _XTOL and w[rky[r]] <= _XTOL
+                kx_new, ky_new = int(rects[_RKX, r]), int(rects[_RKY, r])
+                hull_d[j] = _diameter(w[kx_new], w[ky_new])
+                small = small and w[kx_new] <= _XTOL and w[ky_new] <= _XTOL
         if not first_pass:
+            minf = state[_MINF]
             ftol = minf < minf0 and abs(minf - minf0) < _FTOL * (abs(minf) + abs(minf0)) * 0.5
-            done = done or ftol or small
+            state[_DONE] = state[_DONE] or ftol or small
         first_pass = False
-    return lo + best_x * span, lo + best_y * span
+    return lo + state[_BEST_X] * span, lo + state[_BEST_Y] * span
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
