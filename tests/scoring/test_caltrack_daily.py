@@ -463,3 +463,28 @@ def test_hourly_baseline_without_history_is_unknown():
     base, ok = regression(np.zeros((2, 0)), np.zeros((2, 0), bool), empty, TARGET, [], TARGET_TEMP)
     assert base.shape == ok.shape == (2, TARGET.hour.size)
     assert np.isnan(base).all() and not ok.any()
+
+
+def test_compile_ahead_fits_meters_of_both_final_fit_kinds():
+    """``python -m scoring.compile_ahead`` runs the whole caltrack fit (so every compiled
+    kernel, the single-slope final fit included) and says how long it took."""
+    import scoring.compile_ahead as ahead
+
+    seen = []
+
+    def fit(*args, **kwargs):
+        models = fit_daily(*args, **kwargs)
+        seen.append(models)
+        return models
+
+    original = ahead.fit_daily
+    ahead.fit_daily = fit
+    try:
+        seconds = ahead.compile_ahead()
+    finally:
+        ahead.fit_daily = original
+    (models,) = seen
+    assert seconds > 0
+    assert models.sufficient.all()
+    kinds = set(models.model_type.tolist())
+    assert HDD_CDD in kinds and len(kinds & {HDD_ONLY, CDD_ONLY}) == 1
