@@ -78,31 +78,36 @@ def _unowned(a):
 
 @njit(cache=True, error_model="numpy")
 def _leaf_sum(a, start, n):
-    """numpy's pairwise_sum for n <= 128: 8 accumulators, then the rest one by one."""
-    if n < 8:
-        res = 0.0
-        for i in range(start, start + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
-    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        j = start + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[start + i]
-        i += 1
+    """numpy's pairwise_sum of a[start:start + n] for n <= 128: 8 accumulators, then the rest
+    one by one.
+
+    Hot, so written for what numba makes of it: unsigned indices (uint64 throughout, as numba
+    turns sums with plain integer constants back into int64), since numba checks a signed
+    index for wrap-around at every access, which made this three times slower."""
+    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+    u5, u6, u7, u8 = np.uint64(5), np.uint64(6), np.uint64(7), np.uint64(8)
+    j, m = np.uint64(start), np.uint64(n)
+    end = j + m
+    res = 0.0
+    if m >= u8:
+        r0, r1, r2, r3 = a[j], a[j + u1], a[j + u2], a[j + u3]
+        r4, r5, r6, r7 = a[j + u4], a[j + u5], a[j + u6], a[j + u7]
+        stop = end - m % u8
+        j += u8
+        while j < stop:
+            r0 += a[j]
+            r1 += a[j + u1]
+            r2 += a[j + u2]
+            r3 += a[j + u3]
+            r4 += a[j + u4]
+            r5 += a[j + u5]
+            r6 += a[j + u6]
+            r7 += a[j + u7]
+            j += u8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while j < end:
+        res += a[j]
+        j += u1
     return res
 
 
@@ -194,50 +199,17 @@ def sum_plan(n):
 @njit(cache=True, error_model="numpy", inline="always")
 def planned_sum(rows, row, plan):
     """``pairwise_sum(rows[row], 0, n)`` by the plan of n (``sum_plan``), to the last bit;
-    the partial sums go to ``rows[-1]`` (at least one per block).
-
-    Hot, so written for what numba makes of it: no views (numba counts references to each,
-    atomically, about a fifth of the time before) and unsigned indices (uint64 throughout,
-    as numba makes signed and unsigned mixed int64; a signed index is checked for
-    wrap-around at every access, which made this three times slower)."""
-    last = rows.shape[0] - 1
+    the partial sums go to ``rows[-1]`` (at least one per block). Inside Subplex the table
+    is reference-count free (``_unowned``), so its row views cost nothing."""
+    a, partial = rows[row], rows[rows.shape[0] - 1]
     depth = 0
-    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-    u5, u6, u7, u8 = np.uint64(5), np.uint64(6), np.uint64(7), np.uint64(8)
     for b in range(plan.shape[1]):
-        j, n = np.uint64(plan[0, b]), np.uint64(plan[1, b])
-        end = j + n
-        res = 0.0
-        if n >= u8:
-            r0, r1, r2, r3 = rows[row, j], rows[row, j + u1], rows[row, j + u2], rows[row, j + u3]
-            r4, r5, r6, r7 = (
-                rows[row, j + u4],
-                rows[row, j + u5],
-                rows[row, j + u6],
-                rows[row, j + u7],
-            )
-            stop = end - n % u8
-            j += u8
-            while j < stop:
-                r0 += rows[row, j]
-                r1 += rows[row, j + u1]
-                r2 += rows[row, j + u2]
-                r3 += rows[row, j + u3]
-                r4 += rows[row, j + u4]
-                r5 += rows[row, j + u5]
-                r6 += rows[row, j + u6]
-                r7 += rows[row, j + u7]
-                j += u8
-            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while j < end:
-            res += rows[row, j]
-            j += u1
-        rows[last, depth] = res
+        partial[depth] = _leaf_sum(a, plan[0, b], plan[1, b])
         depth += 1
         for _ in range(plan[2, b]):
             depth -= 1
-            rows[last, depth - 1] = rows[last, depth - 1] + rows[last, depth]
-    return rows[last, 0]
+            partial[depth - 1] = partial[depth - 1] + partial[depth]
+    return partial[0]
 
 
 @njit(cache=True, error_model="numpy")
