@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from paho.mqtt.client import topic_matches_sub
 
+from ingest.intervals import MAX_PLAUSIBLE_W
 from scoring.competition import Competition
 
 
@@ -13,9 +14,10 @@ from scoring.competition import Competition
 class Route:
     meter_id: str
     format: str
-    max_power_w: float | None
+    max_power_w: float  # the meter's max_power_w, else the plausibility limit (10 MW)
     channel: str | None = None  # of a multi-channel device; None takes every channel
     tz: str | None = None  # the competition's time zone, for payloads in local time
+    max_payload_bytes: int | None = None  # None: the format's cap
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,10 @@ class Routing:
                 route = Route(
                     meter.id,
                     meter.format,
-                    meter.max_power_w,
+                    meter.max_power_w if meter.max_power_w is not None else MAX_PLAUSIBLE_W,
                     meter.channel,
                     comp.competition.timezone,
+                    meter.max_payload_bytes,
                 )
                 routes = by_topic.setdefault(topics[meter.id], [])
                 routes[:] = [r for r in routes if r.channel != route.channel]  # last one wins

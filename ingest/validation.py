@@ -3,6 +3,12 @@
 Every message ends up stored or quarantined with a reason (``reason`` codes are stable; the
 README lists them). A bad reading does not take its valid neighbours down with it.
 
+Every value that is stored is finite and plausible, so no sum built from it can become inf or
+NaN: power at most the meter's ``max_power_w`` (10 MW by default, ``MAX_PLAUSIBLE_W``), a
+register at most ``MAX_REGISTER_KWH``. What one message costs the quarantine is bounded too:
+details are cut at ``MAX_DETAIL_CHARS``, and past ``MAX_REJECTED_PER_MESSAGE`` entries the
+further rejected readings of a message are counted in one entry per reason.
+
 Several meters may share the topic of a multi-channel device, each with its ``channel``: a
 reading goes to the meter of its channel, else to the topic's meter without a channel (which
 takes every channel); readings of other channels are skipped silently, unless no reading of
@@ -11,15 +17,24 @@ the message belongs to any meter (``unknown_channel``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ingest.decoders import decode
+from ingest.decoders.bounds import shown
 from ingest.decoders.weather import decode_temperature
+from ingest.intervals import MAX_PLAUSIBLE_W
 from ingest.readings import DecodeError, Reading
 from ingest.routing import Route, Routing
 from ingest.store.base import Message, Rejected, StoredReading, StoredTemperature
+
+# A register with more than 12 digits of kWh is no meter's (the largest have 9) and would lose
+# the Wh resolution of a float: refused like a negative one.
+MAX_REGISTER_KWH = 1e12
+MAX_DETAIL_CHARS = 2000  # details echo payload values
+MAX_REJECTED_PER_MESSAGE = 100  # entries of their own; the rest are counted per reason
 
 
 @dataclass(frozen=True)
@@ -38,27 +53,64 @@ def process_message(
     limits: Limits = Limits(),
     source: str = "mqtt",
     by_topic: bool = True,
+    max_payload_bytes: int | None = None,
 ) -> Message:
     """Decode and validate one message into readings and rejections (see module docstring).
 
     ``by_topic=False`` is for channels without topics (HTTP): the project's JSON, every reading
-    naming its meter.
+    naming its meter. ``max_payload_bytes`` [bytes] replaces the format's cap there (an HTTP
+    body has its own limit); a meter's own cap comes from its route.
     """
     received_ms = int(received_utc.timestamp() * 1000)
     msg = Message(topic, received_ms, source)
+    payload = bytes(payload)
+    folded: Counter[str] = Counter()  # rejections past MAX_REJECTED_PER_MESSAGE, by reason
+    first_folded: dict[str, str] = {}
 
     def reject(reason: str, detail: str) -> None:
-        msg.rejected.append(Rejected(reason, detail, topic, bytes(payload), received_ms, source))
+        if len(msg.rejected) >= MAX_REJECTED_PER_MESSAGE:
+            folded[reason] += 1
+            first_folded.setdefault(reason, detail)
+            return
+        if len(detail) > MAX_DETAIL_CHARS:
+            detail = f"{detail[:MAX_DETAIL_CHARS]}… (detail of {len(detail):,} chars cut)"
+        msg.rejected.append(Rejected(reason, detail, topic, payload, received_ms, source))
 
     if by_topic and topic in routing.weather_by_topic:
         _weather(msg, topic, payload, received_utc, routing, limits, reject)
-        return msg
+    else:
+        _meter_readings(
+            msg, topic, payload, received_utc, routing, limits, by_topic, max_payload_bytes, reject
+        )
+    for reason, n in folded.items():
+        detail = (
+            f"{n:,} more readings of this message rejected as {reason} (each message keeps at "
+            f"most {MAX_REJECTED_PER_MESSAGE} entries of its own); the first: "
+            f"{first_folded[reason][:MAX_DETAIL_CHARS]}"
+        )
+        msg.rejected.append(Rejected(reason, detail, topic, payload, received_ms, source))
+    return msg
+
+
+def _meter_readings(
+    msg: Message,
+    topic: str,
+    payload: bytes,
+    received_utc: datetime,
+    routing: Routing,
+    limits: Limits,
+    by_topic: bool,
+    max_payload_bytes: int | None,
+    reject,
+) -> None:
+    """The readings of a meter topic's message, stored in ``msg`` or rejected."""
     routes = routing.by_topic.get(topic, []) if by_topic else []
     route = routes[0] if routes else None  # meters sharing a topic share its format and zone
     fmt = route.format if route else "json"
     tz = ZoneInfo(route.tz) if route and route.tz else None
+    cap = route.max_payload_bytes if route else max_payload_bytes
     try:
-        readings = decode(fmt, payload, topic, received_utc, tz=tz)
+        readings = decode(fmt, payload, topic, received_utc, tz=tz, max_payload_bytes=cap)
     except DecodeError as exc:
         reason = exc.reason if route or not by_topic else "unknown_topic"
         detail = (
@@ -70,7 +122,7 @@ def process_message(
             )
         )
         reject(reason, detail)
-        return msg
+        return
     claimed = 0
     window = (
         received_utc - timedelta(seconds=limits.max_age_s),
@@ -89,9 +141,8 @@ def process_message(
         if (
             route is not None
             and reading.meter_id is None  # the common case, checked inline
-            and (e is None or e >= 0)
-            and (p is None or p >= 0)
-            and (route.max_power_w is None or p is None or p <= route.max_power_w)
+            and (e is None or 0 <= e <= MAX_REGISTER_KWH)
+            and (p is None or 0 <= p <= route.max_power_w)
             and window[0] <= ts <= window[1]
         ):
             msg.readings.append(StoredReading(route.meter_id, int(ts.timestamp() * 1000), e, p))
@@ -154,24 +205,30 @@ def _check(
                 'topic in [[site.meter]] or add "meter" to the payload'
             )
         if reading.meter_id not in routing.by_meter:
-            return "unknown_meter", f"meter {reading.meter_id!r} is not in the competition file"
+            return (
+                "unknown_meter",
+                f"meter {shown(reading.meter_id)} is not in the competition file",
+            )
     elif reading.meter_id not in (None, route.meter_id):
         return "meter_mismatch", (
-            f"the payload names meter {reading.meter_id!r} but topic {topic!r} belongs to "
+            f"the payload names meter {shown(reading.meter_id)} but topic {topic!r} belongs to "
             f"meter {route.meter_id!r}"
         )
     for name, value in (("energy_kwh", reading.energy_kwh), ("power_w", reading.power_w)):
         if value is not None and value < 0:
             return "negative_value", f"{name} = {value} is negative"
     meter = _meter_for(reading, route, routing)
-    if (
-        reading.power_w is not None
-        and meter.max_power_w is not None
-        and reading.power_w > meter.max_power_w
-    ):
-        return "power_above_max", (
-            f"power_w = {reading.power_w} exceeds max_power_w = {meter.max_power_w} of meter "
-            f"{meter.meter_id!r}"
+    if reading.power_w is not None and reading.power_w > meter.max_power_w:
+        limit = (
+            f"max_power_w = {meter.max_power_w} of meter {meter.meter_id!r}"
+            if meter.max_power_w != MAX_PLAUSIBLE_W
+            else f"{MAX_PLAUSIBLE_W:g} W, the limit for a meter without max_power_w"
+        )
+        return "power_above_max", f"power_w = {reading.power_w} exceeds {limit}"
+    if reading.energy_kwh is not None and reading.energy_kwh > MAX_REGISTER_KWH:
+        return "implausible_register", (
+            f"energy_kwh = {reading.energy_kwh:g} is above {MAX_REGISTER_KWH:g} kWh: no meter "
+            "register holds that much"
         )
     earliest, latest = window or (
         received_utc - timedelta(seconds=limits.max_age_s),

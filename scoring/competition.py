@@ -44,7 +44,8 @@ Topic = Annotated[str | None, AfterValidator(_plain_topic)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are valid TOML floats; no figure of a competition may be either
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BaselineSpec(_Strict):
@@ -66,7 +67,17 @@ class Meter(_Strict):
     topic: Topic = Field(None, description="MQTT topic; default wattleague/<comp>/<site>/<meter>")
     format: MeterFormat = "json"
     max_power_w: float | None = Field(
-        None, gt=0, description="readings above this are quarantined [W]"
+        None,
+        gt=0,
+        le=1e9,
+        description="power readings above this are quarantined [W] (default 10 MW)",
+    )
+    max_payload_bytes: int | None = Field(
+        None,
+        ge=64,
+        le=16 * 1024 * 1024,
+        description="larger messages are quarantined as too_large [bytes] (default: the "
+        "format's cap)",
     )
     channel: str | None = Field(
         None, min_length=1, description="channel of a multi-channel device, e.g. switch:1 or em1:0"
@@ -96,7 +107,9 @@ class Site(_Strict):
     )
     meters: list[Meter] = Field(alias="meter", min_length=1)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 AWTRIX_SIZE_PX = (32, 8)  # Ulanzi TC001: the only AWTRIX 3 panel size
@@ -230,7 +243,9 @@ class Competition(_Strict):
     displays: list[Display] = Field(default_factory=list, alias="display")
     weather: list[WeatherStation] = Field(default_factory=list)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> Competition:

@@ -17,18 +17,16 @@ faster, and a malformed payload is then reported by its own decoder rather than 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, tzinfo
 
 import orjson
 
-from ingest.decoders.dsmr import decode_dsmr
-from ingest.decoders.emon import decode_emon
-from ingest.decoders.json_format import decode_json
-from ingest.decoders.senml import decode_senml
-from ingest.decoders.shelly import decode_shelly
-from ingest.decoders.tasmota import decode_tasmota
+from ingest.decoders.bounds import load_json
 from ingest.readings import DecodeError, Reading
+
+# checked before detection: the largest cap of the formats it detects (json's); the detected
+# format's own cap (or the meter's max_payload_bytes) applies after
+MAX_PAYLOAD_BYTES = 1024 * 1024
 
 _SENML_KEYS = frozenset({"bn", "bt", "bu", "bv", "bver", "n", "u", "v"})
 _SHELLY_STATUS_KEYS = frozenset(
@@ -90,26 +88,26 @@ def detect(payload: bytes, topic: str) -> str | None:
     return None
 
 
-_BY_NAME: dict[str, Callable[..., list[Reading]]] = {
-    "dsmr": decode_dsmr,
-    "senml": decode_senml,
-    "tasmota": decode_tasmota,
-    "shelly": decode_shelly,
-    "emon": decode_emon,
-    "json": decode_json,
-}
+def detected_format(payload: bytes, topic: str) -> str:
+    """``detect``, or the reason the payload fits no format: a JSON payload that cannot be
+    parsed says why (``bad_encoding``, ``too_deep``...), anything else is ``unknown_format``."""
+    fmt = detect(payload, topic)
+    if fmt is not None:
+        return fmt
+    if payload.lstrip()[:1] in (b"{", b"["):
+        load_json(payload)  # raises the parse error's own reason
+    raise DecodeError(
+        "unknown_format",
+        f"auto: could not recognise the payload on topic {topic!r} as dsmr, senml, tasmota, "
+        f"shelly, emon or json (starts {payload[:32]!r}); set format explicitly",
+    )
 
 
 def decode_auto(
     payload: bytes, topic: str, received_utc: datetime, tz: tzinfo | None = None
 ) -> list[Reading]:
-    """Detect the format (see module docstring) and decode with it; ``unknown_format`` when no
-    format fits."""
-    fmt = detect(payload, topic)
-    if fmt is None:
-        raise DecodeError(
-            "unknown_format",
-            f"auto: could not recognise the payload on topic {topic!r} as dsmr, senml, tasmota, "
-            f"shelly, emon or json (starts {payload[:32]!r}); set format explicitly",
-        )
-    return _BY_NAME[fmt](payload, topic, received_utc, tz)
+    """Detect the format (see module docstring) and decode with it, within the detected
+    format's payload cap; ``unknown_format`` when no format fits."""
+    from ingest.decoders import decode  # the registry imports this module
+
+    return decode(detected_format(payload, topic), payload, topic, received_utc, tz)

@@ -27,6 +27,9 @@ every 10 s, so the receive time decides which reading is right:
 
 The flag is never used. The two readings are an hour apart, so at most one can match; the rule
 holds through both DST changes (the skipped and the repeated hour) without knowing the zone.
+
+Bounds. A telegram is at most ``MAX_PAYLOAD_BYTES``; parsing is one pass over its lines, and
+values are split at ``*`` and checked by patterns without adjacent unbounded quantifiers.
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+from ingest.decoders.bounds import SHOWN_CHARS, shown
 from ingest.decoders.values import energy_register, finite, import_power
 from ingest.readings import DecodeError, Reading
 
+# A Swedish HAN telegram is 600-900 B, a DSMR 5 one with per-phase lines, M-Bus devices and a
+# full text message (0-0:96.13.0, 1,024 characters hex-coded) about 3.5 KB: 8 KiB leaves room.
+MAX_PAYLOAD_BYTES = 8 * 1024
 MATCH_WINDOW = timedelta(seconds=120)  # telegram time vs receive time [s]
 _OFFSETS = (timezone(timedelta(hours=1)), timezone(timedelta(hours=2)))
 
@@ -65,7 +72,8 @@ def crc16_arc(data: bytes) -> int:
 _HEADER = re.compile(r"/[A-Za-z]{3}\S")
 _CRC_FIELD = re.compile(rb"([0-9A-Fa-f]{1,4})\s*")
 _LINE = re.compile(r"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3})(?:\.255)?((?:\([^()]*\))+)")
-_QUANTITY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:\*\s*([A-Za-z0-9]*))?\s*")
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_UNIT = re.compile(r"[A-Za-z0-9]*")
 _TIME = re.compile(r"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SWsw]?)")
 _ENERGY_UNITS = {"kwh": 1.0, "wh": 0.001}  # → kWh
 _POWER_UNITS = {"kw": 1000.0, "w": 1.0}  # → W
@@ -123,21 +131,20 @@ def _frame(payload: bytes) -> bytes:
 
 def _quantity(registers: dict[str, list[str]], obis: str, units: dict[str, float]) -> float:
     raw = registers[obis][0]
-    match = _QUANTITY.fullmatch(raw)
-    if match is None:
-        raise DecodeError("non_numeric", f"{obis}({raw}): expected value*unit, e.g. 0001.727*kW")
-    number, unit = match.groups()
+    where = f"{obis}({raw})" if len(raw) <= SHOWN_CHARS else f"{obis}({shown(raw)})"
+    number, star, unit = raw.partition("*")
+    number, unit = number.strip(), unit.strip()
+    if _NUMBER.fullmatch(number) is None or (star and _UNIT.fullmatch(unit) is None):
+        raise DecodeError("non_numeric", f"{where}: expected value*unit, e.g. 0001.727*kW")
     if not unit:
-        raise DecodeError(
-            "unsupported", f"{obis}({raw}): no unit; expected one of {', '.join(units)}"
-        )
+        raise DecodeError("unsupported", f"{where}: no unit; expected one of {', '.join(units)}")
     scale = units.get(unit.lower())
     if scale is None:
         raise DecodeError(
             "unsupported",
-            f"{obis}({raw}): unit {unit!r} is not one of {', '.join(units)} (any case)",
+            f"{where}: unit {unit!r} is not one of {', '.join(units)} (any case)",
         )
-    return finite(float(number) * scale, f"{obis}({raw})")
+    return finite(float(number) * scale, where)
 
 
 def _clock(registers: dict[str, list[str]]) -> datetime | None:

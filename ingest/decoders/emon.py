@@ -25,6 +25,8 @@ from ingest.decoders.timestamps import parse_ts_utc
 from ingest.decoders.values import energy_register, finite, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
 
+# One value per topic is a few bytes; a node's JSON object of inputs is under 1 KB.
+MAX_PAYLOAD_BYTES = 4 * 1024
 _INPUT = re.compile(r"(?i)(p|power|e|energy)([0-9]{1,2})")
 _BARE_NUMBER = re.compile(rb"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 

@@ -3,6 +3,9 @@
 One object or a list of objects ``{"ts", "energy_kwh", "power_w", "meter"}``: ``ts`` is ISO-8601
 with an offset or Unix seconds, ``energy_kwh`` a cumulative register [kWh], ``power_w`` power [W];
 at least one of the two values; ``meter`` names the meter when the topic does not.
+
+A payload is at most ``MAX_PAYLOAD_BYTES`` and a list at most ``MAX_READINGS_PER_MESSAGE``
+readings (``bounds``).
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, tzinfo
 
-import orjson
-
+from ingest.decoders.bounds import check_count, load_json, shown
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError, Reading
+
+# A gateway that buffered through an outage sends its readings as one list: at ~45 B a reading,
+# 1 MiB is a day of 4 s readings. HTTP bulk uploads have their own limit (api.organiser).
+MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 def _number(value: object, where: str, key: str) -> float | None:
@@ -24,8 +30,8 @@ def _number(value: object, where: str, key: str) -> float | None:
         result = float(value)
         if math.isfinite(result):
             return result
-        raise DecodeError("non_finite", f"{where}.{key}: {value!r} is not a finite number")
-    raise DecodeError("non_numeric", f"{where}.{key}: expected a number, got {value!r}")
+        raise DecodeError("non_finite", f"{where}.{key}: {shown(value)} is not a finite number")
+    raise DecodeError("non_numeric", f"{where}.{key}: expected a number, got {shown(value)}")
 
 
 def decode_json(
@@ -33,12 +39,9 @@ def decode_json(
 ) -> list[Reading]:
     """Decode the project's JSON payload into readings (see module docstring); ``tz`` is unused:
     timestamps must carry their offset."""
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError("undecodable", f"payload is not valid JSON: {exc}") from exc
+    doc = load_json(payload)
     is_list = isinstance(doc, list)
-    items = doc if is_list else [doc]
+    items = check_count(doc, "payload") if is_list else [doc]
     if not items:
         raise DecodeError("empty", "payload is an empty list: no readings")
     readings = []
@@ -84,5 +87,5 @@ def _checked(item: dict, where: str) -> tuple[float | None, float | None]:
         raise DecodeError("no_value", f"{where}: needs 'energy_kwh' and/or 'power_w'")
     meter = item.get("meter")
     if meter is not None and not isinstance(meter, str):
-        raise DecodeError("undecodable", f"{where}.meter: expected a string, got {meter!r}")
+        raise DecodeError("undecodable", f"{where}.meter: expected a string, got {shown(meter)}")
     return energy_kwh, power_w

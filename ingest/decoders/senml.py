@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, tzinfo
 
-import orjson
-
+from ingest.decoders.bounds import SHOWN_CHARS, check_count, load_json, shown
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError, Reading
 
+# A pack from a gateway batches many meters and times; at ~40 B a record, 256 KiB is ~6,500.
+MAX_PAYLOAD_BYTES = 256 * 1024
 _RELATIVE_BELOW = 2**28  # resolved times below this are seconds relative to "now" [s]
 _MAX_VERSION = 10
 # unit → (Reading field, multiplier, divisor) converting the value to kWh or W
@@ -32,7 +33,7 @@ _UNITS = {
 
 def _finite(value: float, where: str) -> float:
     if not math.isfinite(value):
-        raise DecodeError("non_finite", f"{where}: {value!r} is not a finite number")
+        raise DecodeError("non_finite", f"{where}: {shown(value)} is not a finite number")
     return value
 
 
@@ -41,31 +42,26 @@ def _number(rec: dict, key: str, where: str, reason: str) -> float | None:
         return None
     value = rec[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError(reason, f"{where}.{key}: expected a number, got {value!r}")
+        raise DecodeError(reason, f"{where}.{key}: expected a number, got {shown(value)}")
     return _finite(float(value), f"{where}.{key}")
 
 
 def _string(rec: dict, key: str, where: str) -> str | None:
     value = rec.get(key)
     if value is not None and not isinstance(value, str):
-        raise DecodeError("undecodable", f"{where}.{key}: expected a string, got {value!r}")
+        raise DecodeError("undecodable", f"{where}.{key}: expected a string, got {shown(value)}")
     return value
 
 
 def _load(payload: bytes) -> list:
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        if "infinity" in str(exc):  # orjson refuses numbers such as 1e400 instead of giving inf
-            raise DecodeError("non_finite", f"payload: number out of range: {exc}") from exc
-        raise DecodeError("undecodable", f"payload is not valid JSON: {exc}") from exc
+    doc = load_json(payload)
     if not isinstance(doc, list):
         raise DecodeError(
             "undecodable", f"payload: expected an array of records, got {type(doc).__name__}"
         )
     if not doc:
         raise DecodeError("empty", "payload is an empty SenML array: no records")
-    return doc
+    return check_count(doc, "payload")
 
 
 def _check_record(rec: object, where: str) -> dict:
@@ -75,7 +71,7 @@ def _check_record(rec: object, where: str) -> dict:
         bver = rec["bver"]
         if isinstance(bver, bool) or not isinstance(bver, int) or bver < 1:
             raise DecodeError(
-                "undecodable", f"{where}.bver: expected an integer >= 1, got {bver!r}"
+                "undecodable", f"{where}.bver: expected an integer >= 1, got {shown(bver)}"
             )
         if bver > _MAX_VERSION:
             raise DecodeError(
@@ -84,7 +80,9 @@ def _check_record(rec: object, where: str) -> dict:
             )
     for key in rec:
         if key.endswith("_"):  # RFC 8428: unknown "must understand" fields reject the pack
-            raise DecodeError("unsupported", f"{where}.{key}: must-understand field not supported")
+            raise DecodeError(
+                "unsupported", f"{where}.{key[:SHOWN_CHARS]}: must-understand field not supported"
+            )
     return rec
 
 
@@ -130,17 +128,21 @@ def decode_senml(
         for one meter and time) or ``no_value``; the message names the record, e.g. ``record[2].v``.
     """
     bn: str | None = None
+    meter: str | None = None  # bn without its trailing separator, made once per bn: a long
+    # bn sliced again for every record would make a pack quadratic in its size
     bt, bu, bv = 0.0, None, 0.0
     merged: dict[tuple[str | None, datetime], dict[str, tuple[float, int]]] = {}
     units_seen: set[str] = set()
     for i, raw in enumerate(_load(payload)):
         where = f"record[{i}]"
         rec = _check_record(raw, where)
-        bn = _string(rec, "bn", where) if "bn" in rec else bn
+        if "bn" in rec:
+            bn = _string(rec, "bn", where)
+            meter = (bn[:-1] if bn and bn[-1] in ":/" else bn) or None
         bt = _number(rec, "bt", where, "bad_timestamp") if "bt" in rec else bt
         bu = _string(rec, "bu", where) if "bu" in rec else bu
         bv = _number(rec, "bv", where, "non_numeric") if "bv" in rec else bv
-        name = (bn or "") + (_string(rec, "n", where) or "")
+        name = _string(rec, "n", where) or ""  # bn + n, made only for an error
         unit = _string(rec, "u", where) or bu
         value = _number(rec, "v", where, "non_numeric")
         t = _number(rec, "t", where, "bad_timestamp") or 0.0
@@ -152,13 +154,12 @@ def decode_senml(
             continue
         field, mul, div = _UNITS[unit]
         ts = _resolve_time(bt + t, f"{where}.t", received_utc)
-        meter = (bn[:-1] if bn and bn[-1] in ":/" else bn) or None
         slot = merged.setdefault((meter, ts), {})
         if field in slot:
             raise DecodeError(
                 "ambiguous",
-                f"{where}: {name!r} gives a second {field} for meter {meter!r} at "
-                f"{ts.isoformat()}; record[{slot[field][1]}] already gave one",
+                f"{where}: {shown((bn or '') + name)} gives a second {field} for meter "
+                f"{shown(meter)} at {ts.isoformat()}; record[{slot[field][1]}] already gave one",
             )
         slot[field] = (_finite(value * mul / div, f"{where}.v"), i)
     if not merged:

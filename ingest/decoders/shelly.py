@@ -29,10 +29,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
+from ingest.decoders.bounds import shown
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.decoders.values import energy_register, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
 
+# NotifyFullStatus of a Pro 4PM or Pro 3EM (every component, wifi, cloud, sys) is 3-8 KB.
+MAX_PAYLOAD_BYTES = 64 * 1024
 NOTIFY_METHODS = ("NotifyStatus", "NotifyFullStatus")
 # component type → (channel type, power key, energy key); energy in Wh
 _EM_TYPES = {
@@ -57,7 +60,8 @@ def _component_values(key: str, status: dict, where: str) -> tuple[str, float | 
         aenergy = status.get("aenergy")
         if aenergy is not None and not isinstance(aenergy, dict):
             raise DecodeError(
-                "non_numeric", f"{where}.aenergy: expected an object with 'total', got {aenergy!r}"
+                "non_numeric",
+                f"{where}.aenergy: expected an object with 'total', got {shown(aenergy)}",
             )
         energy_where = f"{where}.aenergy.total"
         energy_wh = number((aenergy or {}).get("total"), energy_where)
@@ -128,12 +132,13 @@ def decode_shelly(
         if method not in NOTIFY_METHODS:
             raise DecodeError(
                 "no_value",
-                f"method {method!r} carries no readings; only {' and '.join(NOTIFY_METHODS)} do",
+                f"method {shown(method)} carries no readings; only "
+                f"{' and '.join(NOTIFY_METHODS)} do",
             )
         params = doc.get("params")
         if not isinstance(params, dict):
             raise DecodeError(
-                "undecodable", f"{method}: 'params' must be an object, got {params!r}"
+                "undecodable", f"{shown(method)}: 'params' must be an object, got {shown(params)}"
             )
         ts = parse_ts_utc(params["ts"], "params.ts") if params.get("ts") is not None else received
         readings = _readings(params, ts, "params.")

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
+from ingest.decoders.bounds import check_count, shown
 from ingest.decoders.timestamps import local_to_utc, parse_iso, parse_ts_utc, to_utc
 from ingest.decoders.values import energy_register, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
 
+# A SENSOR message with several sensors, or the Status 10 reply, is 200 B-2 KB; Tasmota's own
+# MQTT buffer is 1,200 B unless rebuilt with a larger MQTT_MAX_PACKET_SIZE.
+MAX_PAYLOAD_BYTES = 16 * 1024
 WHOLE_DEVICE = "total"  # channel of a device-wide value beside per-channel lists
 
 
@@ -47,6 +51,7 @@ def _values(energy: dict, key: str, field: str) -> list[float] | float | None:
     value = energy.get(key)
     where = f"ENERGY.{key}"
     if isinstance(value, list):
+        check_count(value, where)
         numbers = [number(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if field == "energy_kwh":
             numbers = [energy_register(v, f"{where}[{i}]") for i, v in enumerate(numbers)]
@@ -100,7 +105,7 @@ def decode_tasmota(
             "energy monitor carry readings",
         )
     if not isinstance(energy, dict):
-        raise DecodeError("undecodable", f"ENERGY: expected an object, got {energy!r}")
+        raise DecodeError("undecodable", f"ENERGY: expected an object, got {shown(energy)}")
     total = _values(energy, "Total", "energy_kwh")
     power = _values(energy, "Power", "power_w")
     if total is None and power is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, tzinfo
 
+from ingest.decoders.bounds import shown
 from ingest.readings import DecodeError
 
 
@@ -16,26 +17,28 @@ def parse_ts_utc(value: object, where: str) -> datetime:
     """
     if isinstance(value, bool):
         raise DecodeError(
-            "bad_timestamp", f"{where}: expected ISO-8601 or Unix seconds, got {value!r}"
+            "bad_timestamp", f"{where}: expected ISO-8601 or Unix seconds, got {shown(value)}"
         )
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            raise DecodeError("bad_timestamp", f"{where}: timestamp {value!r} is not finite")
+            raise DecodeError("bad_timestamp", f"{where}: timestamp {shown(value)} is not finite")
         try:
             return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
             raise DecodeError(
-                "bad_timestamp", f"{where}: Unix time {value!r} is out of range"
+                "bad_timestamp", f"{where}: Unix time {shown(value)} is out of range"
             ) from exc
     if isinstance(value, str):
         parsed = parse_iso(value, where)
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             raise DecodeError(
                 "naive_timestamp",
-                f"{where}: {value!r} has no UTC offset; send e.g. '2011-03-01T08:00:00+01:00'",
+                f"{where}: {shown(value)} has no UTC offset; send e.g. '2011-03-01T08:00:00+01:00'",
             )
         return to_utc(parsed, where)
-    raise DecodeError("bad_timestamp", f"{where}: expected ISO-8601 or Unix seconds, got {value!r}")
+    raise DecodeError(
+        "bad_timestamp", f"{where}: expected ISO-8601 or Unix seconds, got {shown(value)}"
+    )
 
 
 def parse_iso(value: str, where: str) -> datetime:
@@ -44,7 +47,7 @@ def parse_iso(value: str, where: str) -> datetime:
         return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise DecodeError(
-            "bad_timestamp", f"{where}: {value!r} is not an ISO-8601 timestamp"
+            "bad_timestamp", f"{where}: {shown(value)} is not an ISO-8601 timestamp"
         ) from exc
 
 

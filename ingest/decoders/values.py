@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import math
 
-import orjson
-
+from ingest.decoders.bounds import load_json, shown
 from ingest.readings import DecodeError
 
-
-def load_json(payload: bytes) -> object:
-    """Parse JSON; numbers too large for a float are ``non_finite``, other faults
-    ``undecodable``."""
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        if "infinity" in str(exc):  # orjson refuses numbers such as 1e400 instead of giving inf
-            raise DecodeError("non_finite", f"payload: number out of range: {exc}") from exc
-        raise DecodeError("undecodable", f"payload is not valid JSON: {exc}") from exc
+__all__ = ["energy_register", "finite", "import_power", "load_json", "number"]
 
 
 def number(value: object, where: str) -> float | None:
@@ -29,11 +19,11 @@ def number(value: object, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError("non_numeric", f"{where}: expected a number, got {value!r}")
+        raise DecodeError("non_numeric", f"{where}: expected a number, got {shown(value)}")
     try:
         result = float(value)
     except OverflowError as exc:  # an int beyond float range
-        raise DecodeError("non_finite", f"{where}: {value!r} is out of range") from exc
+        raise DecodeError("non_finite", f"{where}: {shown(value)} is out of range") from exc
     return finite(result, where)
 
 

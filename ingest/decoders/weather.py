@@ -9,23 +9,22 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-import orjson
-
+from ingest.decoders.bounds import check_count, check_size, load_json, shown
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError
 
-RELATIVE_TIME_LIMIT_S = 2**28  # SenML: smaller times are relative to now
+RELATIVE_TIME_LIMIT_S = 2**28
+# a station sends one temperature a message; a gateway a day of them (~1,500 at 40 B each)
+MAX_PAYLOAD_BYTES = 64 * 1024  # SenML: smaller times are relative to now
 
 
 def decode_temperature(
     fmt: str, payload: bytes, received_utc: datetime
 ) -> list[tuple[datetime, float]]:
     """(ts_utc, temp_c) pairs of one weather payload; raise DecodeError saying why not."""
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError("undecodable", f"payload is not valid JSON: {exc}") from exc
-    items = doc if isinstance(doc, list) else [doc]
+    check_size(payload, MAX_PAYLOAD_BYTES, f"weather {fmt}")
+    doc = load_json(payload)
+    items = check_count(doc, "payload") if isinstance(doc, list) else [doc]
     if not items or not all(isinstance(i, dict) for i in items):
         raise DecodeError("undecodable", "expected an object or a non-empty list of objects")
     out = _senml(items, received_utc) if fmt == "senml" else _json(items)
@@ -39,9 +38,9 @@ def decode_temperature(
 
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError("non_numeric", f"{where}: expected a number, got {value!r}")
+        raise DecodeError("non_numeric", f"{where}: expected a number, got {shown(value)}")
     if not math.isfinite(float(value)):
-        raise DecodeError("non_finite", f"{where}: {value!r} is not finite")
+        raise DecodeError("non_finite", f"{where}: {shown(value)} is not finite")
     return float(value)
 
 

@@ -57,7 +57,9 @@ def test_unix_seconds_and_lists_are_accepted():
 @pytest.mark.parametrize(
     ("payload", "reason", "says"),
     [
-        (b"\x00\xff garbage", "undecodable", "not valid JSON"),
+        (b"\x00\xff garbage", "bad_encoding", "NUL byte at offset 0"),
+        (b"\xff garbage", "bad_encoding", "not valid UTF-8"),
+        (b"garbage", "undecodable", "not valid JSON"),
         ({"ts": 1299067200}, "no_value", "energy_kwh"),
         ({"energy_kwh": 5}, "missing_timestamp", "'ts'"),
         ({"ts": "yesterday", "power_w": 5}, "bad_timestamp", "'yesterday'"),
