@@ -1,19 +1,28 @@
-"""Prometheus metrics of one ingest worker, served by ``wattleague ingest --metrics-port N``.
+"""Prometheus metrics and ``/healthz`` of one ingest worker (``wattleague ingest
+--metrics-port N``).
 
 Counters move in the writer thread after each committed batch (``batch_stored``); gauges that
-describe state (broker connection, messages received but not yet stored, the InfluxDB spool)
-are read when Prometheus scrapes, so they are never stale. Each worker has its own registry:
-several workers in one process (tests, benches) do not collide.
+describe state (broker connection, messages received but not yet stored, the InfluxDB spool,
+whether the store takes writes) are read when Prometheus scrapes, so they are never stale.
+Each worker has its own registry: several workers in one process (tests, benches) do not
+collide. ``/healthz`` answers 200 with the worker's state while it can store what arrives, and
+503 with the problem (``store_unavailable``, ``broker_disconnected``, ``writer_stopped``)
+otherwise.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter as _Tally
 from collections.abc import Callable
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
-from ingest.store.base import Message, WriteResult
+from ingest.isolating_write import Written
+from ingest.store.base import Message
 
 # store write latency buckets [s]: a SQLite batch takes milliseconds, an InfluxDB one more
 WRITE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -24,6 +33,7 @@ class IngestMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._health: Callable[[], dict] | None = None
         r = self.registry
         self.messages = Counter(
             "wattleague_ingest_messages", "MQTT messages stored or quarantined", registry=r
@@ -74,6 +84,19 @@ class IngestMetrics:
             "messages received from the broker and not yet stored",
             registry=r,
         )
+        self.store_available = Gauge(
+            "wattleague_ingest_store_available",
+            "1 while the store takes writes; 0 while batches wait unacknowledged for it",
+            registry=r,
+        )
+        self.store_unavailable_seconds = Gauge(
+            "wattleague_ingest_store_unavailable_seconds",
+            "how long the store has refused writes (0 while it takes them) [s]",
+            registry=r,
+        )
+        self.writer_alive = Gauge(
+            "wattleague_ingest_writer_alive", "1 while the writer thread runs", registry=r
+        )
         self.spool_depth = Gauge(
             "wattleague_ingest_spool_depth_batches",
             "batches waiting in the InfluxDB spool (0 for SQLite)",
@@ -85,13 +108,20 @@ class IngestMetrics:
         connected: Callable[[], bool],
         backlog: Callable[[], int],
         spool_depth: Callable[[], int] | None,
+        store_unavailable_s: Callable[[], float] = lambda: 0.0,
+        writer_alive: Callable[[], bool] = lambda: True,
+        health: Callable[[], dict] | None = None,
     ) -> None:
-        """Read these state gauges at scrape time."""
+        """Read these state gauges at scrape time; ``health`` answers ``/healthz``."""
         self.broker_connected.set_function(lambda: 1.0 if connected() else 0.0)
         self.backlog.set_function(lambda: float(backlog()))
         self.spool_depth.set_function(lambda: float(spool_depth()) if spool_depth else 0.0)
+        self.store_available.set_function(lambda: 0.0 if store_unavailable_s() > 0 else 1.0)
+        self.store_unavailable_seconds.set_function(store_unavailable_s)
+        self.writer_alive.set_function(lambda: 1.0 if writer_alive() else 0.0)
+        self._health = health
 
-    def batch_stored(self, messages: list[Message], result: WriteResult, seconds: float) -> None:
+    def batch_stored(self, messages: list[Message], result: Written, seconds: float) -> None:
         self.messages.inc(len(messages))
         self.readings.inc(result.inserted)
         self.duplicates.inc(result.duplicates)
@@ -102,6 +132,8 @@ class IngestMetrics:
         reasons = _Tally(q.reason for m in messages for q in m.rejected)
         if result.conflicts:
             reasons["conflicting_duplicate"] += result.conflicts
+        if result.isolated:
+            reasons["store_rejected"] += result.isolated
         for reason, n in reasons.items():
             self.quarantined.labels(reason).inc(n)
 
@@ -109,9 +141,26 @@ class IngestMetrics:
         self.write_errors.inc()
 
     def serve(self, port: int, host: str = "127.0.0.1"):
-        """Serve ``/metrics`` on ``host:port`` from a daemon thread; returns the server."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        """Serve ``/metrics`` and ``/healthz`` on ``host:port`` from a daemon thread; returns
+        the server (``shutdown()`` stops it)."""
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ, start_response):
+            if environ.get("PATH_INFO") == "/healthz":
+                state = self._health() if self._health else {"status": "ok"}
+                status = "200 OK" if state["status"] == "ok" else "503 Service Unavailable"
+                start_response(status, [("Content-Type", "application/json")])
+                return [orjson.dumps(state)]
+            return metrics_app(environ, start_response)
+
+        server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="ingest-metrics", daemon=True).start()
         return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # scrapes are not news
+        pass
 
 
 def spool_depth_of(store: object) -> Callable[[], int] | None:

@@ -10,6 +10,13 @@ A transaction holds at most ``batch_max`` messages and ``BATCH_MAX_BYTES`` of pa
 backlog of large messages is stored in bounded steps. A payload that makes a decoder raise
 something other than ``DecodeError`` (a decoder bug) is quarantined as ``undecodable`` with the
 error in its detail instead of stopping the writer thread.
+
+No message can block the others: a batch the store refuses is split until the refused
+message is found and quarantined as ``store_rejected`` (``ingest.isolating_write``); the rest
+is stored and everything is acknowledged. Only while the store is unavailable (locked, disk
+full, unreachable) does the worker hold the batch unacknowledged and retry with backoff, up to
+``RETRY_MAX_S`` apart; it logs what to do once a minute, and ``/healthz`` and ``/metrics`` of
+the worker show the state until the store takes writes again.
 """
 
 from __future__ import annotations
@@ -26,9 +33,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest.isolating_write import Item, StoreUnavailable, Written, write_isolating
 from ingest.metrics import IngestMetrics, spool_depth_of
 from ingest.mqtt_url import BrokerAddress
 from ingest.routing import Routing
+from ingest.store.availability import what_to_do
 from ingest.store.base import Message, Rejected, Store
 from ingest.validation import Limits, process_message
 
@@ -38,6 +47,8 @@ SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our queue through a week-long o
 RECEIVE_MAXIMUM = 2000  # MQTT 5: unacknowledged messages the broker may send us
 BATCH_MAX = 2000  # messages per store transaction
 BATCH_MAX_BYTES = 4 << 20  # payload bytes per store transaction (~650 messages of 100 readings)
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0  # backoff while the store is unavailable
+LOG_EVERY_S = 60.0  # while the store is unavailable, say so this often
 
 _Received = tuple[str, bytes, float, int, int]  # topic, payload, receive time [s], mid, qos
 
@@ -67,6 +78,9 @@ class IngestWorker:
         self.receive_maximum = receive_maximum
         self.stats: Counter[str] = Counter()
         self.metrics = metrics
+        self.store_error: str | None = None  # while the store is unavailable: why
+        self.store_unavailable_since_s: float | None = None  # monotonic time it became so
+        self._store_logged_s = 0.0
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # every topic filter granted (SUBACK)
         self._connections = 0
@@ -75,7 +89,14 @@ class IngestWorker:
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         if metrics is not None:
-            metrics.watch(self.connected.is_set, self._queue.qsize, spool_depth_of(store))
+            metrics.watch(
+                self.connected.is_set,
+                self._queue.qsize,
+                spool_depth_of(store),
+                self.store_unavailable_s,
+                self.writer_alive,
+                self.health,
+            )
         self._v5 = protocol == 5
         if self._v5:
             self.client = mqtt.Client(
@@ -129,6 +150,32 @@ class IngestWorker:
 
     def writer_alive(self) -> bool:
         return self._writer.is_alive()
+
+    def store_unavailable_s(self) -> float:
+        """How long the store has been refusing writes [s] (0 while it takes them)."""
+        since = self.store_unavailable_since_s
+        return 0.0 if since is None else time.monotonic() - since
+
+    def health(self) -> dict:
+        """The worker's state for ``/healthz``: ``ok`` only when the writer runs, the store
+        takes writes and the broker is connected."""
+        problems = []
+        if not self.writer_alive():
+            problems.append("writer_stopped")
+        if self.store_error is not None:
+            problems.append("store_unavailable")
+        if not self.connected.is_set():
+            problems.append("broker_disconnected")
+        return {
+            "status": "ok" if not problems else problems[0],
+            "problems": problems,
+            "writer_alive": self.writer_alive(),
+            "store_available": self.store_error is None,
+            "store_error": self.store_error,
+            "store_unavailable_s": round(self.store_unavailable_s(), 3),
+            "broker_connected": self.connected.is_set(),
+            "backlog_messages": self._queue.qsize(),
+        }
 
     def topic_filters(self) -> list[str]:
         topics = self.routing.subscriptions()
@@ -214,30 +261,70 @@ class IngestWorker:
         return batch
 
     def _store_batch(self, batch: list[_Received]) -> None:
-        messages = [
-            self._process(topic, payload, received_s) for topic, payload, received_s, _, _ in batch
+        items: list[Item] = [
+            (self._process(topic, payload, received_s), payload)
+            for topic, payload, received_s, _, _ in batch
         ]
+        started_s = time.perf_counter()
+        written = Written()
+        pending, delay_s = items, RETRY_FIRST_S
         while True:
-            started_s = time.perf_counter()
             try:
-                result = self.store.write(messages)
+                write_isolating(self.store, pending, written)
                 break
-            except Exception:
-                # Not acknowledged: the broker keeps the messages; try again shortly.
-                log.exception("store write failed; retrying in 1 s")
-                if self.metrics is not None:
-                    self.metrics.write_failed()
-                if self._stop.wait(1.0):
+            except StoreUnavailable as exc:
+                # Not acknowledged: the broker keeps the messages not stored yet
+                pending = exc.pending
+                self._store_unavailable(exc.cause, len(pending))
+                if self._stop.wait(delay_s):
                     return
+                delay_s = min(delay_s * 2, RETRY_MAX_S)
+        if self.store_error is not None:
+            log.warning(
+                "the store takes writes again after %.0f s; %d messages stored",
+                self.store_unavailable_s(),
+                len(batch),
+            )
+            self.store_error = self.store_unavailable_since_s = None
+        if written.isolated:
+            log.error(
+                "the store refused %d of %d messages; quarantined as store_rejected",
+                written.isolated,
+                len(batch),
+            )
         for _, _, _, mid, qos in batch:
             if qos > 0:
                 self.client.ack(mid, qos)
         self.stats["messages"] += len(batch)
-        self.stats["readings_stored"] += result.inserted
-        self.stats["duplicates"] += result.duplicates
-        self.stats["quarantined"] += result.quarantined
+        self.stats["readings_stored"] += written.inserted
+        self.stats["duplicates"] += written.duplicates
+        self.stats["quarantined"] += written.quarantined
+        self.stats["store_rejected"] += written.isolated
         if self.metrics is not None:
-            self.metrics.batch_stored(messages, result, time.perf_counter() - started_s)
+            self.metrics.batch_stored(
+                [msg for msg, _ in items], written, time.perf_counter() - started_s
+            )
+
+    def _store_unavailable(self, cause: BaseException, waiting: int) -> None:
+        """Note that the store refuses writes; log it at once, then once a minute."""
+        now = time.monotonic()
+        first = self.store_error is None
+        self.store_error = f"{type(cause).__name__}: {cause}"[:500]
+        if first:
+            self.store_unavailable_since_s = now
+        if self.metrics is not None:
+            self.metrics.write_failed()
+        if first or now - self._store_logged_s >= LOG_EVERY_S:
+            self._store_logged_s = now
+            where = getattr(self.store, "path", None) or type(self.store).__name__
+            log.error(
+                "the store cannot take writes (%s) for %.0f s; %d messages of this batch wait "
+                "unacknowledged at the broker: %s",
+                self.store_error,
+                now - self.store_unavailable_since_s,
+                waiting,
+                what_to_do(cause, str(where)),
+            )
 
     def _process(self, topic: str, payload: bytes, received_s: float) -> Message:
         received_utc = datetime.fromtimestamp(received_s, UTC)

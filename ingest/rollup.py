@@ -107,6 +107,13 @@ def add_chain(
     unique_keys, inverse = np.unique(key, return_inverse=True)
     kwh_sum = np.bincount(inverse, weights=pieces.energy_kwh)
     seconds_sum = np.bincount(inverse, weights=pieces.measured_s)
+    if not (np.isfinite(kwh_sum).all() and np.isfinite(seconds_sum).all()):
+        # validation keeps every value plausible; if one still slips through, the store must
+        # refuse the batch (its writer isolates the message) rather than keep inf or NaN
+        raise ValueError(
+            f"non-finite hourly energy from the {kind} chain of "
+            f"{', '.join(sorted({str(names[c]) for c in meter_code.tolist()}))[:200]}"
+        )
     first = np.zeros(unique_keys.size, dtype=np.int64)
     first[inverse[::-1]] = np.arange(inverse.size)[::-1]
     for j, (e, s) in enumerate(zip(kwh_sum.tolist(), seconds_sum.tolist(), strict=True)):

@@ -222,7 +222,7 @@ def _check(
         limit = (
             f"max_power_w = {meter.max_power_w} of meter {meter.meter_id!r}"
             if meter.max_power_w != MAX_PLAUSIBLE_W
-            else f"{MAX_PLAUSIBLE_W:g} W, the limit for a meter without max_power_w"
+            else f"{MAX_PLAUSIBLE_W / 1e6:g} MW, the limit for a meter without max_power_w"
         )
         return "power_above_max", f"power_w = {reading.power_w} exceeds {limit}"
     if reading.energy_kwh is not None and reading.energy_kwh > MAX_REGISTER_KWH:
