@@ -23,6 +23,8 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from api.app import create_app
 from ingest.decoders.dsmr import crc16_arc
@@ -401,6 +403,159 @@ def test_a_full_disk_loses_nothing_and_recovers_by_itself(
         time.sleep(0.5)
         assert w.stats["messages"] == 1
         assert store.count_readings() == 20 + 60 * 200 + 1
+    finally:
+        w.stop()
+        store.close()
+
+
+# -- a hostile stream: hypothesis mixes attacks with good readings ------------------------------
+
+RUNS = st.sampled_from([" ", "0", "9", "\r", "\r\n", ")(", "*", ".", "(", "\t", "\x00"])
+
+
+@st.composite
+def hostile_han(draw) -> tuple[str, bytes]:
+    """A telegram with a valid CRC whose import power value is flooded, or that repeats a bad
+    OBIS line, or that is over the cap."""
+    run = draw(RUNS) * draw(st.integers(1, 7000))
+    shape = draw(st.sampled_from(["value", "duplicates", "huge", "over-cap", "power"]))
+    if shape == "value":
+        return HAN, telegram("1-0:1.7.0(1" + run + "x*kW)")
+    if shape == "duplicates":
+        n = draw(st.integers(2, 300))
+        return HAN, telegram(*["1-0:1.8.0(abc*kWh)"] * n, "1-0:1.7.0(1.0*kW)")
+    if shape == "huge":
+        return HAN, telegram("1-0:1.8.0(" + "9" * draw(st.integers(310, 5000)) + "*kWh)")
+    if shape == "power":
+        return HAN, telegram(f"1-0:1.7.0({draw(st.integers(10_001, 10**9))}.0*kW)")
+    return HAN, telegram("1-0:1.7.0(1.0*kW)", "0-0:96.13.0(" + run * 2 + "A" * 9000 + ")")
+
+
+EDGE_TIMES = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00-12:00",
+        "9999-12-31T23:59:59-12:00",
+        "9999-12-31T23:59:59+14:00",
+        -0.0,
+        1e20,
+        -1e20,
+        2**63,
+        "1970-01-01T00:00:00Z",
+    ]
+)
+
+
+@st.composite
+def hostile_json(draw) -> tuple[str, bytes]:
+    shape = draw(
+        st.sampled_from(
+            ["bomb", "string", "inf", "1e308", "time", "utf8", "nul", "array", "commas", "cr"]
+        )
+    )
+    ts = NOW_S - 60
+    if shape == "bomb":
+        depth = draw(st.integers(1025, 200_000))
+        return BAD_JSON, b"[" * depth + b"]" * draw(st.integers(0, depth))
+    if shape == "string":
+        key = draw(st.sampled_from(["power_w", "meter", "ts", "energy_kwh"]))
+        body = {"ts": ts, "power_w": 1.0, key: "x" * draw(st.integers(1000, 1_000_000))}
+        return BAD_JSON, orjson.dumps(body)
+    if shape == "inf":
+        return BAD_JSON, b'{"ts": %d, "power_w": 1e%d}' % (ts, draw(st.integers(309, 100_000)))
+    if shape == "1e308":
+        value = draw(st.sampled_from([1.7e308, 1e308, 10_000_001.0]))
+        field = draw(st.sampled_from(["power_w", "energy_kwh"]))
+        return BAD_JSON, orjson.dumps([{"ts": ts + i, field: value} for i in range(3)])
+    if shape == "time":
+        return BAD_JSON, orjson.dumps({"ts": draw(EDGE_TIMES), "power_w": 5.0})
+    if shape == "utf8":
+        return BAD_JSON, orjson.dumps({"ts": ts, "power_w": 1.0})[:-1] + b', "m": "\xff\xfe"}'
+    if shape == "nul":
+        good = orjson.dumps({"ts": ts, "power_w": 1.0})
+        at = draw(st.integers(0, len(good)))
+        return BAD_JSON, good[:at] + b"\x00" + good[at:]
+    if shape == "array":
+        return BAD_JSON, b"[" + b"0," * draw(st.integers(600_000, 1_000_000)) + b"0]"
+    if shape == "commas":
+        return BAD_JSON, b"[" + b"," * draw(st.integers(1, 500_000)) + b"]"
+    return BAD_JSON, b'{"ts": 0,' + b"\r" * draw(st.integers(1, 500_000)) + b'"power_w": 1}'
+
+
+@st.composite
+def hostile_senml(draw) -> tuple[str, bytes]:
+    shape = draw(st.sampled_from(["bn", "version", "records"]))
+    if shape == "bn":
+        bn = b"b" * draw(st.integers(1000, 200_000))
+        n = draw(st.integers(1, 5000))
+        return SENML, b'[{"bn": "' + bn + b'", "bu": "W", "v": 1}' + b',{"v":1}' * n + b"]"
+    if shape == "version":
+        return SENML, b'[{"bver": %d, "u": "W", "v": 1}]' % draw(st.integers(11, 10**9))
+    return SENML, b"[" + b'{"u":"V","v":1},' * draw(st.integers(20_000, 60_000)) + b"{}]"
+
+
+@st.composite
+def hostile_tasmota(draw) -> tuple[str, bytes]:
+    shape = draw(st.sampled_from(["channels", "negative", "nested"]))
+    if shape == "channels":
+        n = draw(st.integers(9000, 200_000))
+        return TASMOTA, b'{"ENERGY": {"Power": [' + b"1," * n + b"1]}}"
+    if shape == "negative":
+        return TASMOTA, orjson.dumps({"ENERGY": {"Total": -draw(st.floats(0.001, 1e300))}})
+    depth = draw(st.integers(900, 1000))  # under orjson's limit: our code must not recurse
+    return TASMOTA, b'{"ENERGY": {"Total": ' + b"[" * depth + b"]" * depth + b"}}"
+
+
+hostile = st.one_of(hostile_han(), hostile_json(), hostile_senml(), hostile_tasmota())
+
+
+def test_a_hostile_stream_costs_only_its_own_quarantine(mosquitto, tmp_path, competition):
+    store = SQLiteStore(tmp_path / "stream.db")
+    w = _worker(mosquitto, store, competition, "hostile-stream")
+    published = good_published = 0
+    hostile_ks: list[int] = []
+    first_good_s = NOW_S - 20 * 86400
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(stream=st.lists(st.tuples(st.booleans(), hostile), min_size=1, max_size=6))
+    @example(stream=[(True, (HAN, telegram("1-0:1.7.0(1" + " " * 7900 + "x*kW)")))])
+    @example(stream=[(False, (BAD_JSON, b"[" * 500_000 + b"]" * 500_000))])
+    def publish(stream: list[tuple[bool, tuple[str, bytes]]]) -> None:
+        nonlocal published, good_published
+        batch = []
+        for with_good, attack in stream:
+            hostile_ks.append(published + len(batch))
+            batch.append(attack)
+            if with_good:
+                batch += _good_messages(first_good_s + 10 * good_published, 1)
+                good_published += 1
+        publish_all(mosquitto.port, batch)
+        published += len(batch)
+        wait_until(lambda: w.stats["messages"] >= published, timeout_s=60)
+        assert w.writer_alive()
+        assert w.stats["internal_errors"] == 0
+
+    try:
+        publish()
+        assert w.stats["messages"] == published
+        # every good reading stored exactly once, nothing of the hostile meters stored
+        series = store.read_series(["good-main", "bad-json", "bad-han", "bad-senml"], 0, 2**40)
+        assert set(series) <= {"good-main"}
+        got = series["good-main"].ts_s.tolist() if "good-main" in series else []
+        assert got == [first_good_s + 10 * i for i in range(good_published)]
+        # every hostile message quarantined with a reason
+        rows = _quarantine(store)
+        quarantined_ks = {(ms - BASE_MS) // STEP_MS for ms, *_ in rows}
+        assert quarantined_ks == set(hostile_ks)
+        assert all(reason and detail for _, _, reason, detail in rows)
+        assert max(len(detail) for *_, detail in rows) <= 2100
+        board = _leaderboard(store, competition)
+        assert {e["site"] for e in board["entries"]} == {"good", "bad"}
     finally:
         w.stop()
         store.close()
