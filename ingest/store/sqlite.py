@@ -26,6 +26,13 @@ from ingest.store.base import (
     WriteResult,
 )
 from ingest.store.conflicts import conflict, same_value
+from ingest.store.sqlite_quarantine import (
+    ensure_quarantine_schema,
+    insert_quarantine,
+    list_quarantine,
+    quarantine_counts,
+    release_quarantine,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -76,16 +83,6 @@ CREATE TABLE IF NOT EXISTS annotation (
     text TEXT NOT NULL,
     author TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY,
-    received_ms INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason, id);
 """
 NEIGHBOUR_LOOKBACK_MS = 400 * 86400 * 1000  # as far as readings are accepted (max age)
 
@@ -102,6 +99,7 @@ class SQLiteStore:
         self._writer = self._connect()
         with self._writer:
             self._writer.executescript(_SCHEMA)
+        ensure_quarantine_schema(self._writer)  # the quarantine's tables, and their migration
         self._token_lock = threading.Lock()
         self._token_conn = self._connect()
 
@@ -139,13 +137,14 @@ class SQLiteStore:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 if release_ids:
-                    cur.executemany(
-                        "DELETE FROM quarantine WHERE id = ?", [(i,) for i in release_ids]
-                    )
+                    release_quarantine(cur, list(release_ids))
                 result = self._write(cur, messages)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk): a ROLLBACK
+                # then would raise and hide the error that says what happened
+                if self._writer.in_transaction:
+                    cur.execute("ROLLBACK")
                 raise
         return result
 
@@ -155,7 +154,8 @@ class SQLiteStore:
         Readings after a meter's latest stored one (the usual case) are new without asking the
         database; only older ones are looked up, one by one.
         """
-        rejected: list[Rejected] = [q for m in messages for q in m.rejected]
+        # the quarantine's entries message by message (a payload is stored once per message)
+        rejected: list[list[Rejected]] = [m.rejected for m in messages if m.rejected]
         temperatures = [(t.station, t.ts_ms, t.temp_c) for m in messages for t in m.temperatures]
         if temperatures:  # a station's reading for the same time again replaces it
             cur.executemany(
@@ -199,13 +199,15 @@ class SQLiteStore:
             elif same_value(stored[0], row[2]) and same_value(stored[1], row[3]):
                 duplicates += 1
             else:
-                rejected.append(conflict(meter, ts_ms, stored, row[2:4], message_of[row[4]]))
+                rejected.append([conflict(meter, ts_ms, stored, row[2:4], message_of[row[4]])])
         for row, _ in seconds:
             first = batch[(row[0], row[1])]
             if same_value(first[2], row[2]) and same_value(first[3], row[3]):
                 duplicates += 1
             else:
-                rejected.append(conflict(row[1], row[0], first[2:4], row[2:4], message_of[row[4]]))
+                rejected.append(
+                    [conflict(row[1], row[0], first[2:4], row[2:4], message_of[row[4]])]
+                )
         # Late readings first, one at a time, so each finds the neighbours stored before it;
         # then the new ones, which extend each chain from its (possibly updated) tail.
         cells = new_cells()
@@ -220,17 +222,11 @@ class SQLiteStore:
         inserted = new_rows + late_rows
         self._save_cells(cur, cells)
         self._save_states(cur, states, inserted, new_tails, message_of)
-        if rejected:
-            cur.executemany(
-                "INSERT INTO quarantine (received_ms, source, topic, reason, detail, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (q.received_ms, q.source, q.topic, q.reason, q.detail, q.payload)
-                    for q in rejected
-                ],
-            )
-        conflicts = sum(1 for q in rejected if q.reason == "conflicting_duplicate")
-        return WriteResult(len(inserted), duplicates, conflicts, len(rejected))
+        quarantined = insert_quarantine(cur, rejected) if rejected else 0
+        conflicts = sum(
+            1 for entries in rejected for q in entries if q.reason == "conflicting_duplicate"
+        )
+        return WriteResult(len(inserted), duplicates, conflicts, quarantined)
 
     def _chain_states(self, cur: sqlite3.Cursor, meters: set[str]) -> dict[str, dict]:
         states: dict[str, dict] = {}
@@ -449,30 +445,12 @@ class SQLiteStore:
         return {m: MeterState(m, ts / 1000.0, rx / 1000.0, p, e) for m, ts, rx, p, e in rows}
 
     def quarantine_counts(self) -> dict[str, int]:
-        rows = (
-            self._reader()
-            .execute("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY reason")
-            .fetchall()
-        )
-        return dict(rows)
+        return quarantine_counts(self._reader())
 
     def list_quarantine(
         self, limit: int = 100, reason: str | None = None, ids: list[int] | None = None
     ) -> list[dict]:
-        sql = "SELECT id, received_ms, source, topic, reason, detail, payload FROM quarantine"
-        where, args = [], []
-        if reason is not None:
-            where.append("reason = ?")
-            args.append(reason)
-        if ids is not None:
-            where.append(f"id IN ({','.join('?' * len(ids))})")
-            args.extend(ids)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        rows = self._reader().execute(sql, (*args, limit)).fetchall()
-        keys = ("id", "received_ms", "source", "topic", "reason", "detail", "payload")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return list_quarantine(self._reader(), limit, reason, ids)
 
     def add_annotation(
         self, competition: str, site: str, ts_ms: int, text: str, author: str
@@ -594,7 +572,10 @@ class SQLiteStore:
                 self._restate(cur, meter_id)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk): a ROLLBACK
+                # then would raise and hide the error that says what happened
+                if self._writer.in_transaction:
+                    cur.execute("ROLLBACK")
                 raise
         return removed
 
