@@ -10,7 +10,9 @@ Schema (all times UTC; the README has the table for Grafana users):
   ``sum(kwh) GROUP BY time(1h)``. A late reading that splits an interval overwrites the old
   pieces with zeros (same series and time) and adds the new ones, so sums stay exact.
 - ``quarantine`` — tag ``reason``; fields ``detail``, ``topic``, ``source``, ``payload_b64``,
-  ``received_ms``; time = receive time in ns plus a sequence number (the entry's id).
+  ``received_ms``, ``payload_bytes`` (int, the whole payload's length), ``payload_sha256``;
+  time = receive time in ns plus a sequence number (the entry's id). A payload is stored once
+  per message and cut at ``QUARANTINE_PAYLOAD_MAX_BYTES`` (``quarantine_rows``).
 
 When InfluxDB cannot be reached or answers 5xx (after retries), batches go to a durable local
 spool and are replayed in order, by a background thread, once it answers again. A 4xx answer
@@ -62,6 +64,7 @@ from ingest.store.line_protocol import (
     string_field,
     tag_value,
 )
+from ingest.store.quarantine_rows import payload_truncated, quarantine_rows
 from ingest.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ class _Plan:
     """What one batch writes (``InfluxStore._plan``)."""
 
     result: WriteResult
-    rejected: list[Rejected]  # to the quarantine
+    rejected: list[list[Rejected]]  # to the quarantine, message by message
     new: dict[str, list[tuple]]  # meter -> rows after its tail, in time order
     reading_lines: dict[str, list[str]]  # meter -> the lines of those rows, if encoded yet
     late_rows: list[tuple]  # rows before their meter's tail, not stored yet
@@ -224,7 +227,7 @@ class InfluxStore:
                 )
             self._take_marker()  # the marker below covers it
             self.http.write(
-                [_marker_line(result.inserted + len(rejected), time.time_ns(), plan.since_ms)],
+                [_marker_line(result.inserted + result.quarantined, time.time_ns(), plan.since_ms)],
                 precision="ns",
             )
         else:
@@ -296,16 +299,22 @@ class InfluxStore:
         payload = repr(readings).encode()
         self._write_quarantine(
             [
-                *msg.rejected,
-                Rejected("store_rejected", why, msg.topic, payload, msg.received_ms, msg.source),
+                [
+                    *msg.rejected,
+                    Rejected(
+                        "store_rejected", why, msg.topic, payload, msg.received_ms, msg.source
+                    ),
+                ]
             ]
         )
         return WriteResult(0, 0, 0, len(msg.rejected) + 1)
 
     def _write_quarantine(
-        self, rejected: list[Rejected], avoid: frozenset[int] = frozenset()
+        self, rejected: list[list[Rejected]], avoid: frozenset[int] = frozenset()
     ) -> None:
-        if not rejected:
+        """Write the rejected entries of each message (a list per message) to the quarantine."""
+        rows = quarantine_rows(rejected)
+        if not rows:
             return
 
         def new_id(received_ms: int) -> int:
@@ -324,17 +333,19 @@ class InfluxStore:
                     "source": q.source,
                     "payload_b64": base64.b64encode(q.payload).decode(),
                     "received_ms": int(q.received_ms),
+                    "payload_bytes": q.payload_bytes,
+                    "payload_sha256": q.payload_sha256,
                 },
                 new_id(q.received_ms),
             )
-            for q in rejected
+            for q in rows
         ]
         self.http.write(lines, precision="ns")
 
     def _plan(self, messages: list[Message]) -> _Plan:
         """Work out what to write: the result, what to quarantine, the new readings (after their
         meter's tail) with their lines, and the energy lines of late readings."""
-        rejected = [q for m in messages for q in m.rejected]
+        rejected = [m.rejected for m in messages if m.rejected]
         # the server looks the tails up while this thread sorts the batch and encodes the
         # first request's reading lines (as if every reading were new: the common case)
         first_ms: dict[str, int] = {}
@@ -389,12 +400,12 @@ class InfluxStore:
                 elif same_value(stored[0], row[2]) and same_value(stored[1], row[3]):
                     duplicates += 1
                 else:
-                    rejected.append(conflict(meter, row[0], stored, row[2:4], row[4]))
+                    rejected.append([conflict(meter, row[0], stored, row[2:4], row[4])])
         for row, first in extra:
             if same_value(first[2], row[2]) and same_value(first[3], row[3]):
                 duplicates += 1
             else:
-                rejected.append(conflict(row[1], row[0], first[2:4], row[2:4], row[4]))
+                rejected.append([conflict(row[1], row[0], first[2:4], row[2:4], row[4])])
         late_energy_lines: list[str] = []
         since_ms = NO_CHANGE_MS
         overlay: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
@@ -408,9 +419,9 @@ class InfluxStore:
                 since_ms, rows[0][0], *(tail[k][0] for k in ("reg", "pow") if tail.get(k))
             )
         inserted = sum(len(rows) for rows in new.values()) + len(late_rows)
-        conflicts = sum(1 for q in rejected if q.reason == "conflicting_duplicate")
+        conflicts = sum(1 for e in rejected for q in e if q.reason == "conflicting_duplicate")
         return _Plan(
-            WriteResult(inserted, duplicates, conflicts, len(rejected)),
+            WriteResult(inserted, duplicates, conflicts, sum(len(e) for e in rejected)),
             rejected,
             new,
             reading_lines,
@@ -713,7 +724,7 @@ class InfluxStore:
         (result,) = self.http.query(
             f'SELECT * FROM "quarantine"{where} ORDER BY time DESC LIMIT {int(limit)}', epoch="ns"
         )
-        return [
+        entries = [
             {
                 "id": int(row["time"]),
                 "received_ms": int(row["received_ms"]),
@@ -722,9 +733,15 @@ class InfluxStore:
                 "reason": decode_tag(row["reason"]),
                 "detail": decode_text(row["detail"]),
                 "payload": base64.b64decode(row["payload_b64"] or ""),
+                # absent (None) in entries written before lengths were recorded
+                "payload_bytes": row.get("payload_bytes"),
+                "payload_sha256": row.get("payload_sha256"),
             }
             for _, row in series_rows(result)
         ]
+        for entry in entries:
+            entry["payload_truncated"] = payload_truncated(entry["payload"], entry["payload_bytes"])
+        return entries
 
     def add_annotation(
         self, competition: str, site: str, ts_ms: int, text: str, author: str

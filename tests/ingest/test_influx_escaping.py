@@ -9,6 +9,8 @@ read_hourly / list_quarantine unchanged, and nothing but the intended points exi
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -185,6 +187,9 @@ def _check_exactly_what_was_written(
         "reason": reason,
         "detail": detail,
         "payload": payload,
+        "payload_bytes": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_truncated": False,
     }
     assert store.list_quarantine(reason=reason) == [row]
     assert store.list_quarantine(ids=[row["id"]]) == [row]

@@ -4,6 +4,8 @@ to the SQLite store's for the same readings."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import random
 import time
@@ -147,6 +149,9 @@ def test_quarantine_round_trip_by_reason_and_ids(store):
         "reason": "undecodable",
         "detail": "not JSON",
         "payload": b"\xff\x00{",
+        "payload_bytes": 3,
+        "payload_sha256": hashlib.sha256(b"\xff\x00{").hexdigest(),
+        "payload_truncated": False,
     }
     assert by_detail["no meter on x/y"]["source"] == "http"
     assert len({r["id"] for r in rows}) == 3
@@ -174,6 +179,49 @@ def test_release_ids_remove_quarantine_entries_with_the_write(store):
     result = store.write([_msg(("m", T0 * 1000, 1.0, None))], release_ids=[entry["id"]])
     assert result.inserted == 1
     assert store.list_quarantine() == [] and store.quarantine_counts() == {}
+
+
+def test_a_1mb_message_with_many_bad_readings_stores_its_payload_once_and_cut(store, influxd):
+    payload = b'[{"meter": "nobody", "ts": 1300000000, "power_w": 1}' + b" " * (10**6 - 53) + b"]"
+    bad = [Rejected("unknown_meter", f"reading[{i}]", "a/b", payload, 5_000) for i in range(500)]
+    result = store.write([Message("a/b", 5_000, "mqtt", rejected=bad)])
+    assert result.quarantined == 500
+    assert store.quarantine_counts() == {"unknown_meter": 500}
+    entries = store.list_quarantine(limit=1_000)
+    holders = [e for e in entries if e["payload"]]
+    assert [(e["detail"], e["payload"]) for e in holders] == [("reading[0]", payload[:65536])]
+    sha = hashlib.sha256(payload).hexdigest()
+    assert {(e["payload_bytes"], e["payload_sha256"], e["payload_truncated"]) for e in entries} == {
+        (10**6, sha, True)
+    }
+    # what InfluxDB holds: one base64 payload of 64 KiB, not 500 of 1 MB
+    (answer,) = influxd.query(store.target.database, 'SELECT "payload_b64" FROM "quarantine"')
+    stored = [row[1] for row in answer["series"][0]["values"]]
+    assert sorted(len(b) for b in stored)[-2:] == [0, len(base64.b64encode(payload[:65536]))]
+
+
+def test_entries_written_before_payload_lengths_were_recorded_still_list(store, influxd):
+    db = store.target.database
+    influxd.create_database(db)
+    old = base64.b64encode(b"{oops").decode()
+    line = (
+        f'quarantine,reason=undecodable detail="old",topic="a/b",source="mqtt",'
+        f'payload_b64="{old}",received_ms=2i 2000000000'
+    )
+    assert influxd.write_lines(db, line, precision="ns").status_code == 204
+    (entry,) = store.list_quarantine()  # the measurement has no such fields yet
+    assert (entry["payload_bytes"], entry["payload_sha256"], entry["payload_truncated"]) == (
+        None,
+        None,
+        False,
+    )
+    store.write([Message("a/b", 1, rejected=[Rejected("undecodable", "new", "a/b", b"{", 1)])])
+    entries = {e["detail"]: e for e in store.list_quarantine()}
+    assert entries["old"]["payload"] == b"{oops"
+    assert (entries["old"]["payload_bytes"], entries["old"]["payload_sha256"]) == (None, None)
+    assert not entries["old"]["payload_truncated"]
+    assert entries["new"]["payload_bytes"] == 1
+    assert store.quarantine_counts() == {"undecodable": 2}
 
 
 def test_reprocessing_in_another_process_keeps_a_message_that_is_quarantined_again(
