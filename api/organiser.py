@@ -170,6 +170,9 @@ def organiser_router(
                         "reason": r["reason"],
                         "detail": r["detail"],
                         **_payload_view(r["payload"]),
+                        "payload_bytes": r["payload_bytes"],
+                        "payload_sha256": r["payload_sha256"],
+                        "payload_truncated": r["payload_truncated"],
                     }
                     for r in rows
                 ],
@@ -185,8 +188,10 @@ def organiser_router(
         rows = store.list_quarantine(limit=10_000, reason=body.reason, ids=body.ids)
         messages, release, skipped = [], [], 0
         for r in rows:
-            if not r["payload"]:
-                skipped += 1  # a conflicting duplicate: nothing to decode again
+            # nothing to decode again: a conflicting duplicate (no payload), or an entry that
+            # holds only part of its payload (cut at the limit, or kept with another entry)
+            if not r["payload"] or r["payload_truncated"]:
+                skipped += 1
                 continue
             received = datetime.fromtimestamp(r["received_ms"] / 1e3, UTC)
             from_http = r["source"].startswith("http")

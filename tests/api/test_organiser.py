@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import orjson
 import pytest
@@ -15,6 +16,16 @@ from scoring.competition_file import parse_competition
 from tests.fixtures import COMPETITION_TOML, NOW, competition, seed
 
 TOKEN = "s3cret-organiser-token"
+# the site the competition file lacked: with it, its meter's quarantined readings can be stored
+DELTA_SITE = """
+[[site]]
+id = "delta"
+municipality = "Delta kommun"
+name = "Delta kommunhus"
+area_m2 = 800
+  [[site.meter]]
+  id = "delta-main"
+"""
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -148,19 +159,7 @@ def test_reprocessing_after_the_config_is_fixed_stores_what_was_quarantined(stor
             "/api/quarantine/reprocess", json={"reason": "unknown_meter"}, headers=AUTH
         ).json()
         assert still["stored"] == 0 and still["quarantined_again"] == 1
-    fixed = parse_competition(
-        COMPETITION_TOML
-        + """
-[[site]]
-id = "delta"
-municipality = "Delta kommun"
-name = "Delta kommunhus"
-area_m2 = 800
-  [[site.meter]]
-  id = "delta-main"
-"""
-    )
-    with _client(store, fixed) as client:
+    with _client(store, parse_competition(COMPETITION_TOML + DELTA_SITE)) as client:
         done = client.post(
             "/api/quarantine/reprocess", json={"reason": "unknown_meter"}, headers=AUTH
         ).json()
@@ -173,6 +172,48 @@ area_m2 = 800
         }
         assert client.get("/api/quarantine", headers=AUTH).json()["counts"] == {}
     assert store.meter_states()["delta-main"].power_w == 700
+
+
+def test_reprocessing_skips_entries_that_hold_part_of_their_payload(store):
+    def body(n: int) -> bytes:
+        t = NOW.timestamp()
+        return orjson.dumps(
+            [{"meter": "delta-main", "ts": t - 10 * i, "power_w": 7} for i in range(n)]
+        )
+
+    big, small = body(2_000), body(3)
+    assert len(big) > 64 * 1024
+    with _client(store) as client:
+        client.post("/api/readings", content=big, headers=AUTH)
+        client.post("/api/readings", content=small, headers=AUTH)
+        listing = client.get("/api/quarantine?limit=1000", headers=AUTH).json()
+    entries = listing["entries"]
+    assert set(listing["counts"]) == {"unknown_meter"} and len(entries) > 4
+    assert listing["counts"]["unknown_meter"] == len(entries)
+    # the small message's three entries: the first holds its payload, the others share it
+    assert [e["payload"] for e in entries[2::-1]] == [small.decode(), "", ""]
+    assert [e["payload_truncated"] for e in entries[2::-1]] == [False, True, True]
+    assert {(e["payload_bytes"], e["payload_sha256"]) for e in entries[:3]} == {
+        (len(small), hashlib.sha256(small).hexdigest())
+    }
+    # the big one's first entry holds its first 64 KiB
+    assert entries[-1]["payload"] == big[: 64 * 1024].decode()
+    assert entries[-1]["payload_truncated"] and entries[-1]["payload_bytes"] == len(big)
+    assert all(e["payload"] == "" for e in entries[3:-1])
+
+    with _client(store, parse_competition(COMPETITION_TOML + DELTA_SITE)) as client:
+        done = client.post(
+            "/api/quarantine/reprocess", json={"reason": "unknown_meter"}, headers=AUTH
+        ).json()
+    # only the small message can be decoded again: its first entry holds all of it
+    assert done == {
+        "reprocessed": 1,
+        "stored": 3,
+        "duplicates": 0,
+        "quarantined_again": 0,
+        "skipped": len(entries) - 1,
+    }
+    assert len(store.read_series(["delta-main"], 0, 2e9)["delta-main"].ts_s) == 3
 
 
 def test_reprocess_needs_ids_or_reason(store):
