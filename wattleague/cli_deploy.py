@@ -135,26 +135,29 @@ def restore_cmd(backup_file, store, force) -> None:
 
 
 @deploy.command("prune")
-@settings_options("store", "retention_days", "max_age_days")
-@click.option(
-    "--quarantine-days",
-    default=0.0,
-    show_default=True,
-    help="Also drop quarantine entries received longer ago than this (0: keep) [days].",
-)
+@settings_options("store", "retention_days", "max_age_days", "quarantine_days")
 def prune_cmd(store, retention_days, max_age_days, quarantine_days) -> None:
-    """Drop raw readings older than --retention-days; hourly energy and scores stay."""
+    """Drop raw readings older than --retention-days (hourly energy and scores stay) and
+    quarantine entries older than --quarantine-days (the counts per reason stay)."""
     from ingest.store.sqlite_maintenance import MaintenanceError, prune_readings
 
     path = _sqlite_path(store)
     if quarantine_days < 0:
-        raise click.BadParameter("must be >= 0", param_hint="--quarantine-days")
+        raise click.BadParameter(
+            f"must be >= 0 (0 keeps every entry), got {quarantine_days:g}",
+            param_hint=SETTINGS["quarantine_days"].flag,
+        )
     if retention_days <= 0:
         click.echo(
             f"retention is off ({SETTINGS['retention_days'].flag} 0): no readings pruned",
             err=True,
         )
         if not quarantine_days:
+            click.echo(
+                f"quarantine retention is off ({SETTINGS['quarantine_days'].flag} 0): "
+                "no quarantine entries pruned",
+                err=True,
+            )
             return
     now_ms = int(time.time() * 1000)
     try:
@@ -171,7 +174,12 @@ def prune_cmd(store, retention_days, max_age_days, quarantine_days) -> None:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     kept = f"older than {retention_days:g} days" if retention_days > 0 else "(retention off)"
+    quarantine = (
+        f"{result.quarantine} quarantine entries older than {quarantine_days:g} days"
+        if quarantine_days
+        else f"no quarantine entries ({SETTINGS['quarantine_days'].flag} 0)"
+    )
     click.echo(
-        f"pruned {result.readings} readings, {result.messages} messages {kept}, "
-        f"{result.quarantine} quarantine entries older than {quarantine_days:g} days from {path}"
+        f"pruned {result.readings} readings, {result.messages} messages {kept}, {quarantine} "
+        f"from {path}"
     )

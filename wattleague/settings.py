@@ -97,6 +97,16 @@ SETTINGS: dict[str, Setting] = {
             "(0: keep forever) [days]",
             "WATTLEAGUE_RETENTION_DAYS",
         ),
+        # 90 days: a season's competition (the example runs three months) and the time to fix
+        # the competition file and reprocess what it quarantined, while a meter's flood of bad
+        # messages leaves the disk within a quarter
+        Setting(
+            "quarantine_days",
+            90.0,
+            "deploy prune: drop quarantine entries received longer ago than this; the counts "
+            "per reason stay (0: keep every entry) [days]",
+            "WATTLEAGUE_QUARANTINE_DAYS",
+        ),
     ]
 }
 
