@@ -139,13 +139,16 @@ class Store(Protocol):
         """Latest reading per meter."""
 
     def quarantine_counts(self) -> dict[str, int]:
-        """Number of quarantined messages per reason."""
+        """Number of quarantine entries per reason, less those released by reprocessing
+        (SQLite keeps counting entries its retention dropped)."""
 
     def list_quarantine(
         self, limit: int = 100, reason: str | None = None, ids: list[int] | None = None
     ) -> list[dict]:
-        """Most recent quarantined messages first (keys: id, received_ms, source, topic,
-        reason, detail, payload)."""
+        """Most recent quarantine entries first (keys: id, received_ms, source, topic,
+        reason, detail, payload, payload_bytes, payload_sha256, payload_truncated; see
+        ``ingest/store/quarantine_rows.py``: the payload may be cut, or kept with another
+        entry of its message, and the lengths are None where they were not recorded)."""
 
     def change_token(self) -> int:
         """A number that changes whenever anything was written (by any process)."""
