@@ -21,11 +21,12 @@ from typing import NamedTuple
 
 from ingest.store.base import Rejected
 
-# Of a payload, the first this many bytes are kept [bytes]. Meter messages are far smaller (a
-# DSMR telegram is at most 8 KiB, a Shelly or Tasmota status a few KiB, 64 KiB holds ~1,000
-# readings of the project's JSON), so they stay whole and can be reprocessed; the broker lets
-# a client send up to 1 MiB (max_packet_size), so a flood of the largest messages stores 16x
-# less, and 64 KiB of a larger one is still enough to see what is wrong with it.
+# Of a payload, the first this many bytes are kept [bytes]. Meter messages are smaller (the
+# decoders' caps: DSMR 8 KiB, Tasmota 16 KiB, Shelly 64 KiB; 64 KiB holds ~1,000 readings of
+# the project's JSON), so they stay whole and can be reprocessed; only batches of SenML (cap
+# 256 KiB) or JSON (cap 1 MiB) above it are cut, and cannot be. The broker lets a client send
+# a little over 1 MiB (max_packet_size), so a flood of the largest messages stores 17x less,
+# and 64 KiB of a larger one is still enough to see what is wrong with it.
 QUARANTINE_PAYLOAD_MAX_BYTES = 64 * 1024
 # Of a detail, at most this many characters are kept, the note of the full length included.
 # Details quote values from the payload, so their length is the sender's to choose. Validation
