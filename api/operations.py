@@ -143,7 +143,8 @@ class _AppCollector:
             return
         quarantine = GaugeMetricFamily(
             "wattleague_quarantine_messages",
-            "quarantined entries in the store, by reason",
+            "quarantine entries by reason, less those reprocessed (SQLite: entries retention "
+            "dropped still count)",
             labels=["reason"],
         )
         for reason, n in ctx.store.quarantine_counts().items():
