@@ -76,7 +76,14 @@ def organiser_router(
             raise APIError(413, "too_large", f"body over {MAX_BODY_BYTES} bytes; split it")
         received = datetime.fromtimestamp(clock(), UTC)
         msg = process_message(
-            HTTP_TOPIC, body, received, routing, limits, source=f"http:{who}", by_topic=False
+            HTTP_TOPIC,
+            body,
+            received,
+            routing,
+            limits,
+            source=f"http:{who}",
+            by_topic=False,
+            max_payload_bytes=MAX_BODY_BYTES,  # a bulk upload, not one meter message
         )
         result = store.write([msg])
         rejected = [{"reason": q.reason, "detail": q.detail} for q in msg.rejected]
@@ -204,6 +211,7 @@ def organiser_router(
                     limits,
                     source=r["source"],
                     by_topic=not from_http,
+                    max_payload_bytes=MAX_BODY_BYTES if from_http else None,
                 )
             )
             release.append(r["id"])

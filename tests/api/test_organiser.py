@@ -145,7 +145,7 @@ def test_oversized_body_is_refused(store):
 def test_binary_payloads_are_listed_as_base64(store):
     with _client(store) as client:
         client.post("/api/readings", content=b"\xff\xfe\x00", headers=AUTH)
-        (entry,) = client.get("/api/quarantine?reason=undecodable", headers=AUTH).json()["entries"]
+        (entry,) = client.get("/api/quarantine?reason=bad_encoding", headers=AUTH).json()["entries"]
     assert entry["payload_encoding"] == "base64"
     assert base64.b64decode(entry["payload"]) == b"\xff\xfe\x00"
 
@@ -291,3 +291,18 @@ def test_bad_annotations_are_4xx(store, path, body, status):
     with _client(store) as client:
         assert client.post(path, json=body, headers=AUTH).status_code == status
         assert client.post(path, json=body).status_code in (401, 404)
+
+
+def test_a_bulk_upload_larger_than_one_meter_message_is_stored(store):
+    """HTTP bodies have their own limit (4 MB), above the 1 MiB cap of one MQTT message."""
+    start = int(NOW.timestamp()) - 40_000
+    readings = [
+        {"meter": "alfa-main", "ts": start + i + 0.5, "power_w": 1000.0 + i / 1000}
+        for i in range(30_000)
+    ]
+    body = orjson.dumps(readings)
+    assert 1 << 20 < len(body) < 4 << 20
+    with _client(store) as client:
+        response = client.post("/api/readings", content=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == 30_000
