@@ -35,7 +35,7 @@ from ingest.decoders.values import energy_register, import_power, load_json, num
 from ingest.readings import DecodeError, Reading
 
 # NotifyFullStatus of a Pro 4PM or Pro 3EM (every component, wifi, cloud, sys) is 3-8 KB.
-MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_PAYLOAD_BYTES = 32 * 1024
 NOTIFY_METHODS = ("NotifyStatus", "NotifyFullStatus")
 # component type → (channel type, power key, energy key); energy in Wh
 _EM_TYPES = {

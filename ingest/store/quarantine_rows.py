@@ -10,7 +10,7 @@ reading's detail come from whoever sent it. What is stored per message is bounde
   (``payload_sha256``, hex), so a cut or shared payload can still be recognised;
 - a detail longer than ``QUARANTINE_DETAIL_MAX_CHARS`` is cut, with a note of its full length.
 
-So a 1 MB message with 10,000 rejected readings stores 64 KiB of payload, not 10 GB.
+So a 1 MB message with 10,000 rejected readings stores 48 KiB of payload, not 10 GB.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from typing import NamedTuple
 from ingest.store.base import Rejected
 
 # Of a payload, the first this many bytes are kept [bytes]. Meter messages are smaller (the
-# decoders' caps: DSMR 8 KiB, Tasmota 16 KiB, Shelly 64 KiB; 64 KiB holds ~1,000 readings of
+# decoders' caps: DSMR 8 KiB, Tasmota 16 KiB, Shelly 32 KiB; 48 KiB holds ~1,000 readings of
 # the project's JSON), so they stay whole and can be reprocessed; only batches of SenML (cap
 # 256 KiB) or JSON (cap 1 MiB) above it are cut, and cannot be. The broker lets a client send
-# a little over 1 MiB (max_packet_size), so a flood of the largest messages stores 17x less,
-# and 64 KiB of a larger one is still enough to see what is wrong with it.
-QUARANTINE_PAYLOAD_MAX_BYTES = 64 * 1024
+# a little over 1 MiB (max_packet_size), so a flood of the largest messages stores 22x less,
+# and 48 KiB of a larger one is still enough to see what is wrong with it. In base64 (the
+# InfluxDB store) 48 KiB is 64 KiB, InfluxDB's documented limit for a string field.
+QUARANTINE_PAYLOAD_MAX_BYTES = 48 * 1024
 # Of a detail, at most this many characters are kept, the note of the full length included.
 # Details quote values from the payload, so their length is the sender's to choose. Validation
 # cuts its details at 2,000 characters (plus a note); this is the store's own bound, twice

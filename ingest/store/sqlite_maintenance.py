@@ -29,7 +29,7 @@ from ingest.store.sqlite_quarantine import ensure_quarantine_schema
 STORE_TABLES = {"messages", "readings", "meter_state", "hourly", "quarantine"}
 PRUNE_STEP_MS = 86_400_000  # one day of readings per transaction: short write locks
 PAGES_PER_STEP = 1024  # backup in steps, so a large copy lets writers in between
-# quarantine entries dropped per transaction: with at most 64 KiB of payload each, a step
+# quarantine entries dropped per transaction: with at most 48 KiB of payload each, a step
 # frees at most 32 MiB of pages (about 0.1 s measured on a test VM), so ingest's
 # transactions get the write lock in between
 QUARANTINE_PRUNE_STEP = 500

@@ -189,15 +189,15 @@ def test_a_1mb_message_with_many_bad_readings_stores_its_payload_once_and_cut(st
     assert store.quarantine_counts() == {"unknown_meter": 500}
     entries = store.list_quarantine(limit=1_000)
     holders = [e for e in entries if e["payload"]]
-    assert [(e["detail"], e["payload"]) for e in holders] == [("reading[0]", payload[:65536])]
+    assert [(e["detail"], e["payload"]) for e in holders] == [("reading[0]", payload[:49152])]
     sha = hashlib.sha256(payload).hexdigest()
     assert {(e["payload_bytes"], e["payload_sha256"], e["payload_truncated"]) for e in entries} == {
         (10**6, sha, True)
     }
-    # what InfluxDB holds: one base64 payload of 64 KiB, not 500 of 1 MB
+    # what InfluxDB holds: one base64 payload of 48 KiB, not 500 of 1 MB
     (answer,) = influxd.query(store.target.database, 'SELECT "payload_b64" FROM "quarantine"')
     stored = [row[1] for row in answer["series"][0]["values"]]
-    assert sorted(len(b) for b in stored)[-2:] == [0, len(base64.b64encode(payload[:65536]))]
+    assert sorted(len(b) for b in stored)[-2:] == [0, len(base64.b64encode(payload[:49152]))]
 
 
 def test_entries_written_before_payload_lengths_were_recorded_still_list(store, influxd):

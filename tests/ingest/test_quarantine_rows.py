@@ -25,12 +25,12 @@ def test_a_big_message_with_many_bad_readings_stores_its_payload_once_and_cut():
     rows = quarantine_rows([entries])
     assert len(rows) == 10_000
     assert rows[0].payload == payload[:QUARANTINE_PAYLOAD_MAX_BYTES]
-    assert QUARANTINE_PAYLOAD_MAX_BYTES == 64 * 1024
+    assert QUARANTINE_PAYLOAD_MAX_BYTES == 48 * 1024
     assert all(r.payload == b"" for r in rows[1:])
     assert {(r.payload_bytes, r.payload_sha256) for r in rows} == {
         (MB, hashlib.sha256(payload).hexdigest())
     }
-    assert sum(len(r.payload) for r in rows) == 64 * 1024
+    assert sum(len(r.payload) for r in rows) == 48 * 1024
     assert [r.detail for r in rows[:2]] == ["reading[0]", "reading[1]"]
 
 
