@@ -31,10 +31,14 @@ def split_rows(text: str) -> list[tuple[int, list[str]]]:
     counts = {sep: sum(ln.count(sep) for ln in sample) for sep in (";", "\t", ",")}
     sep = ";" if counts[";"] else ("\t" if counts["\t"] else ",")
     out = []
-    for number, cells in enumerate(csv.reader(lines, delimiter=sep), start=1):
-        cells = [c.strip().strip("\ufeff") for c in cells]
-        if any(cells):
-            out.append((number, cells))
+    reader = csv.reader(lines, delimiter=sep)
+    try:
+        for number, cells in enumerate(reader, start=1):
+            cells = [c.strip().strip("\ufeff") for c in cells]
+            if any(cells):
+                out.append((number, cells))
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB field limit
+        raise UnreadableFile(f"line {reader.line_num}: {exc}") from None
     return out
 
 

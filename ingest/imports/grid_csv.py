@@ -40,7 +40,12 @@ _VALUE = (
 )
 
 
+MAX_HEADER_CHARS = 200
+
+
 def _name(cell: str) -> str:
+    # a header name is short; cut before the lazy patterns, which are quadratic in a long cell
+    cell = cell[:MAX_HEADER_CHARS]
     return re.sub(r"\s+", " ", re.sub(r"\(.*?\)|\[.*?\]", "", cell)).strip().lower().rstrip(":")
 
 

@@ -119,6 +119,11 @@ def _period(text: str) -> tuple[datetime, datetime | None]:
     ``2010-10-31 01:00 - 2010-10-31 02:00`` or ``… 01:00 - 02:00``, or one date or time stamp
     (its length is the file's step)."""
     s = text.strip()
+    if len(s) > MAX_PERIOD_CHARS:  # before the patterns below, which are not linear in it
+        raise ValueError(
+            f"a period of {len(s):,} characters; a period such as "
+            "'2010-10-31 01:00 - 2010-10-31 02:00' has under 50"
+        )
     month = _MONTH.fullmatch(s)
     if month:
         first = datetime(int(month.group(1)), int(month.group(2)), 1)
@@ -136,6 +141,7 @@ def _period(text: str) -> tuple[datetime, datetime | None]:
     return start, end
 
 
+MAX_PERIOD_CHARS = 100
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 _RANGE_SEP = re.compile(r"\s+[-–—]\s+|\s*(?:--|–|—)\s*")
 
