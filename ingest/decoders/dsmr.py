@@ -71,7 +71,7 @@ def crc16_arc(data: bytes) -> int:
 
 _HEADER = re.compile(r"/[A-Za-z]{3}\S")
 _CRC_FIELD = re.compile(rb"([0-9A-Fa-f]{1,4})\s*")
-_LINE = re.compile(r"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3})(?:\.255)?((?:\([^()]*\))+)")
+_OBIS = re.compile(r"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3})(?:\.255)?")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _UNIT = re.compile(r"[A-Za-z0-9]*")
 _TIME = re.compile(r"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SWsw]?)")
@@ -79,6 +79,23 @@ _ENERGY_UNITS = {"kwh": 1.0, "wh": 0.001}  # → kWh
 _POWER_UNITS = {"kw": 1000.0, "w": 1.0}  # → W
 IMPORT_ENERGY, IMPORT_POWER, CLOCK = "1-0:1.8.0", "1-0:1.7.0", "0-0:1.0.0"
 _TARIFF = re.compile(r"1-0:1\.8\.[1-9]")
+
+
+def _register(line: str) -> tuple[str, list[str]] | None:
+    """(OBIS code, its values) of a data line ``OBIS(v1)(v2)...``, None for any other line.
+
+    Split by hand: a pattern for the repeated groups would nest unbounded repeats.
+    """
+    match = _OBIS.match(line)
+    if match is None:
+        return None
+    rest = line[match.end() :]
+    if len(rest) < 2 or rest[0] != "(" or rest[-1] != ")":
+        return None
+    values = rest[1:-1].split(")(")
+    if any("(" in v or ")" in v for v in values):
+        return None
+    return match.group(1), values
 
 
 def _check_crc(body: bytes, field: bytes) -> None:
@@ -210,10 +227,9 @@ def decode_dsmr(
         )
     registers: dict[str, list[str]] = {}
     for line in lines[1:]:
-        match = _LINE.fullmatch(line.strip())
-        if match:  # other lines (empty, text, malformed registers nobody reads) are skipped
-            obis, groups = match.groups()
-            registers.setdefault(obis, groups[1:-1].split(")("))
+        register = _register(line.strip())
+        if register:  # other lines (empty, text, malformed registers nobody reads) are skipped
+            registers.setdefault(*register)
     energy_kwh = power_w = None
     if IMPORT_ENERGY in registers:
         energy_kwh = _quantity(registers, IMPORT_ENERGY, _ENERGY_UNITS)

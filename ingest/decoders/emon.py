@@ -28,7 +28,9 @@ from ingest.readings import DecodeError, Reading
 # One value per topic is a few bytes; a node's JSON object of inputs is under 1 KB.
 MAX_PAYLOAD_BYTES = 4 * 1024
 _INPUT = re.compile(r"(?i)(p|power|e|energy)([0-9]{1,2})")
-_BARE_NUMBER = re.compile(rb"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_BARE_NUMBER = re.compile(
+    rb"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+)  # of the stripped payload
 
 
 def _input(name: str) -> tuple[str, str] | None:
@@ -57,7 +59,7 @@ def _bare(payload: bytes, topic: str, received: datetime) -> list[Reading]:
         )
     if not payload.strip():
         raise DecodeError("empty", f"{name}: empty payload; expected a number")
-    if _BARE_NUMBER.fullmatch(payload) is None:
+    if _BARE_NUMBER.fullmatch(payload.strip()) is None:
         raise DecodeError("non_numeric", f"{name}: expected a number, got {payload[:32]!r}")
     field, channel = slot
     value = _convert(field, finite(float(payload), name), name)
