@@ -1,0 +1,832 @@
+"""Decoder benchmark: ns per byte of every payload decoder, normal against adversarial payloads.
+
+Usage (from the repository root):
+
+    python -m bench.decoders [--quick] [--only dsmr,senml] [--all] [--gc-off]
+
+For every format in ``ingest.decoders.FORMATS`` (and the weather decoder's json and senml
+formats) and every size (1 KiB, 100 KiB, 1 MiB, then the format's own cap) it builds a NORMAL
+payload of exactly that size (well-formed content the decoder reads: a list of readings, a
+telegram padded with more OBIS lines, a SenML pack, a node object of many inputs...) and a set of
+ADVERSARIAL payloads of the same size (whitespace, digit and line-break floods, duplicated
+lines and keys, deep nesting, huge strings, the densest valid readings, an error only at the
+very end...). Every payload goes through ``ingest.decoders.decode``: the size rows pass
+``max_payload_bytes=<size>`` so that payloads above the format's cap are still decoded (that is
+how linearity shows; the weather decoder has no override, so its module cap is raised for the
+run), the cap row uses the default cap. Each time is the best of a few runs
+(``time.perf_counter``) divided by the payload's size. Python's cyclic GC stays on, as in the
+worker (``--gc-off`` switches it off around each decode, to tell its share apart).
+
+Prints one row per format and size: normal ns/B, the worst adversarial ns/B and its payload,
+how that payload ended (``ok ×N`` readings or the DecodeError reason), the ratio worst/normal and
+the verdict against the goal (issue 16: adversarial <= 3x normal per byte at every size); then,
+per format, the payload whose ns/B grew most from 100 KiB to 1 MiB (a quadratic decoder grows
+10x there, a linear one stays near 1x; one that grew more than 2x is measured again with the GC
+off); then one summary line. Each payload states how it must
+end (e.g. ``ok`` for a DSMR telegram: its CRC is valid and the parser ran), and any other ending
+is printed as a warning. ``--all`` prints every payload's figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from ingest.decoders import FORMATS, decode, weather
+from ingest.decoders.bounds import MAX_READINGS_PER_MESSAGE
+from ingest.decoders.dsmr import crc16_arc
+from ingest.readings import DecodeError
+
+KIB = 1024
+MIB = 1024 * 1024
+SIZES_BYTES = (KIB, 100 * KIB, MIB)
+QUICK_SIZES_BYTES = (KIB, 100 * KIB)
+GOAL_RATIO = 3.0  # adversarial / normal ns per byte
+GROWTH_FLAG = 2.0  # ns/B growth between the two largest sizes flagged (quadratic: their ratio)
+RECEIVED_UTC = datetime(2024, 1, 15, 12, 0, 5, tzinfo=UTC)
+TS0 = 1_705_320_000  # 2024-01-15 12:00:00 UTC [Unix s]
+TZ = ZoneInfo("Europe/Stockholm")
+WEATHER = ("weather-json", "weather-senml")
+
+Fill = Callable[[int], bytes]  # a byte budget → at most that many bytes of payload
+
+
+class Case(NamedTuple):
+    name: str
+    build: Callable[[int], bytes]  # size [bytes] → a payload of exactly that size
+    topic: str
+    expect: frozenset[str] | None  # "ok" and/or DecodeError reasons; None: anything (auto)
+
+
+class Result(NamedTuple):
+    ns_per_byte: float
+    outcome: str  # "ok ×N" or a DecodeError reason
+
+
+# ---- building blocks: every payload is exactly its size -------------------------------------
+
+
+def _pad(size: int, fill: Fill) -> bytes:
+    """``fill(size)`` padded with trailing spaces (white space every format allows)."""
+    data = fill(size)
+    if len(data) > size:
+        raise ValueError(f"payload of {len(data):,} bytes does not fit in {size:,}")
+    return data + b" " * (size - len(data))
+
+
+def _wrap(before: bytes, fill: Fill, after: bytes = b"") -> Fill:
+    return lambda budget: before + fill(budget - len(before) - len(after)) + after
+
+
+def _rep(item: bytes, sep: bytes = b",") -> Fill:
+    """As many copies of ``item`` as fit, joined by ``sep`` (at least one)."""
+    return lambda budget: sep.join([item] * max(1, (budget + len(sep)) // (len(item) + len(sep))))
+
+
+def _seq(items: bytes | Callable[[], Iterator[bytes]], start: int = 0, sep: bytes = b",") -> Fill:
+    """Items while they fit (at least one), joined by ``sep``: ``items % i`` for i = start,
+    start + 1... (every ``%d`` in the pattern gets i), or those of a fresh ``items()``."""
+
+    def fill(budget: int) -> bytes:
+        if isinstance(items, bytes):
+            slots = items.count(b"%d")
+            stream = (items % ((i,) * slots) for i in itertools.count(start))
+        else:
+            stream = items()
+        parts: list[bytes] = []
+        used = -len(sep)
+        for item in stream:
+            used += len(item) + len(sep)
+            if used > budget and parts:
+                break
+            parts.append(item)
+        return sep.join(parts)
+
+    return fill
+
+
+def _run(prefix: bytes, run: bytes, suffix: bytes = b"") -> Fill:
+    """``prefix``, then ``run`` repeated to fill the budget, then ``suffix``."""
+
+    def fill(budget: int) -> bytes:
+        return prefix + run * max(0, (budget - len(prefix) - len(suffix)) // len(run)) + suffix
+
+    return fill
+
+
+def _deep(pattern: bytes, start: int = 0) -> Fill:
+    """Items ``pattern % (i, nesting)``, nesting 1,000 levels deep (orjson's limit: 1,024)."""
+
+    def fill(budget: int) -> bytes:
+        depth = max(1, min(1000, (budget - 100) // 2))
+        nest = (b"[" * depth + b"]" * depth).replace(b"%", b"%%")
+        return _seq(pattern.replace(b"%n", nest), start)(budget)
+
+    return fill
+
+
+def _fit(size: int, build: Callable[[int], bytes]) -> bytes:
+    """``build(n)`` for the largest n (of fixed-width items) that fits, padded to ``size``."""
+    one = len(build(1))
+    unit = len(build(2)) - one
+    n = max(1, 1 + (size - one) // unit)
+    data = build(n)
+    while len(data) > size and n > 1:
+        n = max(1, n - 1 - (len(data) - size) // unit)
+        data = build(n)
+    return _pad(size, lambda _: data)
+
+
+def _dense(size: int, item_overhead: int, lists: int = 1) -> bytes:
+    """The shortest JSON integer (1, 10, 100...) with which ``lists`` lists of items of
+    ``item_overhead`` bytes besides the number, filling ``size``, stay within the item limit."""
+    for width in itertools.count(1):
+        if size // (lists * (width + item_overhead)) <= MAX_READINGS_PER_MESSAGE:
+            return b"1" + b"0" * (width - 1)
+    raise AssertionError
+
+
+def _list(fill: Fill, last: bytes = b"") -> Fill:
+    """A JSON array of ``fill``'s items, then ``last`` (``,<item>``) as its last item."""
+    return _wrap(b"[", fill, last + b"]")
+
+
+def _fitted(build: Callable[[int], bytes]) -> Fill:
+    return lambda budget: _fit(budget, build)
+
+
+def _specs(topic: str, *specs: tuple) -> list[Case]:
+    """Cases from ``(name, fill, "outcome outcome...", [topic])`` tuples."""
+    return [
+        Case(
+            name,
+            lambda size, fill=fill: _pad(size, fill),
+            own_topic[0] if own_topic else topic,
+            frozenset(expect.split()),
+        )
+        for name, fill, expect, *own_topic in specs
+    ]
+
+
+# ---- json: the project's own payload --------------------------------------------------------
+
+JSON_TOPIC = "wattleague/bench/site/meter"
+_TINY = b'{"ts":0,"power_w":0}'  # ints: every reading takes the slow path (_checked)
+_ISO = b'{"ts":"2024-01-15T12Z","power_w":0}'
+_OFFSET = b'{"ts":"2024-01-15T13:00:00+01:00","energy_kwh":1,"meter":"m"}'
+
+
+def _json_readings() -> Iterator[bytes]:
+    for i in itertools.count():
+        yield b'{"ts":%d,"energy_kwh":%d.%03d,"power_w":%d.5}' % (
+            TS0 + i,
+            10_000 + i // 8,
+            i % 8 * 125,
+            100 + i % 900,
+        )
+
+
+def _json_cases() -> tuple[Case, list[Case]]:
+    readings = _seq(_json_readings)
+
+    def past_limit(budget: int) -> bytes:  # 1,100 levels; at 1 KiB (no room) 460: undecodable
+        depth = min(1100, (budget - 100) // 2)
+        return _list(_rep(_TINY), b"," + b"[" * depth + b"]" * depth)(budget)
+
+    normal, *adversarial = _specs(
+        JSON_TOPIC,
+        ("readings (Unix ts, floats)", _list(readings), "ok"),
+        ("tiny readings, int values (slow path)", _list(_rep(_TINY)), "ok"),
+        ("tiny readings, ISO ts", _list(_rep(_ISO)), "ok"),
+        ("ISO ts with offset, meter names", _list(_rep(_OFFSET)), "ok"),
+        ("1e308 values", _list(_rep(b'{"ts":0,"energy_kwh":1e308,"power_w":-1e308}')), "ok"),
+        ("tiny readings, bad last item", _list(_rep(_TINY), b",{}"), "missing_timestamp"),
+        ("[0,0,0...]", _list(_rep(b"0")), "undecodable too_many_readings"),
+        ("1,000-deep nesting in every reading", _list(_deep(b'{"ts":0,"power_w":0,"x":%n}')), "ok"),
+        ("readings, then nesting past 1,024", past_limit, "too_deep undecodable"),
+        ("readings, invalid UTF-8 last", _list(readings, b',"\xff"'), "bad_encoding"),
+        ("readings, NUL last", _list(readings, b',"\x00"'), "bad_encoding"),
+        ("readings, lone surrogate last", _list(readings, b',"\\ud800"'), "bad_encoding"),
+        ("huge meter string", _run(b'[{"ts":0,"power_w":0,"meter":"', b"m", b'"}]'), "ok"),
+        ("huge escaped string", _run(b'[{"ts":0,"power_w":0,"m":"', b"\\u00e9", b'"}]'), "ok"),
+        ("ts: spaces, then ISO", _run(b'[{"ts":"', b" ", b'2024-01-15T12Z","power_w":0}]'), "ok"),
+        ("ts: .<digits>", _run(b'[{"power_w":0,"ts":"2024-01-15T12:00:00.', b"1", b'Z"}]'), "ok"),
+        ("power_w: digit run", _run(b'[{"ts":0,"power_w":0.', b"1", b"}]"), "ok"),
+        ("many keys in one reading", _wrap(b'{"ts":0,"power_w":0,', _seq(b'"k%d":0'), b"}"), "ok"),
+        ("one key duplicated", _wrap(b'{"ts":0,', _rep(b'"power_w":0'), b"}"), "ok"),
+        ("white space between tokens", _run(b"[", b" \t\r\n", _TINY + b"]"), "ok"),
+    )
+    return normal, adversarial
+
+
+# ---- senml ----------------------------------------------------------------------------------
+
+SENML_TOPIC = "senml/gateway"
+_SENML_TINY = b'{"u":"W","v":0,"t":%d}'  # from 100,000: relative times (bt 0), "now" + t
+_SENML_HEAD = b'[{"bn":"urn:dev:mac:0024befffe804ff1:","bt":%d,"bu":"W"},' % TS0
+
+
+def _senml_records() -> Iterator[bytes]:
+    for i in itertools.count():
+        t = 100_000 + i
+        yield b'{"n":"energy","u":"kWh","v":%d.%03d,"t":%d},{"n":"power","v":%d.5,"t":%d}' % (
+            10_000 + i // 8,
+            i % 8 * 125,
+            t,
+            100 + i % 900,
+            t,
+        )
+
+
+def _long_bn(fill: Fill) -> Fill:
+    """A first record whose ``bn`` is half the payload, then ``fill``."""
+    return lambda budget: _wrap(b'{"bn":"' + b"x" * (budget // 2) + b':"},', fill)(budget)
+
+
+def _senml_cases() -> tuple[Case, list[Case]]:
+    tiny = _seq(_SENML_TINY, 100_000)
+    pairs = _seq(_SENML_TINY + b"," + _SENML_TINY.replace(b'"W"', b'"Wh"'), 100_000)
+
+    def bn_1000(budget: int) -> bytes:  # (a quarter of the payload at 1 KiB)
+        bn = b"b" * min(1000, budget // 4)
+        return _list(_seq(b'{"bn":"' + bn + b'%d/","u":"W","v":0}'))(budget)
+
+    bases = b'{"bver":10,"bt":0,"bu":"W","bv":0,"v":0,"t":%d}'
+    keys = b'{"u":"W","v":0,"t":%d' + b"".join(b',"a%d":0' % k for k in range(50)) + b"}"
+    deep = _deep(b'{"u":"W","v":0,"t":%d,"x":%n}', 100_000)
+    again = b"," + _SENML_TINY % 100_000  # the first tiny record's meter and time
+    normal, *adversarial = _specs(
+        SENML_TOPIC,
+        ("pack: energy+power records", _wrap(_SENML_HEAD, _seq(_senml_records), b"]"), "ok"),
+        ("bn of size/2, then tiny records", _list(_long_bn(tiny)), "ok"),
+        ("bn of size/2, ambiguous last", _list(_long_bn(tiny), again), "ambiguous"),
+        ("tiny records, relative times", _list(tiny), "ok"),
+        ("tiny records, absolute times", _list(_seq(_SENML_TINY, TS0)), "ok"),
+        ("tiny energy+power records merged", _list(pairs), "ok"),
+        ("bn on every record (a meter each)", _list(_seq(b'{"bn":"m%d:","u":"W","v":0}')), "ok"),
+        ("1,000-char bn on every record", bn_1000, "ok"),
+        ("bt, bu, bv, bver on every record", _list(_seq(bases, 100_000)), "ok"),
+        ("50 unknown keys per record", _list(_seq(keys, 100_000)), "ok"),
+        ("distinct units (no_value lists them)", _list(_seq(b'{"u":"X%d","v":0}')), "no_value"),
+        ("tiny records, must-understand last", _list(tiny, b',{"x_":1}'), "unsupported"),
+        ("tiny records, 1e308 kW last", _list(tiny, b',{"u":"kW","v":1e308}'), "non_finite"),
+        ("1,000-deep nesting in every record", _list(deep), "ok"),
+        ("tiny records, invalid UTF-8 last", _list(tiny, b',{"n":"\xff"}'), "bad_encoding"),
+        ("huge name string", _run(b'[{"u":"W","v":0,"n":"', b"n", b'"}]'), "ok"),
+        ("v: digit run", _run(b'[{"u":"W","v":0.', b"1", b"}]"), "ok"),
+    )
+    return normal, adversarial
+
+
+# ---- dsmr -----------------------------------------------------------------------------------
+
+DSMR_TOPIC = "han/site/p1"
+CRLF, LF = b"\r\n", b"\n"
+_HEADER = b"/ELL5\\253833635_A"
+_DSMR_LINES = [
+    b"0-0:1.0.0(240115130000W)",  # 13:00 UTC+1, 5 s before the receive time
+    b"1-0:1.8.0(00006678.394*kWh)",
+    b"1-0:2.8.0(00000000.000*kWh)",
+    b"1-0:1.7.0(0001.727*kW)",
+    b"1-0:2.7.0(0000.000*kW)",
+    b"1-0:21.7.0(0001.023*kW)",
+    b"1-0:32.7.0(240.3*V)",
+    b"1-0:31.7.0(004.2*A)",
+]
+
+
+def _lines(*lines: bytes, eol: bytes = CRLF) -> bytes:
+    return b"".join(line + eol for line in lines)
+
+
+def _telegram(size: int, body: Fill, crc_over_crlf: bool = False) -> bytes:
+    """``body`` (header and data lines), '!', a valid CRC and CRLF, padded to ``size``.
+    ``crc_over_crlf``: the CRC is over the body with CRLF line ends restored (a gateway turned
+    the meter's CRLF into LF), so that the decoder computes two."""
+    data = body(size - len(b"!0000\r\n")) + b"!"
+    crc_data = data.replace(CRLF, LF).replace(LF, CRLF) if crc_over_crlf else data
+    return _pad(size, lambda _: data + b"%04X\r\n" % crc16_arc(crc_data))
+
+
+def _dsmr_specs(*specs: tuple) -> list[Case]:
+    """Cases from ``(name, body, "outcome...", [crc_over_crlf])`` tuples."""
+    return [
+        Case(
+            name,
+            lambda size, body=body, crlf=bool(crlf): _telegram(size, body, crlf),
+            DSMR_TOPIC,
+            frozenset(expect.split()),
+        )
+        for name, body, expect, *crlf in specs
+    ]
+
+
+def _obis_lines(value: bytes, eol: bytes = CRLF) -> Fill:
+    """Distinct registers ``1-0:C.D.0`` with C, D >= 100: none that the decoder reads."""
+    line = b"1-0:%d.%d.0(" + value + b")" + eol
+    return _seq(
+        lambda: (line % (100 + i // 900, 100 + i % 900) for i in itertools.count()), sep=b""
+    )
+
+
+def _dsmr_cases() -> tuple[Case, list[Case]]:
+    head = _HEADER + CRLF * 2
+    base = head + _lines(*_DSMR_LINES)
+    base_lf = _HEADER + LF * 2 + _lines(*_DSMR_LINES, eol=LF)
+    tariffs = _lines(*(b"1-0:1.8.%d(00001000.000*kWh)" % k for k in range(1, 10)))
+    duplicate = b"1-0:1.8.0(00006678.394*kWh)\r\n"
+    lines_lf = _obis_lines(b"0001.234*kW", LF)
+
+    def first(prefix: bytes, run: bytes, suffix: bytes = b"") -> Fill:  # a line before the rest
+        return _wrap(head, _run(prefix, run, suffix), CRLF + _lines(*_DSMR_LINES))
+
+    def leading_space(budget: int) -> bytes:
+        telegram = _telegram(len(base) + 7, lambda _: base)
+        return b" " * (budget - len(telegram)) + telegram
+
+    normal, *adversarial = _dsmr_specs(
+        ("telegram + more OBIS lines", _wrap(base, _obis_lines(b"0001.234*kW")), "ok"),
+        ("LF flood, CRC over CRLF", _wrap(base_lf, _run(b"", LF)), "ok", True),
+        ("LF line ends, CRC over CRLF", _wrap(base_lf, lines_lf), "ok", True),
+        ("CR flood", _wrap(base, _run(b"", b"\r")), "ok"),
+        ("NEL (0x85) flood", _wrap(base, _run(b"", b"\x85")), "ok"),
+        ("empty CRLF lines", _wrap(base, _run(b"", CRLF)), "ok"),
+        ("space-only lines", _wrap(base, _run(b"", b" \r\n")), "ok"),
+        ("1.7.0 value: 1<spaces>x", first(b"1-0:1.7.0(1", b" ", b"x*kW)"), "non_numeric"),
+        ("1.7.0 value: <spaces>1.727", first(b"1-0:1.7.0(", b" ", b"1.727 *kW)"), "ok"),
+        ("1.8.0 value: 0.<digits>", first(b"1-0:1.8.0(0.", b"1", b"*kWh)"), "ok"),
+        ("1.8.0 value: <digits> past 1e308", first(b"1-0:1.8.0(", b"9", b"*kWh)"), "non_finite"),
+        ("1.8.0 value: <digits>x", first(b"1-0:1.8.0(", b"1", b"x*kWh)"), "non_numeric"),
+        ("1.7.0 unit: k<letters>", first(b"1-0:1.7.0(1*", b"k", b")"), "unsupported"),
+        ("duplicated 1.8.0 lines", _wrap(base, _rep(duplicate, b"")), "ok"),
+        ("1.8.0 with ()()() groups", first(duplicate[:-2], b"()"), "ok"),
+        ("near-miss line (x)(x)...y", first(b"1-0:2.8.0", b"(x)", b"y"), "ok"),
+        ("many near-miss lines", _wrap(base, _rep(b"1-0:1.8.0(1*kWh)(\r\n", b"")), "ok"),
+        ("distinct registers (no_value lists them)", _wrap(head, _obis_lines(b"1*kW")), "no_value"),
+        ("9 tariffs among distinct registers", _wrap(head + tariffs, _obis_lines(b"1*kW")), "ok"),
+        ("text message 0-0:96.13.0", first(b"0-0:96.13.0(", b"4A", b")"), "ok"),
+        ("NUL run in a line", _wrap(base, _run(b"", b"\x00", CRLF)), "ok"),
+        ("long header line", _run(_HEADER, b"x", CRLF * 2 + _lines(*_DSMR_LINES)), "ok"),
+    )
+    return normal, [
+        *adversarial,
+        *_specs(DSMR_TOPIC, ("white space before '/'", leading_space, "ok")),
+    ]
+
+
+# ---- tasmota --------------------------------------------------------------------------------
+
+TASMOTA_TOPIC = "tele/plug/SENSOR"
+_TIME = b'"Time":"2024-01-15T13:00:00"'  # naive local time: read in TZ
+_ONE = b'"ENERGY":{"Total":1.5,"Power":5}'
+
+
+def _channels(n: int) -> bytes:
+    """A SENSOR message of an ``n``-channel device: every ENERGY field a list."""
+    fields = {
+        b"Total": [b"%d.%03d" % (1000 + i // 1000, i % 1000) for i in range(n)],
+        b"Yesterday": [b"1.234"] * n,
+        b"Today": [b"0.567"] * n,
+        b"Power": [b"%d" % (100 + i % 900) for i in range(n)],
+        b"ApparentPower": [b"130"] * n,
+        b"ReactivePower": [b"40"] * n,
+        b"Factor": [b"0.95"] * n,
+        b"Voltage": [b"230"] * n,
+        b"Current": [b"0.535"] * n,
+    }
+    body = b",".join(b'"%s":[%s]' % (key, b",".join(values)) for key, values in fields.items())
+    return b'{%s,"ENERGY":{"TotalStartTime":"2023-01-01T00:00:00",%s}}' % (_TIME, body)
+
+
+def _lists(
+    total: bytes | None, power: bytes, more_power: int = 0, tail: bytes = b"", whole: bytes = b""
+) -> Callable[[int], bytes]:
+    """n → ``{"Time", "ENERGY": {"Total": [total × n], "Power": [power × (n + more_power)]}}``;
+    ``whole``: the device's one Total beside them."""
+
+    def build(n: int) -> bytes:
+        fields = [b'"Total":' + whole] if whole else []
+        if total is not None:
+            fields.append(b'"Total":[%s]' % b",".join([total] * n))
+        fields.append(b'"Power":[%s]' % b",".join([power] * (n + more_power)))
+        return b'{%s,"ENERGY":{%s}%s}' % (_TIME, b",".join(fields), tail)
+
+    return build
+
+
+def _dense_lists(total: bool = True, **kw) -> Fill:
+    """``_lists`` of the shortest numbers with which they stay within the item limit."""
+
+    def fill(budget: int) -> bytes:
+        number = _dense(budget, 1, 2 if total else 1)
+        return _fit(budget, _lists(number if total else None, number, **kw))
+
+    return fill
+
+
+def _tasmota_cases() -> tuple[Case, list[Case]]:
+    sensors = _seq(b'"S%d":{"Temperature":21.5}')
+    zeros = _fitted(_lists(b"0", b"0"))
+    spaces = _run(b'{"Time":"', b" ", b'2024-01-15T13:00:00",' + _ONE + b"}")
+    deep = _wrap(b"{" + _ONE + b",", _deep(b'"X%d":%n'), b"}")
+    normal, *adversarial = _specs(
+        TASMOTA_TOPIC,
+        ("multi-channel lists (all fields)", _fitted(_channels), "ok"),
+        ("dense Total/Power lists", _dense_lists(), "ok"),
+        ("dense Power list, one Total", _dense_lists(total=False, whole=b"1.5"), "ok"),
+        ("0 lists (too many items at 1 MiB)", zeros, "ok too_many_readings"),
+        ("dense lists, lengths differ", _dense_lists(more_power=1), "undecodable"),
+        ("dense lists, invalid UTF-8 last", _dense_lists(tail=b',"Z":"\xff"'), "bad_encoding"),
+        ("1e308 in every channel", _fitted(_lists(b"1e308", b"1e308")), "ok"),
+        ("no ENERGY, many sensors", _wrap(b"{%s," % _TIME, sensors, b"}"), "no_value"),
+        ("many sensors beside ENERGY", _wrap(b"{%s,%s," % (_TIME, _ONE), sensors, b"}"), "ok"),
+        ("Time: spaces, then ISO", spaces, "ok"),
+        ("Time: Unix s, digit run", _run(b'{"Time":1705320000.', b"1", b"," + _ONE + b"}"), "ok"),
+        ("1,000-deep nesting beside ENERGY", deep, "ok"),
+    )
+    return normal, adversarial
+
+
+# ---- shelly ---------------------------------------------------------------------------------
+
+SHELLY_DEVICE = b"shellypro4pm-a8032ab12345"
+SHELLY_TOPIC = SHELLY_DEVICE.decode() + "/events/rpc"
+SHELLY_STATUS_TOPIC = SHELLY_DEVICE.decode() + "/status/switch:0"
+_FULL = b'{"src":"%s","dst":"%s/events","method":"NotifyFullStatus","params":{"ts":%d.12,' % (
+    SHELLY_DEVICE,
+    SHELLY_DEVICE,
+    TS0,
+)
+_STATUS = b'{"method":"NotifyStatus","params":{'
+_SYS = (
+    b'"sys":{"mac":"A8032AB12345","restart_required":false,"time":"13:00","unixtime":%d,'
+    b'"uptime":123456,"ram_size":246680,"ram_free":147588,"fs_size":524288,"fs_free":176128,'
+    b'"cfg_rev":12,"kvs_rev":0,"schedule_rev":0,"webhook_rev":0,"available_updates":{}},'
+    b'"wifi":{"sta_ip":"192.168.1.50","status":"got ip","ssid":"net","rssi":-60},' % TS0
+)
+
+
+def _switches() -> Iterator[bytes]:
+    for i in itertools.count(10_000):
+        yield (
+            b'"switch:%d":{"id":%d,"source":"init","output":true,"apower":%d.5,"voltage":230.1,'
+            b'"freq":50.0,"current":0.512,"pf":0.91,"aenergy":{"total":%d.%03d,'
+            b'"by_minute":[123.456,234.567,345.678],"minute_ts":%d},"ret_aenergy":{"total":0.0,'
+            b'"by_minute":[0.0,0.0,0.0],"minute_ts":%d},"temperature":{"tC":41.2,"tF":106.2}}'
+        ) % (i, i, 100 + i % 900, i, i % 1000, TS0, TS0)
+
+
+def _shelly_cases() -> tuple[Case, list[Case]]:
+    tiny = _seq(b'"%d":{"apower":0}', 100_000)
+    huge = _seq(b'"%d":{"apower":1e308,"aenergy":{"total":1e308}}', 100_000)
+    em = _seq(b'"em:%d":{"total_act_power":0},"emdata:%d":{"total_act":0}')
+    one = b'"switch:0":{"apower":1},'
+
+    def params(head: bytes, fill: Fill, last: bytes = b"") -> Fill:
+        return _wrap(head, fill, last + b"}}")
+
+    normal, *adversarial = _specs(
+        SHELLY_TOPIC,
+        ("NotifyFullStatus: switches", params(_FULL + _SYS, _seq(_switches)), "ok"),
+        ("tiny components", params(_FULL, tiny), "ok"),
+        ("tiny em/emdata pairs", params(_FULL, em), "ok"),
+        ("tiny components, 1e308", params(_FULL, huge), "ok"),
+        ("tiny, bad aenergy last", params(_FULL, tiny, b',"x:1":{"aenergy":1}'), "non_numeric"),
+        ("NotifyStatus, scalars only", params(_STATUS, _seq(b'"k%d":0')), "no_value"),
+        ("long component key", _run(_FULL + b'"switch:', b"0", b'":{"apower":1}}}'), "ok"),
+        ("long method string", _run(b'{"method":"', b"N", b'","params":{}}'), "no_value"),
+        ("1,000-deep nesting in params", params(_FULL + one, _deep(b'"x%d":%n')), "ok"),
+        ("tiny, invalid UTF-8 last", params(_FULL, tiny, b',"z":"\xff"'), "bad_encoding"),
+        ("params.ts: digit run", _run(_STATUS + one + b'"ts":1705320000.', b"1", b"}}"), "ok"),
+        (
+            "status topic: one component, many keys",
+            _wrap(b'{"id":0,"apower":1.5,', _seq(b'"k%d":0'), b"}"),
+            "ok",
+            SHELLY_STATUS_TOPIC,
+        ),
+    )
+    return normal, adversarial
+
+
+# ---- emon -----------------------------------------------------------------------------------
+
+EMON_TOPIC = "emon/emontx4"
+EMON_BARE_TOPIC = "emon/emontx4/P1"
+
+
+def _emon_inputs() -> Iterator[bytes]:
+    """P1..P99 and E1..E99, then other inputs (temperatures, voltages) the decoder skips."""
+    for n in range(1, 100):
+        yield b'"P%d":%d.5' % (n, 100 + n)
+        yield b'"E%d":%d' % (n, 100_000 + n)
+    for i in itertools.count(100):
+        yield b'"T%d":21.5,"vrms%d":230.1' % (i, i)
+
+
+def _metering_keys() -> Iterator[bytes]:
+    """Every distinct key the decoder reads (case and zero-padding variants), over and over."""
+    words = [
+        bytes(c - 32 if up else c for c, up in zip(word, ups, strict=True))
+        for word in (b"p", b"e", b"power", b"energy")
+        for ups in itertools.product((False, True), repeat=len(word))
+    ]
+    numbers = [b"%d" % n for n in range(1, 100)] + [b"%02d" % n for n in range(1, 10)]
+    return itertools.cycle([b'"%s%s":1' % key for key in itertools.product(words, numbers)])
+
+
+def _emon_cases() -> tuple[Case, list[Case]]:
+    bare = EMON_BARE_TOPIC
+    keys = _seq(_metering_keys)
+
+    def digits_spaces_x(budget: int) -> bytes:
+        return b"1" * (budget // 2) + b" " * (budget - budget // 2 - 1) + b"x"
+
+    def node(fill: Fill, last: bytes = b"", head: bytes = b"{") -> Fill:
+        return _wrap(head, fill, last + b"}")
+
+    normal, *adversarial = _specs(
+        EMON_TOPIC,
+        ("node object of inputs", node(_seq(_emon_inputs), head=b'{"time":%d,' % TS0), "ok"),
+        ("bare: <spaces>1", _run(b"", b" ", b"1"), "ok", bare),
+        ("bare: 0.<digits>", _run(b"0.", b"1"), "ok", bare),
+        ("bare: <digits> past 1e308", _run(b"", b"9"), "non_finite", bare),
+        ("bare: <digits>x", _run(b"", b"1", b"x"), "non_numeric", bare),
+        ("bare: <digits><spaces>x", digits_spaces_x, "non_numeric", bare),
+        ("bare: 1e<digits>x", _run(b"1e", b"1", b"x"), "non_numeric", bare),
+        ("every metering key variant, repeated", node(keys), "ok"),
+        ("metering keys, negative register last", node(keys, b',"e0":-1'), "negative_value"),
+        ("one key duplicated", node(_rep(b'"P1":1')), "ok"),
+        ("no metering input (no_value lists them)", node(_seq(b'"T%d":21.5', 100)), "no_value"),
+        ("1e308 inputs", node(_seq(b'"P%d":1e308', 1)), "ok"),
+        ("long key name", _run(b'{"P1":1,"P', b"1", b'":1}'), "ok"),
+        ("1,000-deep nesting in inputs", node(_deep(b'"x%d":%n'), head=b'{"P1":1,'), "ok"),
+        ("inputs, invalid UTF-8 last", node(keys, b',"z":"\xff"'), "bad_encoding"),
+        ("time: spaces, then ISO", _run(b'{"time":"', b" ", b'2024-01-15T12Z","P1":1}'), "ok"),
+    )
+    return normal, adversarial
+
+
+# ---- weather --------------------------------------------------------------------------------
+
+WEATHER_TOPIC = "weather/station"
+
+
+def _weather_json_cases() -> tuple[Case, list[Case]]:
+    readings = _seq(b'{"ts":%d,"temp_c":-3.25}', TS0)
+    normal, *adversarial = _specs(
+        WEATHER_TOPIC,
+        ("readings (Unix ts)", _list(readings), "ok"),
+        ("tiny readings", _list(_rep(b'{"ts":0,"temp_c":0}')), "ok"),
+        ("tiny readings, ISO ts", _list(_rep(b'{"ts":"2024-01-15T12Z","temp_c":0}')), "ok"),
+        ("readings, bad last item", _list(readings, b',{"ts":0}'), "no_value"),
+        ("readings, invalid UTF-8 last", _list(readings, b',{"ts":"\xff"}'), "bad_encoding"),
+        ("ts: spaces, then ISO", _run(b'[{"ts":"', b" ", b'2024-01-15T12Z","temp_c":0}]'), "ok"),
+        ("many keys", _wrap(b'{"ts":0,"temp_c":0,', _seq(b'"k%d":0'), b"}"), "ok"),
+    )
+    return normal, adversarial
+
+
+def _weather_senml_cases() -> tuple[Case, list[Case]]:
+    head = b'[{"bn":"station-1:","bt":%d,"bu":"Cel"},' % TS0
+    records = _seq(b'{"n":"temp","v":-3.25,"t":%d}', 100_000)
+    bases = _seq(b'{"bt":0,"bu":"Cel","bv":0,"v":0,"t":%d}', 100_000)
+
+    def densest(budget: int) -> bytes:  # {"v":N}: the shortest N within the item limit
+        item = b'{"v":%s}' % _dense(budget, len(b'{"v":},'))
+        return _wrap(b'[{"bu":"Cel"},', _rep(item), b"]")(budget)
+
+    normal, *adversarial = _specs(
+        WEATHER_TOPIC,
+        ("pack of Cel records", _wrap(head, records, b"]"), "ok"),
+        ("densest records {v:N}", densest, "ok"),
+        ("K records", _list(_seq(b'{"u":"K","v":273,"t":%d}', 100_000)), "ok"),
+        ("bt, bu, bv on every record", _list(bases), "ok"),
+        ("records, non-numeric last", _wrap(head, records, b',{"v":"x"}]'), "non_numeric"),
+        ("huge unit string", _run(b'[{"v":0,"u":"', b"C", b'"}]'), "no_value"),
+    )
+    return normal, adversarial
+
+
+# ---- auto -----------------------------------------------------------------------------------
+
+
+def _auto_cases(per_format: dict[str, tuple[Case, list[Case]]]) -> tuple[Case, list[Case]]:
+    """json's normal payload; every other payload above (detected, then decoded by its own
+    decoder: how it ends may differ), and payloads that look like one format until their end."""
+    normal = per_format["json"][0]
+    cases = [
+        Case(f"{fmt}: {case.name}", case.build, case.topic, None)
+        for fmt, (fmt_normal, adversarial) in per_format.items()
+        for case in ([] if fmt == "json" else [fmt_normal]) + adversarial
+    ]
+    readings = _seq(_json_readings)
+    cases += _specs(
+        JSON_TOPIC,
+        ("json readings, SenML key in the last", _list(readings, b',{"ts":0,"n":"x"}'), "no_value"),
+        ("json readings on an emon topic", _list(readings), "undecodable", EMON_TOPIC),
+        ("'/' then 'x', '!' last", _run(b"/", b"x", b"!"), "truncated"),
+    )
+    return normal._replace(name=f"json: {normal.name}"), cases
+
+
+def all_cases() -> dict[str, tuple[Case, list[Case]]]:
+    """format → (normal case, adversarial cases); weather's two formats last."""
+    per_format = {
+        "json": _json_cases(),
+        "senml": _senml_cases(),
+        "dsmr": _dsmr_cases(),
+        "tasmota": _tasmota_cases(),
+        "shelly": _shelly_cases(),
+        "emon": _emon_cases(),
+    }
+    missing = set(FORMATS) - set(per_format) - {"auto"}
+    if missing:
+        raise RuntimeError(f"bench.decoders has no payloads for {', '.join(sorted(missing))}")
+    per_format["auto"] = _auto_cases(per_format)
+    per_format["weather-json"] = _weather_json_cases()
+    per_format["weather-senml"] = _weather_senml_cases()
+    return per_format
+
+
+def cap_bytes(fmt: str) -> int:
+    """The format's default payload cap [bytes]."""
+    return weather.MAX_PAYLOAD_BYTES if fmt in WEATHER else FORMATS[fmt].max_payload_bytes
+
+
+# ---- measuring ------------------------------------------------------------------------------
+
+
+def decoding(fmt: str, payload: bytes, topic: str, cap: int | None) -> Callable[[], str]:
+    """A call that decodes ``payload`` and says how it ended: ``ok ×N`` or the DecodeError's
+    reason (``cap`` [bytes] is ``max_payload_bytes``, None for the default)."""
+    kind = fmt.removeprefix("weather-")
+
+    def call() -> str:
+        try:
+            if fmt in WEATHER:
+                readings = weather.decode_temperature(kind, payload, RECEIVED_UTC)
+            else:
+                readings = decode(fmt, payload, topic, RECEIVED_UTC, TZ, cap)
+        except DecodeError as exc:
+            return exc.reason
+        return f"ok ×{len(readings)}"
+
+    return call
+
+
+def measure(fmt: str, case: Case, size: int, at_cap: bool, gc_off: bool = False) -> Result:
+    """Best decode time of ``case`` at ``size`` bytes per byte [ns/B]; ``max_payload_bytes`` is
+    ``size`` unless ``at_cap`` (for the weather decoder its module cap is raised instead)."""
+    payload = case.build(size)
+    if len(payload) != size:
+        raise RuntimeError(f"{fmt} {case.name!r}: built {len(payload):,} bytes, not {size:,}")
+    cap = None if at_cap else size
+    saved_cap = weather.MAX_PAYLOAD_BYTES
+    if fmt in WEATHER and cap is not None:
+        weather.MAX_PAYLOAD_BYTES = max(cap, saved_cap)
+    try:
+        call = decoding(fmt, payload, case.topic, cap)
+        outcome = call()  # a warm-up, and how the payload ends
+        gc.collect()
+        best_s, spent_s, runs = float("inf"), 0.0, 0
+        while runs < 3 or (spent_s < 0.1 and runs < 200):
+            if gc_off:
+                gc.disable()
+            t0 = time.perf_counter()
+            call()
+            elapsed_s = time.perf_counter() - t0
+            gc.enable()
+            best_s, spent_s, runs = min(best_s, elapsed_s), spent_s + elapsed_s, runs + 1
+    finally:
+        weather.MAX_PAYLOAD_BYTES = saved_cap
+    return Result(best_s * 1e9 / size, outcome)
+
+
+def _label(size: int) -> str:
+    return f"{size // MIB} MiB" if size % MIB == 0 else f"{size // KIB} KiB"
+
+
+def expected(case: Case, outcome: str) -> bool:
+    """Whether ``outcome`` is one of those ``case`` says its payload ends with."""
+    return case.expect is None or outcome.split(" ")[0] in case.expect
+
+
+def _rows(
+    fmt: str, cases: list[Case], steps: list[tuple[int, str, bool]], gc_off: bool
+) -> Iterator[tuple[str, int, bool, dict[Case, Result]]]:
+    """Per (size, label, at_cap) step: label, size, at_cap and every case's Result."""
+    for size, label, at_cap in steps:
+        yield (
+            label,
+            size,
+            at_cap,
+            {case: measure(fmt, case, size, at_cap, gc_off) for case in cases},
+        )
+
+
+def _growth(
+    fmt: str, figures: dict[Case, dict[int, float]], sizes: tuple[int, ...], gc_off: bool
+) -> tuple[float, str]:
+    """Print ``fmt``'s payload whose ns/B grew most between the two largest sizes; a flagged one
+    is measured again with the cyclic GC off, to tell the GC's share from the decoder's."""
+    small, large = sizes[-2], sizes[-1]
+    case, by_size = max(figures.items(), key=lambda kv: kv[1][large] / kv[1][small])
+    growth = by_size[large] / by_size[small]
+    trail = " → ".join(f"{by_size[size]:.1f}" for size in sizes)
+    note = ""
+    if growth > GROWTH_FLAG:
+        note = "  (flagged"
+        if not gc_off:
+            off = [measure(fmt, case, size, False, gc_off=True).ns_per_byte for size in sizes]
+            note += f"; GC off: {' → '.join(f'{v:.1f}' for v in off)}, {off[-1] / off[-2]:.2f}x"
+        note += ")"
+    print(f"  {fmt:<14}{growth:>5.2f}x  {case.name} ({trail}){note}")
+    return growth, case.name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="sizes 1 KiB and 100 KiB only")
+    parser.add_argument("--only", help="comma-separated formats, e.g. dsmr,senml,weather-json")
+    parser.add_argument("--all", action="store_true", help="print every payload's figure")
+    parser.add_argument("--gc-off", action="store_true", help="cyclic GC off during each decode")
+    args = parser.parse_args()
+    per_format = all_cases()
+    only = [f.strip() for f in args.only.split(",")] if args.only else list(per_format)
+    unknown = set(only) - set(per_format)
+    if unknown:
+        parser.error(
+            f"--only: unknown {', '.join(sorted(unknown))}; known: {', '.join(per_format)}"
+        )
+    sizes = QUICK_SIZES_BYTES if args.quick else SIZES_BYTES
+
+    started = time.perf_counter()
+    rows = []  # (format, size label, worst case name, ratio)
+    figures: dict[str, dict[Case, dict[int, float]]] = {}  # format → case → size → ns/B
+    surprises = []
+    gc_state = "off during each decode" if args.gc_off else "on"
+    print(f"ns per byte, best of >= 3 runs, cyclic GC {gc_state}; goal: worst <= {GOAL_RATIO:g}x")
+    title = f"{'format':<14}{'size':>11}{'normal':>9}{'worst':>9}{'ratio':>8}  goal  worst payload"
+    print(f"{title}\n{'-' * len(title)}")
+    for fmt in only:
+        steps = [(size, _label(size), False) for size in sizes]
+        if not args.quick:
+            steps.append((cap_bytes(fmt), f"cap {_label(cap_bytes(fmt))}", True))
+        normal_case, adversarial = per_format[fmt]
+        for label, size, at_cap, results in _rows(
+            fmt, [normal_case, *adversarial], steps, args.gc_off
+        ):
+            for case, result in results.items():
+                if not at_cap:
+                    figures.setdefault(fmt, {}).setdefault(case, {})[size] = result.ns_per_byte
+                if not expected(case, result.outcome) and not (
+                    at_cap and result.outcome == "too_large"  # auto: the detected format's cap
+                ):
+                    surprises.append(f"{fmt} {label} {case.name!r}: {result.outcome}")
+            normal = results[normal_case]
+            worst_case = max(adversarial, key=lambda c: results[c].ns_per_byte)
+            worst = results[worst_case]
+            ratio = worst.ns_per_byte / normal.ns_per_byte
+            rows.append((fmt, label, worst_case.name, ratio))
+            verdict = "PASS" if ratio <= GOAL_RATIO else "FAIL"
+            print(
+                f"{fmt:<14}{label:>11}{normal.ns_per_byte:>9.1f}{worst.ns_per_byte:>9.1f}"
+                f"{ratio:>7.2f}x  {verdict}  {worst_case.name} → {worst.outcome}"
+            )
+            if args.all:
+                for case, result in sorted(results.items(), key=lambda kv: -kv[1].ns_per_byte):
+                    mark = "" if expected(case, result.outcome) else "  (unexpected)"
+                    print(
+                        f"{'':<25}{result.ns_per_byte:>9.1f}  {case.name} → {result.outcome}{mark}"
+                    )
+
+    print(
+        f"\nlargest growth of ns/B per format, {_label(sizes[-2])} → {_label(sizes[-1])} (linear "
+        f"≈ 1x, quadratic ≈ {sizes[-1] // sizes[-2]}x; flagged above {GROWTH_FLAG:g}x); ns/B at "
+        f"{', '.join(map(_label, sizes))}:"
+    )
+    growths = [(*_growth(fmt, figures[fmt], sizes, args.gc_off), fmt) for fmt in only]
+    if surprises:
+        print("\nunexpected outcomes (a payload that did not reach what it targets):")
+        print("\n".join(f"  {line}" for line in surprises))
+
+    failed = sorted({row[0] for row in rows if row[3] > GOAL_RATIO})
+    top = max(rows, key=lambda row: row[3])
+    growth, growth_name, growth_fmt = max(growths)
+    print(
+        f"\nsummary: {sum(row[3] <= GOAL_RATIO for row in rows)} of {len(rows)} rows within "
+        f"{GOAL_RATIO:g}x (FAIL: {', '.join(failed) or 'none'}); worst ratio {top[3]:.1f}x "
+        f"({top[0]} {top[1]}: {top[2]}); largest growth {growth:.2f}x ({growth_fmt}: "
+        f"{growth_name}); {len(surprises)} unexpected outcomes; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
