@@ -13,7 +13,10 @@ Reasons given here (the README lists every reason):
 - ``bad_encoding``: not UTF-8, a byte order mark, or a NUL byte in JSON text;
 - ``too_deep``: JSON nested deeper than orjson's limit (1,024 levels);
 - ``non_finite``: a number beyond the float range (1e400);
-- ``too_many_readings``: a list longer than ``MAX_READINGS_PER_MESSAGE``.
+- ``too_complex``: more JSON objects and arrays than one per ``MIN_BYTES_PER_CONTAINER`` bytes
+  (each costs the parser and Python's garbage collector far more than its bytes do);
+- ``too_many_readings``: a list longer than ``MAX_READINGS_PER_MESSAGE``, a device with more than
+  ``MAX_CHANNELS`` channels or components.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from ingest.readings import DecodeError
 # buffered a day of 10 s readings sends 8,640; the JSON cap (1 MiB) holds ~50,000 of the
 # shortest readings. Above this a list is refused before its items are looked at.
 MAX_READINGS_PER_MESSAGE = 100_000
+# Channels or components of one device: a Shelly Pro 4PM has 4 switches, a Tasmota device at
+# most 8 phases; a NotifyFullStatus lists ~20 components (wifi, sys, inputs...).
+MAX_CHANNELS = 256
+# The densest JSON of any format is a SenML record {"v":1} and its comma: 8 bytes a container.
+MIN_BYTES_PER_CONTAINER = 7
 SHOWN_CHARS = 80  # of a payload value echoed in a quarantine detail
+SHOWN_KEYS = 20  # of the keys of an object listed in a detail
 
 
 def check_size(payload: bytes, cap_bytes: int, fmt: str) -> None:
@@ -42,6 +51,14 @@ def check_size(payload: bytes, cap_bytes: int, fmt: str) -> None:
 
 def load_json(payload: bytes) -> object:
     """Parse JSON text, refusing with the reason why not (see module docstring)."""
+    # brackets inside strings count too: an upper bound, checked at the speed of memchr
+    containers = payload.count(b"{") + payload.count(b"[")
+    if containers > len(payload) // MIN_BYTES_PER_CONTAINER + 16:
+        raise DecodeError(
+            "too_complex",
+            f"payload holds up to {containers:,} JSON objects and arrays in {len(payload):,} "
+            f"bytes; meter payloads have at most one per {MIN_BYTES_PER_CONTAINER} bytes",
+        )
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -60,15 +77,21 @@ def load_json(payload: bytes) -> object:
         raise DecodeError("undecodable", f"payload is not valid JSON: {text}") from exc
 
 
-def check_count(items: list, where: str) -> list:
-    """``items`` unless longer than ``MAX_READINGS_PER_MESSAGE`` (``too_many_readings``)."""
-    if len(items) > MAX_READINGS_PER_MESSAGE:
+def check_count(items, where: str, limit: int = MAX_READINGS_PER_MESSAGE):
+    """``items`` (a list or dict) unless longer than ``limit`` (``too_many_readings``)."""
+    if len(items) > limit:
         raise DecodeError(
             "too_many_readings",
-            f"{where}: {len(items):,} items in one message; at most "
-            f"{MAX_READINGS_PER_MESSAGE:,} (split the batch)",
+            f"{where}: {len(items):,} items in one message; at most {limit:,}",
         )
     return items
+
+
+def shown_keys(keys) -> str:
+    """The first ``SHOWN_KEYS`` of ``keys`` (sorted, each bounded) for a detail."""
+    keys = list(keys)
+    listed = ", ".join(sorted(str(k)[:SHOWN_CHARS] for k in keys[:SHOWN_KEYS])) or "none"
+    return listed if len(keys) <= SHOWN_KEYS else f"{listed}, … ({len(keys):,} in all)"
 
 
 def shown(value: object) -> str:

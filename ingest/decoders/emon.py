@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, tzinfo
 
+from ingest.decoders.bounds import shown_keys
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.decoders.values import energy_register, finite, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
@@ -86,7 +87,7 @@ def _json(doc: dict, received: datetime) -> list[Reading]:
         if value is not None:
             slots.setdefault(channel, {})[field] = _convert(field, value, key)
     if not slots:
-        found = ", ".join(sorted(doc)) or "none"
+        found = shown_keys(doc)
         raise DecodeError("no_value", f"no power (P1..P6) or energy (E1..E6) input; keys: {found}")
     return [
         Reading(None, ts, slot.get("energy_kwh"), slot.get("power_w"), channel)

@@ -54,6 +54,11 @@ def decode_json(
         ts = item.get("ts")
         energy_kwh, power_w = item.get("energy_kwh"), item.get("power_w")
         meter = item.get("meter")
+        # orjson's integers are 64-bit, always finite as floats (bool is not int here)
+        if type(energy_kwh) is int:
+            energy_kwh = float(energy_kwh)
+        if type(power_w) is int:
+            power_w = float(power_w)
         if (
             ts is None
             or (type(energy_kwh) is not float and energy_kwh is not None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from ingest.decoders.bounds import SHOWN_CHARS, check_count, load_json, shown
+from ingest.decoders.bounds import SHOWN_CHARS, check_count, load_json, shown, shown_keys
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError, Reading
 
@@ -163,7 +163,7 @@ def decode_senml(
             )
         slot[field] = (_finite(value * mul / div, f"{where}.v"), i)
     if not merged:
-        seen = ", ".join(sorted(units_seen)) or "none"
+        seen = shown_keys(units_seen)
         raise DecodeError(
             "no_value",
             f"payload: no record with an energy (Wh, kWh, J) or power (W, kW) unit; units: {seen}",

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from ingest.decoders.bounds import shown
+from ingest.decoders.bounds import MAX_CHANNELS, check_count, shown, shown_keys
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.decoders.values import energy_register, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
@@ -70,10 +70,14 @@ def _component_values(key: str, status: dict, where: str) -> tuple[str, float | 
 
 
 def _readings(components: dict, ts: datetime, where: str) -> list[Reading]:
+    check_count(components, f"{where or 'status'} (components)", MAX_CHANNELS)
     merged: dict[str, dict[str, float]] = {}
     for key, status in components.items():
-        if not isinstance(status, dict):
+        if type(status) is not dict:
             continue  # "ts" and scalar entries
+        metering = "apower" in status or "aenergy" in status
+        if not metering and key.partition(":")[0] not in _EM_TYPES:
+            continue  # wifi, sys, input:0...: nothing to read
         channel, energy_kwh, power_w = _component_values(key, status, f"{where}{key}")
         values = {"energy_kwh": energy_kwh, "power_w": power_w}
         slot = merged.setdefault(channel, {})
@@ -143,7 +147,7 @@ def decode_shelly(
         ts = parse_ts_utc(params["ts"], "params.ts") if params.get("ts") is not None else received
         readings = _readings(params, ts, "params.")
         if not readings:
-            found = ", ".join(sorted(map(str, params))) or "none"
+            found = shown_keys(params)
             raise DecodeError(
                 "no_value",
                 f"{method} has no energy or power (apower, aenergy.total, em/emdata, "

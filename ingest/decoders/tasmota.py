@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from ingest.decoders.bounds import check_count, shown
+from ingest.decoders.bounds import MAX_CHANNELS, check_count, shown, shown_keys
 from ingest.decoders.timestamps import local_to_utc, parse_iso, parse_ts_utc, to_utc
 from ingest.decoders.values import energy_register, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
@@ -51,7 +51,7 @@ def _values(energy: dict, key: str, field: str) -> list[float] | float | None:
     value = energy.get(key)
     where = f"ENERGY.{key}"
     if isinstance(value, list):
-        check_count(value, where)
+        check_count(value, f"{where} (channels)", MAX_CHANNELS)
         numbers = [number(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if field == "energy_kwh":
             numbers = [energy_register(v, f"{where}[{i}]") for i, v in enumerate(numbers)]
@@ -98,7 +98,7 @@ def decode_tasmota(
         doc = doc["StatusSNS"]
     energy = doc.get("ENERGY")
     if energy is None:
-        keys = ", ".join(sorted(map(str, doc))) or "none"
+        keys = shown_keys(doc)
         raise DecodeError(
             "no_value",
             f"payload has no ENERGY object (keys: {keys}); only the SENSOR messages of an "

@@ -13,9 +13,10 @@ from ingest.decoders.bounds import check_count, check_size, load_json, shown
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError
 
-RELATIVE_TIME_LIMIT_S = 2**28
+RELATIVE_TIME_LIMIT_S = 2**28  # SenML: smaller times are relative to now
 # a station sends one temperature a message; a gateway a day of them (~1,500 at 40 B each)
-MAX_PAYLOAD_BYTES = 64 * 1024  # SenML: smaller times are relative to now
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_TEMPERATURES = 2_000  # of one message: a day of minute values is 1,440
 
 
 def decode_temperature(
@@ -24,7 +25,7 @@ def decode_temperature(
     """(ts_utc, temp_c) pairs of one weather payload; raise DecodeError saying why not."""
     check_size(payload, MAX_PAYLOAD_BYTES, f"weather {fmt}")
     doc = load_json(payload)
-    items = check_count(doc, "payload") if isinstance(doc, list) else [doc]
+    items = check_count(doc, "payload", MAX_TEMPERATURES) if isinstance(doc, list) else [doc]
     if not items or not all(isinstance(i, dict) for i in items):
         raise DecodeError("undecodable", "expected an object or a non-empty list of objects")
     out = _senml(items, received_utc) if fmt == "senml" else _json(items)

@@ -225,7 +225,8 @@ def test_a_meter_may_set_a_power_limit_above_10_mw(mosquitto, tmp_path):
 @pytest.mark.parametrize(
     ("topic", "payload", "reason", "says"),
     [
-        (BAD_JSON, b"[" * 100_000 + b"]" * 100_000, "too_deep", "nests too deep"),
+        (BAD_JSON, b"[" * 100_000 + b"]" * 100_000, "too_complex", "200,000 bytes"),
+        (BAD_JSON, b'{"abcdefgh":' * 2000 + b"1" + b"}" * 2000, "too_deep", "nests too deep"),
         (BAD_JSON, b'{"ts": 1, "power_w": "' + b"x" * 1_000_000 + b'"}', "non_numeric", "chars)"),
         (
             BAD_JSON,
@@ -251,6 +252,7 @@ def test_a_meter_may_set_a_power_limit_above_10_mw(mosquitto, tmp_path):
     ],
     ids=[
         "nesting-bomb",
+        "deep-nesting-with-keys",
         "1MB-string-value",
         "1MB-meter-name",
         "invalid-utf8",
