@@ -1,6 +1,6 @@
 """The summary as an Excel workbook: a sheet of totals, one of daily values, one of the method
 and its parameters. Numbers are numeric cells holding the API's rounded values, formatted with
-the API's decimals."""
+the API's decimals; text cells are strings that no spreadsheet runs (``spreadsheet_text``)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,32 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from api.reports.figures import ReportFigures
+from api.reports.spreadsheet_text import neutralised
 from api.reports.tables import Table, daily_table, method_table, totals_table
 from api.reports.texts import t
 
 _MAX_SHEET_TITLE = 31  # Excel's limit
 
 
+def _text_cells(ws, row: int) -> None:
+    """Every text cell of ``row`` as a string, never a formula (openpyxl makes a formula of
+    any text that starts with ``=``), neutralised and quote-prefixed (``spreadsheet_text``)."""
+    for cell in ws[row]:
+        if isinstance(cell.value, str):
+            cell.value = neutralised(cell.value)
+            cell.data_type = "s"
+            cell.quotePrefix = True
+
+
 def _fill(ws, table: Table) -> None:
     ws.append(table.headers)
+    _text_cells(ws, 1)
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in table.rows:
         ws.append(row)
+        _text_cells(ws, ws.max_row)
     for col, decimals in enumerate(table.decimals, start=1):
         if decimals is None:
             continue
