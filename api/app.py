@@ -10,7 +10,7 @@ from enum import StrEnum
 from importlib import resources
 
 import orjson
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
@@ -35,6 +35,9 @@ from ingest.validation import Limits
 from scoring.competition import Competition
 
 log = logging.getLogger(__name__)
+# where a display lives on the network (a WLED address, an AWTRIX clock's topic prefix, which
+# lets anyone on the broker drive it): organisers see them, the public view does not
+PRIVATE_DISPLAY_FIELDS = {"wled_url", "awtrix_prefix"}
 
 
 class Metric(StrEnum):
@@ -111,6 +114,15 @@ def create_app(
     def site_index(b: Scoreboard, sid: str) -> int:
         return ctx.site_index(b, sid)
 
+    def _is_organiser(request: Request) -> bool:
+        if "authorization" not in request.headers:
+            return False
+        try:
+            ctx.tokens.check(request)
+        except APIError:
+            return False
+        return True
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def leaderboard_page() -> HTMLResponse:
         page = resources.files("api").joinpath("pages/leaderboard.html").read_text("utf-8")
@@ -121,8 +133,11 @@ def create_app(
         return _json({"competitions": [_summary(c) for c in ctx.competitions.values()]})
 
     @app.get("/api/competitions/{cid}")
-    def get_competition(cid: str) -> Response:
+    def get_competition(cid: str, request: Request) -> Response:
+        """The competition; where displays live on the network (``wled_url``,
+        ``awtrix_prefix``) only for an organiser's token."""
         c = board(cid).competition
+        hidden = set() if _is_organiser(request) else PRIVATE_DISPLAY_FIELDS
         return _json(
             {
                 **_summary(c),
@@ -137,7 +152,7 @@ def create_app(
                     }
                     for s in c.sites
                 ],
-                "displays": [d.model_dump() for d in c.displays],
+                "displays": [d.model_dump(exclude=hidden) for d in c.displays],
             }
         )
 

@@ -10,6 +10,7 @@ looked up in ``ctx.extras["broker_probe"]``; without one the broker is reported 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import datetime
@@ -22,8 +23,10 @@ from prometheus_client.core import GaugeMetricFamily
 
 from api.context import AppContext
 from api.scoreboard import STALE_AFTER_S
+from ingest.store.availability import HINTS, problem
 
 BROKER_PROBE = "broker_probe"  # key in ctx.extras
+log = logging.getLogger(__name__)
 
 
 def operations_router(ctx: AppContext) -> APIRouter:
@@ -44,6 +47,7 @@ def operations_router(ctx: AppContext) -> APIRouter:
             "status": "ok" if healthy else "degraded",
             "store": store_ok,
             "store_error": store_error,
+            "store_hint": HINTS[store_error] if store_error else None,
             "store_latency_s": round(latency_s, 6),
             "broker": broker,
             "competitions": len(ctx.boards),
@@ -61,12 +65,21 @@ def operations_router(ctx: AppContext) -> APIRouter:
 
 
 def _probe_store(ctx: AppContext) -> tuple[bool, str | None, float]:
+    """(answers, problem code, seconds): the code (``availability.problem``) instead of the
+    exception's text, which can quote paths, URLs or data; the log has the error."""
     started = time.perf_counter()
     try:
         _ask_store(ctx.store)
     except Exception as exc:  # any backend error means "not reachable" to an operator
-        return False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
+        now = time.monotonic()
+        if now - _last_logged[0] >= 60.0:  # probes come every scrape: once a minute is news
+            _last_logged[0] = now
+            log.warning("the store does not answer: %s: %s", type(exc).__name__, exc)
+        return False, problem(exc), time.perf_counter() - started
     return True, None, time.perf_counter() - started
+
+
+_last_logged = [-1e9]  # monotonic time the store's failure was last logged
 
 
 _INFLUX_PROBE = 'SELECT last("n") FROM "writes"'  # one small series (InfluxStore.change_token)

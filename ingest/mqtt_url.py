@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from ingest.redaction import redact_url, remember_url
+
 
 @dataclass(frozen=True)
 class BrokerAddress:
@@ -23,18 +25,23 @@ class BrokerAddress:
 
 
 def parse_mqtt_url(url: str) -> BrokerAddress:
-    """Parse a broker URL; raise ValueError naming what is wrong."""
+    """Parse a broker URL; raise ValueError naming what is wrong (with the password masked).
+
+    The password is remembered (``ingest.redaction``), so no log line shows it either.
+    """
+    remember_url(url)
+    shown = redact_url(url)
     parsed = urlparse(url)
     if parsed.scheme not in ("mqtt", "mqtts"):
         raise ValueError(
-            f"MQTT URL {url!r} must start with mqtt:// or mqtts://, e.g. mqtt://127.0.0.1:1883"
+            f"MQTT URL {shown!r} must start with mqtt:// or mqtts://, e.g. mqtt://127.0.0.1:1883"
         )
     if not parsed.hostname:
-        raise ValueError(f"MQTT URL {url!r} has no host, e.g. mqtt://127.0.0.1:1883")
+        raise ValueError(f"MQTT URL {shown!r} has no host, e.g. mqtt://127.0.0.1:1883")
     try:
         port = parsed.port
     except ValueError:
-        raise ValueError(f"MQTT URL {url!r} has an invalid port") from None
+        raise ValueError(f"MQTT URL {shown!r} has an invalid port") from None
     tls = parsed.scheme == "mqtts"
     return BrokerAddress(
         parsed.hostname,

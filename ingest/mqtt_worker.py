@@ -37,7 +37,7 @@ from ingest.isolating_write import Item, StoreUnavailable, Written, write_isolat
 from ingest.metrics import IngestMetrics, spool_depth_of
 from ingest.mqtt_url import BrokerAddress
 from ingest.routing import Routing
-from ingest.store.availability import what_to_do
+from ingest.store.availability import HINTS, problem, what_to_do
 from ingest.store.base import Message, Rejected, Store
 from ingest.validation import Limits, process_message
 
@@ -78,7 +78,7 @@ class IngestWorker:
         self.receive_maximum = receive_maximum
         self.stats: Counter[str] = Counter()
         self.metrics = metrics
-        self.store_error: str | None = None  # while the store is unavailable: why
+        self.store_error: str | None = None  # while the store is unavailable: its problem code
         self.store_unavailable_since_s: float | None = None  # monotonic time it became so
         self._store_logged_s = 0.0
         self.connected = threading.Event()
@@ -171,7 +171,8 @@ class IngestWorker:
             "problems": problems,
             "writer_alive": self.writer_alive(),
             "store_available": self.store_error is None,
-            "store_error": self.store_error,
+            "store_error": self.store_error,  # a code of HINTS, not the exception's text
+            "store_hint": HINTS.get(self.store_error) if self.store_error else None,
             "store_unavailable_s": round(self.store_unavailable_s(), 3),
             "broker_connected": self.connected.is_set(),
             "backlog_messages": self._queue.qsize(),
@@ -309,7 +310,7 @@ class IngestWorker:
         """Note that the store refuses writes; log it at once, then once a minute."""
         now = time.monotonic()
         first = self.store_error is None
-        self.store_error = f"{type(cause).__name__}: {cause}"[:500]
+        self.store_error = problem(cause)
         if first:
             self.store_unavailable_since_s = now
         if self.metrics is not None:
@@ -318,9 +319,10 @@ class IngestWorker:
             self._store_logged_s = now
             where = getattr(self.store, "path", None) or type(self.store).__name__
             log.error(
-                "the store cannot take writes (%s) for %.0f s; %d messages of this batch wait "
-                "unacknowledged at the broker: %s",
-                self.store_error,
+                "the store cannot take writes (%s: %s) for %.0f s; %d messages of this batch "
+                "wait unacknowledged at the broker: %s",
+                type(cause).__name__,
+                cause,
                 now - self.store_unavailable_since_s,
                 waiting,
                 what_to_do(cause, str(where)),

@@ -85,9 +85,11 @@ def mosquitto_acl(configs, out_dir, rotate, rotate_users) -> None:
 
 
 def _sqlite_path(store_url: str) -> Path:
+    from ingest.redaction import redact_url
+
     if not store_url.startswith("sqlite://"):
         raise click.BadParameter(
-            f"{store_url!r}: backup, restore and prune work on SQLite stores "
+            f"{redact_url(store_url)!r}: backup, restore and prune work on SQLite stores "
             "(sqlite:///path/to/file.db); for InfluxDB use its own backup and retention "
             "policies (see the README)",
             param_hint="--store",

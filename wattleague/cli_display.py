@@ -34,6 +34,13 @@ import click
     type=click.FloatRange(min=0.1),
     help="Seconds between polls (default: the display's page_s).",
 )
+@click.option(
+    "--token",
+    envvar="WATTLEAGUE_TOKEN",
+    help="An organiser token: the server then also says where the display lives (the "
+    "AWTRIX prefix, the WLED address), which it keeps from the public. Or give --prefix / "
+    "--device-url.",
+)
 @click.option("--once", is_flag=True, help="Fetch and show one frame, then exit (1 on failure).")
 @click.option(
     "--duration", "duration_s", type=click.FloatRange(min=0), help="Stop after this many seconds."
@@ -49,6 +56,7 @@ def display(
     device_url,
     lang,
     interval_s,
+    token,
     once,
     duration_s,
 ) -> None:
@@ -57,11 +65,14 @@ def display(
     import httpx
 
     from display.client import ClientError, DisplayClient, DisplayInfo, display_info
+    from ingest.redaction import redact_url, remember
 
     if not url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{url!r} is not http://host:port", param_hint="--url")
+        raise click.BadParameter(f"{redact_url(url)!r} is not http://host:port", param_hint="--url")
+    remember(token)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=10.0) as http:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=10.0, headers=headers) as http:
             info = display_info(http, display_id)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None

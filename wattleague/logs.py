@@ -3,16 +3,22 @@
 A JSON line holds ``ts`` (ISO-8601 UTC), ``level``, ``logger``, ``message``, the process id,
 an ``exc`` traceback when there is one, and any ``extra={...}`` fields the caller passed, so
 journald, Loki or Elasticsearch can filter on them without parsing free text.
+
+Every line, in either format, goes through ``ingest.redaction.redact``: URL passwords and the
+secrets the command was given (``remember``) never reach the log, whoever wrote the message.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
 import orjson
+
+from ingest.redaction import redact, redact_url
+
+__all__ = ["JSONFormatter", "announce", "configure_logging", "redact_url"]
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -29,15 +35,20 @@ class JSONFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "pid": record.process,
         }
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:
-                entry[key] = value
+                entry[key] = redact(value) if isinstance(value, str) else value
         return orjson.dumps(entry, default=str).decode()
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -69,24 +80,9 @@ def configure_logging(log_format: str, verbose: bool) -> None:
     if root.handlers and log_format == "text":
         return
     handler = _StderrHandler()
-    handler.setFormatter(
-        JSONFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    )
+    handler.setFormatter(JSONFormatter() if log_format == "json" else _TextFormatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
-
-
-_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)([^@/]*)@")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password or token: ``mqtt://user:***@host``, ``influxdb2://***@…``."""
-
-    def hide(m: re.Match) -> str:
-        user, sep, _secret = m.group(2).partition(":")
-        return f"{m.group(1)}{user}:***@" if sep else f"{m.group(1)}***@"
-
-    return _USERINFO.sub(hide, url)
 
 
 def announce(message: str) -> None:
@@ -98,9 +94,9 @@ def announce(message: str) -> None:
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
     if handler is None or not isinstance(handler.formatter, JSONFormatter):
-        print(message, file=sys.stderr, flush=True)
+        print(redact(message), file=sys.stderr, flush=True)
         return
     record = logging.makeLogRecord(
-        {"name": "wattleague", "levelno": logging.INFO, "levelname": "INFO", "msg": message}
+        {"name": "wattleague", "levelno": logging.INFO, "levelname": "INFO", "msg": redact(message)}
     )
     handler.handle(record)

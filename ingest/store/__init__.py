@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from ingest.redaction import redact_url, remember_url
 from ingest.store.base import Message, MeterSeries, MeterState, Rejected, Store, StoredReading
 
 __all__ = [
@@ -22,7 +23,13 @@ class StoreURLError(ValueError):
 
 
 def open_store(url: str) -> Store:
-    """Open the store named by ``url``: ``sqlite:///path/to/file.db`` (default ./wattleague.db)."""
+    """Open the store named by ``url``: ``sqlite:///path/to/file.db`` (default ./wattleague.db).
+
+    Errors show the URL with its password or token masked, and the secret is remembered so
+    that no log line shows it either (``ingest.redaction``).
+    """
+    remember_url(url)
+    shown = redact_url(url)
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         from ingest.store.sqlite import SQLiteStore
@@ -34,7 +41,7 @@ def open_store(url: str) -> Store:
             path = path[1:]
         if not path:
             raise StoreURLError(
-                f"store URL {url!r} has no file path; e.g. sqlite:///./wattleague.db"
+                f"store URL {shown!r} has no file path; e.g. sqlite:///./wattleague.db"
             )
         return SQLiteStore(path)
     if parsed.scheme in ("influxdb", "influxdb2"):
@@ -45,6 +52,6 @@ def open_store(url: str) -> Store:
         except ValueError as exc:
             raise StoreURLError(str(exc)) from None
     raise StoreURLError(
-        f"unknown store URL {url!r}; use sqlite:///path/to/file.db, "
+        f"unknown store URL {shown!r}; use sqlite:///path/to/file.db, "
         "influxdb://[user:pass@]host:port/database or influxdb2://TOKEN@host:port/bucket?org=ORG"
     )

@@ -49,25 +49,41 @@ def _unavailable(exc: BaseException) -> bool:
     return False
 
 
-def what_to_do(exc: BaseException, where: str) -> str:
-    """One sentence for the operator's log: what to check so that ingest can resume."""
+# what an operator should check, by ``problem``; the same for every store and no secret in it
+HINTS = {
+    "disk_full": "free disk space where the store lives (`df -h`), e.g. with "
+    "`wattleague deploy prune`; ingest resumes by itself",
+    "locked": "another process holds the store's write lock past the timeout (a long backup "
+    "or a tool with an open transaction); ingest resumes once it is released",
+    "not_writable": "check that the ingest user can write the store file and its folder",
+    "unreachable": "check that InfluxDB answers; ingest resumes by itself",
+    "missing": "the store file is gone or was replaced: restore it with `wattleague deploy "
+    "restore`, then restart ingest and serve",
+    "error": "check the store; the log of this process has the error",
+}
+
+
+def problem(exc: BaseException) -> str:
+    """A short code for what is wrong with the store (a key of ``HINTS``): what /healthz says
+    instead of the exception's own text, which may quote paths, URLs or data."""
     text = str(exc).lower()
+    if isinstance(exc, FileNotFoundError) or "gone" in text or "replaced" in text:
+        return "missing"
     if "full" in text or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
-        return (
-            f"free disk space where the store lives ({where}; `df -h`), e.g. with "
-            "`wattleague deploy prune`; ingest resumes by itself"
-        )
+        return "disk_full"
     if "locked" in text:
-        return (
-            "another process holds the store's write lock past the timeout (a long backup or "
-            "a tool with an open transaction); ingest resumes once it is released"
-        )
+        return "locked"
     if (
         "readonly" in text
         or "unable to open" in text
         or (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES))
     ):
-        return f"check that the ingest user can write {where} and its folder"
-    if isinstance(exc, InfluxUnavailable):
-        return f"check that InfluxDB answers ({where}); ingest resumes by itself"
-    return f"check the store at {where}; ingest retries with backoff and resumes by itself"
+        return "not_writable"
+    if isinstance(exc, InfluxUnavailable | ConnectionError | TimeoutError):
+        return "unreachable"
+    return "error"
+
+
+def what_to_do(exc: BaseException, where: str) -> str:
+    """One sentence for the operator's log: what to check so that ingest can resume."""
+    return f"{HINTS[problem(exc)]} (store: {where})"

@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import httpx
 import orjson
 
+from ingest.redaction import redact_url, remember_url
+
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.2, 0.5, 1.0)  # then the caller spools
@@ -52,28 +54,30 @@ class InfluxTarget:
 
     @classmethod
     def from_url(cls, url: str) -> InfluxTarget:
+        remember_url(url)
+        shown = redact_url(url)
         parsed = urlparse(url)
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         scheme = "https" if query.get("tls") in ("1", "true") else "http"
         database = unquote(parsed.path.lstrip("/"))
         if not parsed.hostname or not database:
             raise ValueError(
-                f"store URL {url!r} needs a host and a database, e.g. "
+                f"store URL {shown!r} needs a host and a database, e.g. "
                 "influxdb://127.0.0.1:8086/wattleague or influxdb2://TOKEN@host:8086/bucket?org=ORG"
             )
         try:
             port = parsed.port or 8086
         except ValueError:
-            raise ValueError(f"store URL {url!r} has an invalid port") from None
+            raise ValueError(f"store URL {shown!r} has an invalid port") from None
         host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname  # IPv6
         base = f"{scheme}://{host}:{port}"
         if parsed.scheme == "influxdb2":
             if not parsed.username:
                 raise ValueError(
-                    f"store URL {url!r} needs a token: influxdb2://TOKEN@host:port/bucket?org=ORG"
+                    f"store URL {shown!r} needs a token: influxdb2://TOKEN@host:port/bucket?org=ORG"
                 )
             if not query.get("org"):
-                raise ValueError(f"store URL {url!r} needs ?org=ORG")
+                raise ValueError(f"store URL {shown!r} needs ?org=ORG")
             return cls(
                 2,
                 base,

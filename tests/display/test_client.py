@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from api.app import create_app
+from api.auth import TokenSet, hash_token
 from display.client import ClientError, DisplayClient
 from display.panel_devices import WledPanel
 from display.panel_png import STALE_RGB, PngPanel
@@ -48,6 +49,9 @@ kind = "text"
 """
 
 
+TOKEN = "display-token"
+
+
 class Server:
     """The app on one port, stopped and started again (a new app each time) on one store."""
 
@@ -58,7 +62,12 @@ class Server:
         self.running: RunningApp | None = None
 
     def start(self) -> None:
-        app = create_app([self.comp], self.store, clock=fixtures.NOW.timestamp)
+        app = create_app(
+            [self.comp],
+            self.store,
+            clock=fixtures.NOW.timestamp,
+            tokens=TokenSet({"clock-installer": hash_token(TOKEN)}),
+        )
         self.running = RunningApp(app)
         self.port = self.port or self.running.port
         self.running.port = self.running.server.config.port = self.port
@@ -187,6 +196,8 @@ def test_awtrix_payload_arrives_on_a_real_broker(server, mosquitto):
             "awtrix",
             "--mqtt",
             mosquitto.url,
+            "--token",
+            TOKEN,  # the prefix is the organisers' to know
             "--once",
         )
         assert result.exit_code == 0, result.output
@@ -200,6 +211,18 @@ def test_awtrix_payload_arrives_on_a_real_broker(server, mosquitto):
     assert payload == expected
     assert len(payload) == 3 and payload[0]["text"]
     assert all(app["lifetimeMode"] == 1 and app["lifetime"] >= 1 for app in payload)
+
+
+def test_where_a_display_lives_is_not_public(server, mosquitto):
+    public = httpx.get(server.url + "/api/competitions/liten").json()["displays"]
+    clock = next(d for d in public if d["id"] == "alfa-clock")
+    assert "awtrix_prefix" not in clock and "wled_url" not in clock
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    private = httpx.get(server.url + "/api/competitions/liten", headers=auth).json()["displays"]
+    assert next(d for d in private if d["id"] == "alfa-clock")["awtrix_prefix"] == "awtrix_alfa"
+    args = ["--url", server.url, "--display", "alfa-clock", "--panel", "awtrix"]
+    result = CliRunner().invoke(main, ["display", *args, "--mqtt", mosquitto.url, "--once"])
+    assert result.exit_code == 2 and "--mqtt needs --prefix" in result.output
 
 
 class _Wled(BaseHTTPRequestHandler):

@@ -379,7 +379,8 @@ def test_a_full_disk_loses_nothing_and_recovers_by_itself(
         health = httpx.get(f"http://127.0.0.1:{port}/healthz")
         assert health.status_code == 503
         assert health.json()["problems"] == ["store_unavailable"]
-        assert "full" in health.json()["store_error"]
+        assert health.json()["store_error"] == "disk_full"
+        assert "free disk space" in health.json()["store_hint"]
         scrape = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert "wattleague_ingest_store_available 0.0" in scrape
         time.sleep(4)  # retries at 1 s, 2 s...: one log line, not one per retry
