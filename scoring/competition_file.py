@@ -54,6 +54,65 @@ def load_competition(path: str | Path) -> Competition:
     return parse_competition(text, str(path))
 
 
+def load_competitions(paths: list[str | Path]) -> list[Competition]:
+    """Read and validate competition files that one ``serve`` or ``ingest`` takes together;
+    raise ConfigError listing every problem of each file and every collision between them
+    (``collisions``)."""
+    problems: list[ConfigProblem] = []
+    loaded: list[tuple[str, str, Competition]] = []
+    for path in paths:
+        try:
+            comp = load_competition(path)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        loaded.append((str(path), Path(path).read_text(encoding="utf-8"), comp))
+    problems += collisions(loaded)
+    if problems:
+        raise ConfigError(problems)
+    return [comp for _, _, comp in loaded]
+
+
+def collisions(loaded: list[tuple[str, str, Competition]]) -> list[ConfigProblem]:
+    """What two competition files given to one process may not share, each named with both
+    files and lines: a competition id, a meter id (readings are stored by meter), a topic (its
+    readings would be credited to one competition only), a display id.
+
+    ``loaded`` holds (file name, its text, its competition).
+    """
+    problems: list[ConfigProblem] = []
+    first: dict[tuple[str, str], tuple[str, int | None]] = {}
+
+    def claim(kind: str, value: str, source: str, lines: dict, loc: Location, where: str):
+        line = _line_for(lines, loc)
+        owner = first.setdefault((kind, value), (source, line))
+        if owner != (source, line):
+            other = f"{owner[0]}:{owner[1]}" if owner[1] else owner[0]
+            problems.append(
+                ConfigProblem(source, line, where, f"{kind} {value!r} is also in {other}")
+            )
+
+    for source, text, comp in loaded:
+        lines = _locate_lines(text)
+        claim("competition id", comp.id, source, lines, ("competition", "id"), "[competition]")
+        topics = comp.topics_by_meter()
+        for i, site in enumerate(comp.sites):
+            for j, meter in enumerate(site.meters):
+                label = f"[[site]] #{i + 1} {site.id!r}, [[site.meter]] #{j + 1} {meter.id!r}"
+                at = ("site", i, "meter", j)
+                claim("meter id", meter.id, source, lines, (*at, "id"), label)
+                channel = f" [{meter.channel}]" if meter.channel else ""
+                topic_loc = (*at, "topic") if meter.topic else (*at, "id")
+                claim("topic", topics[meter.id] + channel, source, lines, topic_loc, label)
+        for k, (station, topic) in enumerate(comp.weather_topics().items()):
+            label = f"[[weather]] #{k + 1} {station!r}"
+            claim("topic", topic, source, lines, ("weather", k, "topic"), label)
+        for k, display in enumerate(comp.displays):
+            label = f"[[display]] #{k + 1} {display.id!r}"
+            claim("display id", display.id, source, lines, ("display", k, "id"), label)
+    return problems
+
+
 def parse_competition(text: str, source: str = "<competition>") -> Competition:
     """Validate competition TOML ``text``; ``source`` names it in problems."""
     try:

@@ -52,9 +52,12 @@ def main(verbose: bool, log_format: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def check_config(files: tuple[str, ...]) -> None:
     """Validate competition files; print every problem with its location."""
-    from scoring.competition_file import ConfigError, load_competition
+    from pathlib import Path
+
+    from scoring.competition_file import ConfigError, collisions, load_competition
 
     problems = 0
+    loaded = []
     for f in files:
         try:
             comp = load_competition(f)
@@ -63,11 +66,16 @@ def check_config(files: tuple[str, ...]) -> None:
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             continue
+        loaded.append((f, Path(f).read_text(encoding="utf-8"), comp))
         meters = sum(len(s.meters) for s in comp.sites)
         click.echo(
             f"{f}: OK — competition {comp.id!r}, {len(comp.sites)} sites, "
             f"{meters} meters, {len(comp.displays)} displays"
         )
+    # files given together are run together: they may not share meters, topics or displays
+    for problem in collisions(loaded):
+        problems += 1
+        click.echo(f"error: {problem}", err=True)
     if problems:
         click.echo(f"{problems} problem(s) found", err=True)
         raise SystemExit(1)

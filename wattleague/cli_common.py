@@ -6,19 +6,17 @@ import click
 
 
 def load_competitions(paths: tuple[str, ...] | list[str]):
-    from scoring.competition_file import ConfigError, load_competition
+    """The competitions of ``paths``; every problem of each file, and every collision between
+    them (a meter id or topic in two files), is printed before exiting 2."""
+    from scoring.competition_file import ConfigError
+    from scoring.competition_file import load_competitions as load
 
-    comps, failed = [], False
-    for p in paths:
-        try:
-            comps.append(load_competition(p))
-        except ConfigError as exc:
-            failed = True
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-    if failed:
-        raise SystemExit(2)
-    return comps
+    try:
+        return load(list(paths))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise SystemExit(2) from None
 
 
 def open_store_or_fail(url: str):

@@ -248,3 +248,56 @@ def test_baseline_regression_uses_the_temperature_file(tmp_path, method):
     assert len(rows) == 5
     for _, observed, expected in rows:
         assert float(observed) / float(expected) == pytest.approx(0.9, abs=0.01)
+
+
+COLLIDING = """[competition]
+id = "{cid}"
+name = "Tävling {cid}"
+timezone = "Europe/Stockholm"
+start = 2011-03-01
+end = 2011-03-14
+baseline = {{ method = "previous-year" }}
+
+[[site]]
+id = "alfa"
+municipality = "Mora kommun"
+name = "Mora kommunhus"
+area_m2 = 1000
+  [[site.meter]]
+  id = "{meter}"
+  topic = "tele/shared/SENSOR"
+  format = "tasmota"
+"""
+
+
+def test_files_given_together_may_not_share_meters_or_topics(tmp_path):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(COLLIDING.format(cid="a", meter="mora-main"))
+    b.write_text(COLLIDING.format(cid="b", meter="mora-main"))
+    result = _run("check-config", str(a), str(b))
+    assert result.exit_code == 1
+    assert (
+        f"{b}:15: [[site]] #1 'alfa', [[site.meter]] #1 'mora-main': meter id 'mora-main' "
+        f"is also in {a}:15" in result.output
+    )
+    assert f"{b}:16:" in result.output and f"topic 'tele/shared/SENSOR' is also in {a}:16" in (
+        result.output
+    )
+    # each file alone is fine
+    assert _run("check-config", str(a)).exit_code == 0
+    # and serve and ingest refuse to start with both, naming them
+    for command in ("serve", "ingest"):
+        started = _run(command, "--config", str(a), "--config", str(b), "--store",
+                       f"sqlite:///{tmp_path}/s.db")  # fmt: skip
+        assert started.exit_code == 2, started.output
+        assert "is also in" in started.output and str(a) in started.output
+
+
+def test_the_same_topic_under_two_meter_ids_is_refused_too(tmp_path):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(COLLIDING.format(cid="a", meter="mora-main"))
+    b.write_text(COLLIDING.format(cid="b", meter="mora-other"))
+    result = _run("check-config", str(a), str(b))
+    assert result.exit_code == 1
+    assert "meter id" not in result.output
+    assert "topic 'tele/shared/SENSOR' is also in" in result.output
