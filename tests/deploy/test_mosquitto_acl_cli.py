@@ -129,11 +129,12 @@ def _two(tmp_path, first: str, second: str):
 
 def test_same_meter_id_in_two_competitions_is_not_one_shared_login(tmp_path):
     # two devices (wattleague/tavling-a/alfa/main and wattleague/tavling-b/alfa/main) would
-    # get one user and password, each able to publish the other's readings
+    # get one user and password, each able to publish the other's readings; the loader
+    # refuses files given together that share a meter id, naming both
     result = _two(tmp_path, "", "")
     assert result.exit_code == 2, result.output
-    assert "user name 'main' would serve two devices" in result.output
-    assert "wattleague/tavling-a/alfa/main" in result.output
+    assert "meter id 'main' is also in" in result.output
+    assert "tavling-a.toml" in result.output and "tavling-b.toml" in result.output
     assert not (tmp_path / "o" / "acl").exists()
 
 
