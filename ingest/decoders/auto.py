@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-import orjson
-
-from ingest.decoders.bounds import load_json
+from ingest.decoders.bounds import MIN_BYTES_PER_CONTAINER, SENML_BYTES_PER_CONTAINER, load_json
 from ingest.readings import DecodeError, Reading
 
 # checked before detection: the largest cap of the formats it detects (json's); the detected
@@ -71,9 +69,11 @@ def detect(payload: bytes, topic: str) -> str | None:
     stripped = payload.lstrip()
     if stripped.startswith(b"/") and b"!" in stripped:
         return "dsmr"
+    # SenML (an array) may be denser than the formats that send objects
+    density = SENML_BYTES_PER_CONTAINER if stripped[:1] == b"[" else MIN_BYTES_PER_CONTAINER
     try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        doc = load_json(payload, density)  # too dense: refused before it is parsed
+    except DecodeError:
         doc = None
     if _is_senml(doc):
         return "senml"
@@ -94,8 +94,9 @@ def detected_format(payload: bytes, topic: str) -> str:
     fmt = detect(payload, topic)
     if fmt is not None:
         return fmt
-    if payload.lstrip()[:1] in (b"{", b"["):
-        load_json(payload)  # raises the parse error's own reason
+    first = payload.lstrip()[:1]
+    if first in (b"{", b"["):  # raises the parse error's own reason
+        load_json(payload, SENML_BYTES_PER_CONTAINER if first == b"[" else MIN_BYTES_PER_CONTAINER)
     raise DecodeError(
         "unknown_format",
         f"auto: could not recognise the payload on topic {topic!r} as dsmr, senml, tasmota, "

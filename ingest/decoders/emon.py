@@ -28,7 +28,13 @@ from ingest.readings import DecodeError, Reading
 
 # One value per topic is a few bytes; a node's JSON object of inputs is under 1 KB.
 MAX_PAYLOAD_BYTES = 4 * 1024
-_INPUT = re.compile(r"(?i)(p|power|e|energy)([0-9]{1,2})")
+# input name (lower case) → (field, channel): P1..P99, power1..power99, E1.., energy1.. (one or
+# two digits): a lookup, not a pattern per key
+_INPUTS = {
+    f"{kind}{digits}": ("power_w" if kind[0] == "p" else "energy_kwh", str(int(digits)))
+    for kind in ("p", "power", "e", "energy")
+    for digits in [*map(str, range(10)), *(f"{n:02d}" for n in range(100))]
+}
 _BARE_NUMBER = re.compile(
     rb"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 )  # of the stripped payload
@@ -36,11 +42,7 @@ _BARE_NUMBER = re.compile(
 
 def _input(name: str) -> tuple[str, str] | None:
     """(field, channel) of an input name such as ``P1`` or ``energy2``, else None."""
-    match = _INPUT.fullmatch(name)
-    if match is None:
-        return None
-    kind, channel = match.groups()
-    return ("power_w" if kind[0].lower() == "p" else "energy_kwh"), str(int(channel))
+    return _INPUTS.get(name.lower()) if len(name) <= 8 else None
 
 
 def _convert(field: str, value: float, where: str) -> float | None:

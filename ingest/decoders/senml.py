@@ -13,7 +13,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from ingest.decoders.bounds import SHOWN_CHARS, check_count, load_json, shown, shown_keys
+from ingest.decoders.bounds import (
+    SENML_BYTES_PER_CONTAINER,
+    SHOWN_CHARS,
+    check_count,
+    load_json,
+    shown,
+    shown_keys,
+)
 from ingest.decoders.timestamps import parse_ts_utc
 from ingest.readings import DecodeError, Reading
 
@@ -54,7 +61,7 @@ def _string(rec: dict, key: str, where: str) -> str | None:
 
 
 def _load(payload: bytes) -> list:
-    doc = load_json(payload)
+    doc = load_json(payload, SENML_BYTES_PER_CONTAINER)
     if not isinstance(doc, list):
         raise DecodeError(
             "undecodable", f"payload: expected an array of records, got {type(doc).__name__}"

@@ -36,6 +36,9 @@ from ingest.readings import DecodeError, Reading
 
 # NotifyFullStatus of a Pro 4PM or Pro 3EM (every component, wifi, cloud, sys) is 3-8 KB.
 MAX_PAYLOAD_BYTES = 32 * 1024
+# Metering components of one device: a Pro 4PM has 4 switches, a Pro 3EM three phases in em:0
+# and emdata:0; a gateway of several devices publishes each on its own topic.
+MAX_METERING_COMPONENTS = 16
 NOTIFY_METHODS = ("NotifyStatus", "NotifyFullStatus")
 # component type → (channel type, power key, energy key); energy in Wh
 _EM_TYPES = {
@@ -46,42 +49,69 @@ _EM_TYPES = {
 }
 
 
+def _number(status: dict, key: str, where: str, name: str) -> float | None:
+    """``status[key]`` as a float; the detail's place is only spelled out for an error."""
+    value = status.get(key)
+    if value is None or type(value) is float:  # orjson's floats are finite
+        return value
+    if type(value) is int:
+        return float(value)
+    return number(value, f"{where}{name}.{key}")  # raises, saying where
+
+
 def _component_values(key: str, status: dict, where: str) -> tuple[str, float | None, float | None]:
     """(channel, energy [kWh], power [W]) of one component's status object."""
     kind, sep, index = key.partition(":")
-    if kind in _EM_TYPES:
-        channel_kind, power_key, energy_key = _EM_TYPES[kind]
-        power = number(status.get(power_key), f"{where}.{power_key}") if power_key else None
-        energy_wh = number(status.get(energy_key), f"{where}.{energy_key}") if energy_key else None
-        energy_where = f"{where}.{energy_key}"
+    em = _EM_TYPES.get(kind)
+    if em is not None:
+        channel_kind, power_key, energy_key = em
+        power = _number(status, power_key, where, key) if power_key else None
+        energy_wh = _number(status, energy_key, where, key) if energy_key else None
     else:
         channel_kind = kind
-        power = number(status.get("apower"), f"{where}.apower")
+        power = _number(status, "apower", where, key)
         aenergy = status.get("aenergy")
-        if aenergy is not None and not isinstance(aenergy, dict):
-            raise DecodeError(
-                "non_numeric",
-                f"{where}.aenergy: expected an object with 'total', got {shown(aenergy)}",
-            )
-        energy_where = f"{where}.aenergy.total"
-        energy_wh = number((aenergy or {}).get("total"), energy_where)
-    energy_kwh = energy_register(None if energy_wh is None else energy_wh / 1000.0, energy_where)
+        energy_wh = None
+        if aenergy is not None:
+            if type(aenergy) is not dict:
+                raise DecodeError(
+                    "non_numeric",
+                    f"{where}{key}.aenergy: expected an object with 'total', got {shown(aenergy)}",
+                )
+            energy_wh = _number(aenergy, "total", where, f"{key}.aenergy")
+    if energy_wh is not None and energy_wh < 0:
+        name = f"{where}{key}.{energy_key}" if em else f"{where}{key}.aenergy.total"
+        energy_register(energy_wh / 1000.0, name)  # raises negative_value
+    energy_kwh = None if energy_wh is None else energy_wh / 1000.0
     return channel_kind + sep + index, energy_kwh, import_power(power)
 
 
 def _readings(components: dict, ts: datetime, where: str) -> list[Reading]:
     check_count(components, f"{where or 'status'} (components)", MAX_CHANNELS)
     merged: dict[str, dict[str, float]] = {}
+    metering = 0
     for key, status in components.items():
         if type(status) is not dict:
             continue  # "ts" and scalar entries
-        metering = "apower" in status or "aenergy" in status
-        if not metering and key.partition(":")[0] not in _EM_TYPES:
+        if key.partition(":")[0] not in _EM_TYPES and not (
+            "apower" in status or "aenergy" in status
+        ):
             continue  # wifi, sys, input:0...: nothing to read
-        channel, energy_kwh, power_w = _component_values(key, status, f"{where}{key}")
-        values = {"energy_kwh": energy_kwh, "power_w": power_w}
-        slot = merged.setdefault(channel, {})
-        slot.update({k: v for k, v in values.items() if v is not None})
+        metering += 1
+        if metering > MAX_METERING_COMPONENTS:
+            raise DecodeError(
+                "too_many_readings",
+                f"{where or 'status'}: more than {MAX_METERING_COMPONENTS} metering components "
+                "(switch, pm1, em, em1...) in one message",
+            )
+        channel, energy_kwh, power_w = _component_values(key, status, where)
+        slot = merged.get(channel)
+        if slot is None:
+            slot = merged[channel] = {}
+        if energy_kwh is not None:
+            slot["energy_kwh"] = energy_kwh
+        if power_w is not None:
+            slot["power_w"] = power_w
     return [
         Reading(None, ts, slot.get("energy_kwh"), slot.get("power_w"), channel)
         for channel, slot in merged.items()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from ingest.decoders.bounds import MAX_CHANNELS, check_count, shown, shown_keys
+from ingest.decoders.bounds import check_count, shown, shown_keys
 from ingest.decoders.timestamps import local_to_utc, parse_iso, parse_ts_utc, to_utc
 from ingest.decoders.values import energy_register, import_power, load_json, number
 from ingest.readings import DecodeError, Reading
@@ -29,6 +29,8 @@ from ingest.readings import DecodeError, Reading
 # A SENSOR message with several sensors, or the Status 10 reply, is 200 B-2 KB; Tasmota's own
 # MQTT buffer is 1,200 B unless rebuilt with a larger MQTT_MAX_PACKET_SIZE.
 MAX_PAYLOAD_BYTES = 16 * 1024
+# Channels of one device: Tasmota measures at most 8 phases or channels (ENERGY_MAX_PHASES)
+MAX_TASMOTA_CHANNELS = 32
 WHOLE_DEVICE = "total"  # channel of a device-wide value beside per-channel lists
 
 
@@ -51,7 +53,12 @@ def _values(energy: dict, key: str, field: str) -> list[float] | float | None:
     value = energy.get(key)
     where = f"ENERGY.{key}"
     if isinstance(value, list):
-        check_count(value, f"{where} (channels)", MAX_CHANNELS)
+        check_count(value, f"{where} (channels)", MAX_TASMOTA_CHANNELS)
+        if all(type(v) is float or type(v) is int for v in value):  # orjson: 64-bit, finite
+            numbers = [float(v) for v in value]
+            if field != "energy_kwh" or min(numbers, default=0.0) >= 0:
+                return numbers or None
+        # the slow path says which value is wrong
         numbers = [number(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if field == "energy_kwh":
             numbers = [energy_register(v, f"{where}[{i}]") for i, v in enumerate(numbers)]

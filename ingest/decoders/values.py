@@ -18,6 +18,8 @@ def number(value: object, where: str) -> float | None:
     """``value`` as a finite float, None for a missing (None) value."""
     if value is None:
         return None
+    if type(value) is float and math.isfinite(value):  # the common case first
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError("non_numeric", f"{where}: expected a number, got {shown(value)}")
     try:

@@ -24,7 +24,8 @@ def decode_temperature(
 ) -> list[tuple[datetime, float]]:
     """(ts_utc, temp_c) pairs of one weather payload; raise DecodeError saying why not."""
     check_size(payload, MAX_PAYLOAD_BYTES, f"weather {fmt}")
-    doc = load_json(payload)
+    # SenML temperatures may come as the shortest records, {"v":1}: as many as a message holds
+    doc = load_json(payload, allowed=MAX_TEMPERATURES if fmt == "senml" else 0)
     items = check_count(doc, "payload", MAX_TEMPERATURES) if isinstance(doc, list) else [doc]
     if not items or not all(isinstance(i, dict) for i in items):
         raise DecodeError("undecodable", "expected an object or a non-empty list of objects")
@@ -61,23 +62,27 @@ def _json(items: list[dict]) -> list[tuple[datetime, float]]:
 
 def _senml(items: list[dict], received_utc: datetime) -> list[tuple[datetime, float]]:
     out = []
+    now_s = received_utc.timestamp()
     base_time, base_unit, base_value = 0.0, None, 0.0
+    last_t, last_ts = None, None  # records at one time share its datetime
     for i, rec in enumerate(items):
-        where = f"record[{i}]"
         if "bt" in rec:
-            base_time = _number(rec["bt"], f"{where}.bt")
+            base_time = _number(rec["bt"], f"record[{i}].bt")
         if "bu" in rec:
             base_unit = rec["bu"]
         if "bv" in rec:
-            base_value = _number(rec["bv"], f"{where}.bv")
+            base_value = _number(rec["bv"], f"record[{i}].bv")
         if "v" not in rec:
             continue
         unit = rec.get("u", base_unit)
-        if unit not in ("Cel", "K"):
+        if unit != "Cel" and unit != "K":
             continue
-        value = base_value + _number(rec["v"], f"{where}.v")
-        t = base_time + (_number(rec["t"], f"{where}.t") if "t" in rec else 0.0)
+        v = rec["v"]  # orjson's floats are finite: the check only for anything else
+        value = base_value + (v if type(v) is float else _number(v, f"record[{i}].v"))
+        t = base_time + (_number(rec["t"], f"record[{i}].t") if "t" in rec else 0.0)
         if abs(t) < RELATIVE_TIME_LIMIT_S:
-            t += received_utc.timestamp()
-        out.append((parse_ts_utc(t, f"{where}.t"), value - 273.15 if unit == "K" else value))
+            t += now_s
+        if t != last_t:
+            last_t, last_ts = t, parse_ts_utc(t, f"record[{i}].t")
+        out.append((last_ts, value - 273.15 if unit == "K" else value))
     return out

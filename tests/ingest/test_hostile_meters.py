@@ -226,7 +226,7 @@ def test_a_meter_may_set_a_power_limit_above_10_mw(mosquitto, tmp_path):
     ("topic", "payload", "reason", "says"),
     [
         (BAD_JSON, b"[" * 100_000 + b"]" * 100_000, "too_complex", "200,000 bytes"),
-        (BAD_JSON, b'{"abcdefgh":' * 2000 + b"1" + b"}" * 2000, "too_deep", "nests too deep"),
+        (BAD_JSON, b'{"abcdefghijklmn":' * 2000 + b"1" + b"}" * 2000, "too_deep", "nests too deep"),
         (BAD_JSON, b'{"ts": 1, "power_w": "' + b"x" * 1_000_000 + b'"}', "non_numeric", "chars)"),
         (
             BAD_JSON,
@@ -467,8 +467,9 @@ def hostile_json(draw) -> tuple[str, bytes]:
     if shape == "inf":
         return BAD_JSON, b'{"ts": %d, "power_w": 1e%d}' % (ts, draw(st.integers(309, 100_000)))
     if shape == "1e308":
-        value = draw(st.sampled_from([1.7e308, 1e308, 10_000_001.0]))
         field = draw(st.sampled_from(["power_w", "energy_kwh"]))
+        above = 10_000_001.0 if field == "power_w" else 1.000001e12  # just past the limits
+        value = draw(st.sampled_from([1.7e308, 1e308, above]))
         return BAD_JSON, orjson.dumps([{"ts": ts + i, field: value} for i in range(3)])
     if shape == "time":
         return BAD_JSON, orjson.dumps({"ts": draw(EDGE_TIMES), "power_w": 5.0})
