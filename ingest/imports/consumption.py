@@ -34,6 +34,7 @@ from ingest.imports.rows import ParsedFile, Rejection
 from ingest.intervals import MAX_PLAUSIBLE_W
 from ingest.rollup import REGISTER_MAX_GAP_S
 from ingest.store.base import Message, Store, StoredReading
+from ingest.validation import MAX_REGISTER_KWH
 
 MIN_REGISTER_KWH = 10.0  # synthetic registers stay well above the meters' reset rule
 HOUR_S = 3600.0
@@ -91,7 +92,9 @@ def import_consumption(
         "rejected": rejected,
         "overlap": None,
     }
-    registers = [(f.name, r) for f in files for r in f.registers]
+    registers = [
+        (f.name, r) for f in files for r in f.registers if _plausible_register(f.name, r, rejected)
+    ]
     if registers:
         _import_registers(store, meter_id, registers, report, dry_run)
     rows = _clean_rows(files, rejected)
@@ -111,6 +114,18 @@ def import_consumption(
     return report
 
 
+def _plausible_register(name: str, row, rejected: list[dict]) -> bool:
+    """Registers and power as ingest accepts them (``ingest.validation``); else rejected."""
+    problems = []
+    if row.energy_kwh is not None and not 0 <= row.energy_kwh <= MAX_REGISTER_KWH:
+        problems.append(f"register {row.energy_kwh:g} kWh is outside 0..{MAX_REGISTER_KWH:g}")
+    if row.power_w is not None and not 0 <= row.power_w <= MAX_PLAUSIBLE_W:
+        problems.append(f"power {row.power_w:g} W is outside 0..{MAX_PLAUSIBLE_W:g}")
+    for problem in problems:
+        rejected.append({"file": name, "line": row.line, "reason": problem})
+    return not problems
+
+
 def _rejection(name: str, r: Rejection) -> dict:
     return {"file": name, "line": r.line, "reason": r.reason}
 
@@ -124,6 +139,17 @@ def _clean_rows(files: list[ParsedFile], rejected: list[dict]) -> list[Row]:
     )
     out: list[Row] = []
     for row in rows:
+        if not row.energy_kwh * 3.6e6 <= MAX_PLAUSIBLE_W * (row.end_s - row.start_s):
+            rejected.append(
+                {
+                    "file": row.file,
+                    "line": row.line,
+                    "reason": f"{row.energy_kwh:g} kWh in {(row.end_s - row.start_s) / 3600:g} h "
+                    f"is more than {MAX_PLAUSIBLE_W / 1e6:g} MW on average: no building draws "
+                    "that (a unit mix-up, Wh for kWh?)",
+                }
+            )
+            continue
         last = out[-1] if out else None
         if last is not None and row.start_s < last.end_s:
             if (row.start_s, row.end_s) == (last.start_s, last.end_s) and abs(

@@ -42,3 +42,57 @@ def test_a_header_cell_of_open_brackets_is_read_in_bounded_time():
         assert "header" in str(exc).lower() or "column" in str(exc).lower()
     else:
         assert len(parsed.intervals) <= 1
+
+
+def test_implausible_energy_in_an_upload_never_reaches_the_store(tmp_path):
+    """1e308 kWh in an hour (or an infinite register) is refused on its line, as ingest
+    refuses it: nothing the store sums can become inf."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from tests.fixtures import COMPETITION_TOML
+    from wattleague.cli import main
+
+    config = tmp_path / "liten.toml"
+    config.write_text(COMPETITION_TOML)
+    grid = tmp_path / "big.csv"
+    grid.write_text(
+        "Period;Förbrukning (kWh)\n"
+        "2010-01-01 00:00 - 2010-01-01 01:00;1e308\n"
+        "2010-01-01 01:00 - 2010-01-01 02:00;20000\n"
+        "2010-01-01 02:00 - 2010-01-01 03:00;1,5\n"
+    )
+    registers = tmp_path / "registers.json"
+    registers.write_text(
+        '[{"ts": "2010-02-01T00:00:00+01:00", "energy_kwh": 1e13},'
+        ' {"ts": "2010-02-01T01:00:00+01:00", "energy_kwh": 10.0, "power_w": 1e9}]'
+    )
+    store = f"sqlite:///{tmp_path}/s.db"
+    out = []
+    for path in (grid, registers):
+        result = CliRunner().invoke(
+            main,
+            [
+                "import",
+                "consumption",
+                "--config",
+                str(config),
+                "--meter",
+                "alfa-main",
+                "--store",
+                store,
+                str(path),
+            ],
+        )
+        out.append(result.output)
+    assert "big.csv:2: 1e+308 kWh in 1 h is more than 10 MW" in out[0]
+    assert "big.csv:3: 20000 kWh in 1 h is more than 10 MW" in out[0]
+    assert "register 1e+13 kWh is outside" in out[1]
+    assert "power 1e+09 W is outside" in out[1]
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        values = [v for r in conn.execute("SELECT energy_kwh, power_w FROM readings") for v in r]
+        values += [
+            v for r in conn.execute("SELECT reg_kwh, reg_s, pow_kwh, pow_s FROM hourly") for v in r
+        ]
+    assert values and all(v is None or abs(v) < 1e12 for v in values), values
