@@ -66,6 +66,14 @@ SETTINGS: dict[str, Setting] = {
             "stream_interval_s", 1.0, "how often the leaderboard stream checks for news [s]", None
         ),
         Setting(
+            "trusted_proxies",
+            "127.0.0.1,::1",
+            "serve: comma-separated addresses or networks (CIDR) of the reverse proxies whose "
+            "X-Forwarded-For names the client; requests from any other address keep their own "
+            "address ('' trusts none)",
+            "WATTLEAGUE_TRUSTED_PROXIES",
+        ),
+        Setting(
             "log_format",
             "text",
             "log lines as text or json (one JSON object a line, for journald/Loki)",
