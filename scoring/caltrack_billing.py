@@ -23,7 +23,6 @@ import numpy as np
 from scipy.special import stdtrit
 
 from scoring.calendar import LocalHours
-from scoring.caltrack_daily import rule_names
 from scoring.uncertainty import Residuals
 
 # Model kinds, as CalTRACK/eemeter name them.
@@ -146,7 +145,9 @@ class BillingModels:
 
     def reason_names(self, site: int) -> list[str]:
         """Names of the failed sufficiency rules of one site."""
-        return rule_names(int(self.reasons[site]), REASON_NAMES)
+        # not caltrack_daily.rule_names: that module loads numba, which bills do not need
+        reasons = int(self.reasons[site])
+        return [name for bit, name in REASON_NAMES.items() if reasons & bit]
 
 
 def billing_periods(
