@@ -62,8 +62,8 @@ def process_message(
     body has its own limit); a meter's own cap comes from its route.
     """
     received_ms = int(received_utc.timestamp() * 1000)
-    msg = Message(topic, received_ms, source)
     payload = bytes(payload)
+    msg = Message(topic, received_ms, source, payload=payload)
     folded: Counter[str] = Counter()  # rejections past MAX_REJECTED_PER_MESSAGE, by reason
     first_folded: dict[str, str] = {}
 

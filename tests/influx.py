@@ -81,11 +81,11 @@ class Influxd:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def url(self, db: str, **params: str) -> str:
-        """The store URL of database ``db``, with its own spool file in ``workdir``."""
-        query = "&".join(
-            [f"spool={self.workdir}/spool-{db}.db", *(f"{k}={v}" for k, v in params.items())]
-        )
+    def url(self, db: str, owner: str = "", **params: str) -> str:
+        """The store URL of database ``db``, with its own spool file in ``workdir`` (one per
+        ``owner``: a spool belongs to one process, or store object)."""
+        spool = f"{self.workdir}/spool-{db}{'-' + owner if owner else ''}.db"
+        query = "&".join([f"spool={spool}", *(f"{k}={v}" for k, v in params.items())])
         return f"influxdb://127.0.0.1:{self.port}/{db}?{query}"
 
     def start(self, timeout_s: float = 30.0) -> None:

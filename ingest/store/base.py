@@ -44,7 +44,12 @@ class StoredTemperature:
 
 @dataclass(slots=True)
 class Message:
-    """One received message: its readings, or the reasons it was rejected, stored together."""
+    """One received message: its readings, or the reasons it was rejected, stored together.
+
+    ``payload`` is the message as received (empty for readings that never had one, such as
+    imports): a store that refuses the message later (the InfluxDB spool's replay) quarantines
+    it with these bytes, so that it can be reprocessed.
+    """
 
     topic: str
     received_ms: int
@@ -52,6 +57,7 @@ class Message:
     readings: list[StoredReading] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     temperatures: list[StoredTemperature] = field(default_factory=list)
+    payload: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,7 @@ class WriteResult:
     conflicts: int
     quarantined: int
     spooled: int = 0  # readings kept in a local spool until the remote store is back
+    store_rejected: int = 0  # messages the store refused, quarantined (in ``quarantined`` too)
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,12 +227,13 @@ def test_entries_written_before_payload_lengths_were_recorded_still_list(store, 
 def test_reprocessing_in_another_process_keeps_a_message_that_is_quarantined_again(
     influxd, influx_database
 ):
-    url = influxd.url(influx_database())
+    db = influx_database()
+    url = influxd.url(db)
     ingest, serve = open_store(url), None
     try:
         rejected = Rejected("unknown_meter", "no meter on x/y", "x/y", b"{}", 5_000)
         ingest.write([Message("x/y", 5_000, "mqtt", rejected=[rejected])])
-        serve = open_store(url)  # the API process: its own store object
+        serve = open_store(influxd.url(db, owner="serve"))  # the API process: its own spool
         (entry,) = serve.list_quarantine()
         # reprocessed with the competition file still unfixed: quarantined anew, old released
         result = serve.write(
@@ -326,8 +327,8 @@ def test_change_token_changes_after_a_write(store):
 def test_another_process_sees_each_write_soon(influxd, influx_database):
     """The change marker of a write goes out shortly after it (alone, or in the next batch's
     first request): a reader in another process sees every write, the last one included."""
-    url = influxd.url(influx_database())
-    writer, reader = InfluxStore(url), InfluxStore(url)
+    db = influx_database()
+    writer, reader = InfluxStore(influxd.url(db)), InfluxStore(influxd.url(db, owner="reader"))
     t = T0 * 1000
 
     def seen_change(before: int) -> bool:
@@ -505,8 +506,8 @@ def test_scores_read_again_in_part_equal_scores_read_afresh(influxd, influx_data
         return site_hours(store, meters_by_site, hour_start_s, until_s)
 
     monkeypatch.setattr("api.scoreboard.site_hours", recorded)
-    url = influxd.url(influx_database())
-    writer, reader = InfluxStore(url), InfluxStore(url)
+    db = influx_database()
+    writer, reader = InfluxStore(influxd.url(db)), InfluxStore(influxd.url(db, owner="reader"))
     clock = [fixtures.NOW.timestamp() - 48 * HOUR]
     try:
         fixtures.seed(writer, until=datetime.fromtimestamp(clock[0], fixtures.TZ))
