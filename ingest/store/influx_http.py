@@ -8,6 +8,23 @@
   ``Authorization: Token …``.
 
 Both accept ``&tls=1`` for https and ``&spool=/path/to/spool.db``.
+
+What a write's answer means:
+
+- 2xx: written.
+- 413 (too large): the request is split in halves and retried; later requests keep to the
+  size that went through. A single line still too large is refused data.
+- 400 or 422 that says the data is refused (``DATA_REFUSALS``: partial write, field type
+  conflict, unparseable line, outside the retention period): ``InfluxDataRefused``, no retry;
+  the store quarantines the messages concerned.
+- 429 (rate limited) and 5xx, or no answer: retried after ``RETRY_DELAYS_S`` (or the server's
+  ``Retry-After``, when it is at most ``RETRY_AFTER_INLINE_MAX_S``), then
+  ``InfluxUnavailable`` (with the status and ``Retry-After``): the store spools the batch.
+- any other 4xx (401/403 credentials, 404 database, a 400 about the request): not the data's
+  fault, ``InfluxUnavailable`` at once; the batch is spooled and retried until it is fixed.
+
+A query answers ``InfluxUnavailable`` for 429, 5xx, other 4xx than 400 and answers that are
+not InfluxDB's, and ``InfluxRejected`` for an InfluxQL error.
 """
 
 from __future__ import annotations
@@ -18,6 +35,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
@@ -28,15 +46,58 @@ from ingest.redaction import redact_url, remember_url
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.2, 0.5, 1.0)  # then the caller spools
+RETRY_AFTER_INLINE_MAX_S = 2.0  # a longer Retry-After is waited out by the spool, not here
+RETRY_AFTER_MAX_S = 3600.0  # a Retry-After is honoured up to this [s]
 POSTERS = 2  # write requests in flight at once: a third adds little on 2 cores
+LINES_PER_REQUEST = 5000  # lines per write request; lowered for good when one is too large
+# what InfluxDB says when it refuses the data of a write (1.x 400, 2.x 422, 3.x 400): a point
+# of another field type, a line it cannot parse, a point outside the retention period
+DATA_REFUSALS = (
+    "partial write",
+    "field type conflict",
+    "unable to parse",
+    "invalid field",
+    "invalid tag",
+    "invalid number",
+    "invalid boolean",
+    "bad timestamp",
+    "missing field",
+    "missing tag",
+    "beyond retention",
+    "failure writing points",
+    "max-values-per-tag",
+    "parsing line protocol",
+)
 
 
 class InfluxUnavailable(RuntimeError):
-    """The server could not be reached or answered 5xx: the data should be spooled."""
+    """The server cannot take the request now: it cannot be reached, answered 5xx or 429
+    (rate limited), or refused it for a reason that is not the data (401/403 credentials, 404
+    database, another 4xx). The data is kept (spooled) and the request retried later.
+
+    ``status`` is the HTTP status (None: no answer); ``retry_after_s`` the server's
+    ``Retry-After`` [s], if it sent one.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.retry_after_s = status, retry_after_s
 
 
 class InfluxRejected(ValueError):
-    """The server refused the data (4xx): retrying cannot help."""
+    """The server refused the request itself (an InfluxQL error): the same request fails again."""
+
+
+class InfluxDataRefused(InfluxRejected):
+    """The server refused the data of a write (400/422 saying so: partial write, field type
+    conflict, unparseable line; or a single line larger than it takes, 413): the messages
+    concerned go to the quarantine."""
+
+
+class _TooLarge(Exception):
+    """413: the request body is larger than the server takes."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +190,7 @@ class InfluxHTTP:
         self.target = target
         self.client = httpx.Client(base_url=target.base_url, timeout=timeout_s, auth=target.auth)
         self._poster: ThreadPoolExecutor | None = None
+        self.max_lines = LINES_PER_REQUEST  # lines a request; lowered when one is too large
 
     def close(self) -> None:
         if self._poster is not None:
@@ -176,35 +238,74 @@ class InfluxHTTP:
         if failed:
             raise failed[0]
 
-    def write(self, lines: list[str], precision: str = "ms", chunk: int = 5000) -> None:
-        """POST lines; raise InfluxUnavailable (after retries) or InfluxRejected."""
+    def write(
+        self, lines: list[str], precision: str = "ms", chunk: int = LINES_PER_REQUEST
+    ) -> None:
+        """POST lines, at most ``chunk`` a request; raise InfluxUnavailable (after retries),
+        InfluxDataRefused or InfluxRejected.
+
+        A request the server finds too large (413) is split in halves and those retried, and
+        later requests are kept to the size that went through; one line too large on its own
+        is refused data.
+        """
         path, params, headers = self.target.write_request(precision)
         headers = {
             **headers,
             "Content-Encoding": "gzip",
             "Content-Type": "text/plain; charset=utf-8",
         }
-        for lo in range(0, len(lines), chunk):
-            body = gzip.compress("\n".join(lines[lo : lo + chunk]).encode("utf-8"), compresslevel=1)
-            self._post_with_retries(path, params, headers, body)
+        lo = 0
+        while lo < len(lines):
+            hi = min(len(lines), lo + min(chunk, self.max_lines))
+            body = gzip.compress("\n".join(lines[lo:hi]).encode("utf-8"), compresslevel=1)
+            try:
+                self._post_with_retries(path, params, headers, body)
+            except _TooLarge as exc:
+                if hi - lo == 1:
+                    raise InfluxDataRefused(
+                        f"InfluxDB refused a single line as too large (413, {len(body)} bytes "
+                        f"gzipped): {exc}"
+                    ) from None
+                self.max_lines = max(1, (hi - lo) // 2)
+                log.warning(
+                    "InfluxDB refused a request of %d lines as too large (413); sending at most "
+                    "%d lines a request from now on (raise the server's max-body-size)",
+                    hi - lo,
+                    self.max_lines,
+                )
+                continue
+            lo = hi
 
     def _post_with_retries(self, path: str, params: dict, headers: dict, body: bytes) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+            status, retry_after_s = None, None
             try:
                 response = self.client.post(path, params=params, headers=headers, content=body)
             except httpx.HTTPError as exc:
                 problem = f"cannot reach InfluxDB at {self.target.base_url}: {exc}"
             else:
-                if response.status_code < 300:
+                status = response.status_code
+                if status < 300:
                     return
-                if response.status_code < 500:
-                    raise InfluxRejected(
-                        f"InfluxDB refused the write ({response.status_code}): "
-                        f"{response.text.strip()[:500]}"
+                text = response.text.strip()[:500]
+                if status == 413:
+                    raise _TooLarge(text[:200])
+                if status in (400, 422) and is_data_refusal(text):
+                    raise InfluxDataRefused(f"InfluxDB refused the write ({status}): {text}")
+                if status != 429 and status < 500:
+                    raise InfluxUnavailable(
+                        f"InfluxDB refused the write ({status}), not for its data: {text[:200]}",
+                        status,
                     )
-                problem = f"InfluxDB answered {response.status_code}: {response.text[:200]}"
+                retry_after_s = retry_after(response.headers.get("Retry-After"))
+                problem = f"InfluxDB answered {status}: {text[:200]}"
+                if retry_after_s is not None:
+                    if retry_after_s > RETRY_AFTER_INLINE_MAX_S:
+                        delay = None  # too long to hold the caller: it spools
+                    elif delay is not None:
+                        delay = max(delay, retry_after_s)
             if delay is None:
-                raise InfluxUnavailable(problem)
+                raise InfluxUnavailable(problem, status, retry_after_s)
             log.warning("%s; retry %d in %.1f s", problem, attempt + 1, delay)
             time.sleep(delay)
 
@@ -217,14 +318,24 @@ class InfluxHTTP:
             raise InfluxUnavailable(
                 f"cannot reach InfluxDB at {self.target.base_url}: {exc}"
             ) from exc
-        if response.status_code >= 500:
-            raise InfluxUnavailable(f"InfluxDB answered {response.status_code}")
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise InfluxUnavailable(
+                f"InfluxDB answered {status}",
+                status,
+                retry_after(response.headers.get("Retry-After")),
+            )
+        if 400 < status < 500:  # credentials, database, method: not the query's fault
+            raise InfluxUnavailable(
+                f"InfluxDB refused the query ({status}): {response.text.strip()[:200]}", status
+            )
         try:
             data = orjson.loads(response.content) if response.content else {}
         except orjson.JSONDecodeError:
-            raise InfluxRejected(
+            raise InfluxUnavailable(
                 f"{self.target.base_url} answered {response.status_code} with no InfluxQL "
-                f"result (is it InfluxDB?): {response.text[:200]!r}"
+                f"result (is it InfluxDB?): {response.text[:200]!r}",
+                status,
             ) from None
         if response.status_code >= 400 or "error" in data:
             raise InfluxRejected(f"InfluxQL failed: {data.get('error', response.text)[:500]}")
@@ -233,6 +344,33 @@ class InfluxHTTP:
             if "error" in r and not r["error"].startswith("database not found"):  # empty
                 raise InfluxRejected(f"InfluxQL failed: {r['error']}")
         return results
+
+
+def is_data_refusal(text: str) -> bool:
+    """Whether InfluxDB's answer to a write says the data is refused (``DATA_REFUSALS``)."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in DATA_REFUSALS)
+
+
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header (seconds, or an HTTP date) as seconds from now, at most
+    ``RETRY_AFTER_MAX_S``; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
 
 
 def series_rows(result: dict):
