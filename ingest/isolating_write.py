@@ -41,6 +41,7 @@ class Written:
         self.conflicts += result.conflicts
         self.quarantined += result.quarantined
         self.spooled += result.spooled
+        self.isolated += result.store_rejected  # messages the store isolated by itself
 
 
 class StoreUnavailable(Exception):

@@ -14,9 +14,24 @@ Schema (all times UTC; the README has the table for Grafana users):
   time = receive time in ns plus a sequence number (the entry's id). A payload is stored once
   per message and cut at ``QUARANTINE_PAYLOAD_MAX_BYTES`` (``quarantine_rows``).
 
-When InfluxDB cannot be reached or answers 5xx (after retries), batches go to a durable local
-spool and are replayed in order, by a background thread, once it answers again. A 4xx answer
-means bad data: those messages go to the quarantine instead of being retried forever.
+When InfluxDB cannot take a batch (unreachable, 5xx, 429, credentials; ``influx_http`` says
+which answer means what) or the write fails for any other reason but refused data, the batch
+goes to a durable local spool (``spool``) and is replayed in order by a background thread.
+The replay outlives every error: it logs (the same error once a minute), backs off (up to
+``REPLAY_BACKOFF_MAX_S``, longer when the server asks with ``Retry-After``) and tries again. A
+batch that keeps failing for a reason other than unavailability is split after
+``REPLAY_ISOLATE_AFTER`` tries, so only the messages that fail on their own stay behind.
+
+Data InfluxDB refuses (a 400/422 saying so) is not retried: the batch is split
+(``ingest.isolating_write``, the worker's own isolation) until the refused messages are found,
+and those go to the quarantine as ``store_rejected`` with their raw payload (``Message.payload``,
+kept in the spool too), reprocessable; the rest is stored. This happens for a direct write and
+for a replayed batch alike, so no refused message blocks the spool.
+
+One spool file belongs to one process (``spool.SpoolInUse``). Its default path is
+``./wattleague-spool-<database>[-<spool_name>].db``: ``wattleague ingest`` names it after the
+MQTT client id and ``serve`` after its port, so workers never share one by default; a process
+that names its spool takes over the batches of the unnamed default file, if no one holds it.
 
 The chain tails (each meter's last register and power reading) are read from InfluxDB for
 every batch, so one worker may take over from another; two workers writing the same meter at
@@ -29,17 +44,23 @@ import base64
 import itertools
 import logging
 import math
+import re
 import secrets
+import sqlite3
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
+import orjson
 
+from ingest.isolating_write import StoreUnavailable, Written, write_isolating
 from ingest.rollup import chain_pieces
+from ingest.store.availability import is_unavailable
 from ingest.store.base import (
     Message,
     MeterHours,
@@ -50,6 +71,7 @@ from ingest.store.base import (
 )
 from ingest.store.conflicts import conflict, same_value
 from ingest.store.influx_http import (
+    InfluxDataRefused,
     InfluxHTTP,
     InfluxRejected,
     InfluxTarget,
@@ -65,7 +87,7 @@ from ingest.store.line_protocol import (
     tag_value,
 )
 from ingest.store.quarantine_rows import payload_truncated, quarantine_rows
-from ingest.store.spool import Spool
+from ingest.store.spool import Spool, SpoolUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +101,9 @@ GROUPS = 2
 GROUP_MIN_READINGS = 200
 NO_CHANGE_MS = 2**62  # a write's since_ms when it stored no reading
 MARKER_DELAY_S = 0.05  # an owed change marker waits this long for the next batch
+REPLAY_BACKOFF_MAX_S = 60.0  # a failing replay is retried at most this far apart [s]
+REPLAY_ISOLATE_AFTER = 3  # failures of one spooled batch (not unavailability), then split it
+LOG_EVERY_S = 60.0  # the same replay error is logged at most this often [s]
 
 
 @dataclass(frozen=True)
@@ -98,14 +123,32 @@ class _Plan:
 class InfluxStore:
     """Store backend on InfluxDB 1.x (v1 API) or 2.x/3.x (v2 write, v1-compatible query)."""
 
-    def __init__(self, url: str, replay_interval_s: float = 2.0) -> None:
+    def __init__(
+        self, url: str, replay_interval_s: float = 2.0, spool_name: str | None = None
+    ) -> None:
         self.target = InfluxTarget.from_url(url)
-        self.http = InfluxHTTP(self.target)
-        spool_path = self.target.spool_path or str(
-            Path.cwd() / f"wattleague-spool-{self.target.database}.db"
+        # the spool first: a second process with the same spool is refused before anything
+        self.spool = Spool(
+            self.target.spool_path or default_spool_path(self.target.database, spool_name)
         )
-        self.spool = Spool(spool_path)
+        if spool_name and not self.target.spool_path:
+            legacy = default_spool_path(self.target.database, None)
+            moved = self.spool.adopt(legacy)
+            if moved:
+                log.warning(
+                    "took over %d spooled batches from %s (the default spool before each "
+                    "process had its own); replaying them",
+                    moved,
+                    legacy,
+                )
+        self.http = InfluxHTTP(self.target)
         self._spooled = self.spool.depth()
+        self._set_aside = self.spool.set_aside_count()
+        # the replay's state, for /healthz and /metrics (``spool_state``)
+        self.replay_error: str | None = None  # code of the last failure; None once it replays
+        self.replay_failures: Counter[str] = Counter()  # failed replay attempts by code
+        self._logged_s: dict[str, float] = {}  # when each kind of replay error was last logged
+        self._stubborn = (0, 0)  # (spooled batch id, its failures other than unavailability)
         self._lock = threading.Lock()
         # quarantine ids are receive time (ns) + a sequence: a random start keeps two processes
         # (ingest, serve reprocessing) from writing over each other's entries
@@ -129,36 +172,198 @@ class InfluxStore:
 
     def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         with self._lock:
+            done = Written()
             if not self._spooled:
                 try:
-                    return self._write_now(messages, release_ids)
-                except InfluxUnavailable as exc:
+                    return self._store(messages, release_ids)
+                except _Interrupted as exc:
                     if release_ids:
-                        raise  # reprocessing needs the server: say so to the organiser
-                    log.warning("%s; spooling to %s", exc, self.spool.path)
+                        raise exc.cause from None  # reprocessing needs the server: say so
+                    done, messages = exc.written, exc.pending
+                    self._spooling(exc.cause)
+                except Exception as exc:
+                    if release_ids:
+                        raise
+                    self._spooling(exc)
             self.spool.append(messages)
             self._spooled += 1
-            return WriteResult(0, 0, 0, 0, spooled=sum(len(m.readings) for m in messages))
+            return WriteResult(
+                done.inserted,
+                done.duplicates,
+                done.conflicts,
+                done.quarantined,
+                spooled=sum(len(m.readings) for m in messages),
+                store_rejected=done.isolated,
+            )
 
     def spool_depth(self) -> int:
         return self._spooled
 
+    def spool_state(self) -> dict:
+        """The spool for ``/healthz`` and ``/metrics``: batches waiting, how long the oldest
+        has waited [s], whether the replay thread runs, the code of its last failure (None
+        once it replays again: ``unreachable``, ``http_<status>``, ``influxql_error``,
+        ``error``), failed attempts by code, and batches set aside as unreadable."""
+        try:
+            oldest_age_s = self.spool.oldest_age_s() if self._spooled else 0.0
+        except sqlite3.Error:  # closed
+            oldest_age_s = 0.0
+        return {
+            "depth_batches": self._spooled,
+            "oldest_age_s": round(oldest_age_s, 3),
+            "replay_alive": self._replayer.is_alive(),
+            "replay_error": self.replay_error,
+            "replay_failures": dict(self.replay_failures),
+            "set_aside_batches": self._set_aside,
+        }
+
+    def _spooling(self, exc: BaseException) -> None:
+        if is_unavailable(exc):
+            self._log_limited(
+                f"spool:{_error_code(exc)}", "%s; spooling to %s", exc, self.spool.path
+            )
+        else:  # not the server's absence: perhaps a bug; the replay retries, then isolates
+            self._log_limited(
+                f"spool:{type(exc).__name__}",
+                "writing to InfluxDB failed (%s: %s); spooling to %s",
+                type(exc).__name__,
+                exc,
+                self.spool.path,
+                exc_info=exc,
+            )
+
     def _replay_loop(self, interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
-            while self._spooled and not self._stop.is_set():
-                with self._lock:
+        """Replay the spool until closed, whatever happens: back off on every failure."""
+        failures, delay_s = 0, interval_s
+        while not self._stop.wait(delay_s):
+            try:
+                self._replay()
+            except Exception as exc:  # the thread must outlive every error
+                failures += 1
+                delay_s = min(interval_s * 2**failures, REPLAY_BACKOFF_MAX_S)
+                retry_after_s = getattr(exc, "retry_after_s", None)
+                if retry_after_s:
+                    delay_s = max(delay_s, retry_after_s)
+                self._replay_failed(exc, delay_s)
+                continue
+            if self.replay_error is not None:
+                log.warning("the spool replays again (%d batches left)", self._spooled)
+                self.replay_error = None
+            failures, delay_s = 0, interval_s
+
+    def _replay(self) -> None:
+        """Replay spooled batches, oldest first, until none is left or one fails (raised)."""
+        while self._spooled and not self._stop.is_set():
+            with self._lock:
+                try:
                     oldest = self.spool.oldest()
-                    if oldest is None:
-                        self._spooled = 0
-                        break
-                    batch_id, messages = oldest
-                    try:
-                        self._write_now(messages)
-                    except InfluxUnavailable:
-                        break
-                    self.spool.remove(batch_id)
+                except SpoolUnreadable as exc:
+                    self.spool.set_aside(exc.batch_id, repr(exc.__cause__))
                     self._spooled -= 1
-                    log.info("replayed spooled batch %d; %d left", batch_id, self._spooled)
+                    self._set_aside += 1
+                    log.error(
+                        "%s; moved to table spool_set_aside of %s so the rest replays",
+                        exc,
+                        self.spool.path,
+                    )
+                    continue
+                if oldest is None:
+                    self._spooled = 0
+                    break
+                batch_id, messages = oldest
+                stubborn_id, failures = self._stubborn
+                if stubborn_id != batch_id:
+                    failures = 0
+                try:
+                    self._store(messages, isolate_any=failures >= REPLAY_ISOLATE_AFTER)
+                except _Interrupted as exc:
+                    self.spool.replace(batch_id, exc.pending)  # the rest was stored
+                    raise exc.cause from None
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        self._stubborn = (batch_id, failures + 1)
+                    raise
+                self.spool.remove(batch_id)
+                self._spooled -= 1
+                self._stubborn = (0, 0)
+                log.info("replayed spooled batch %d; %d left", batch_id, self._spooled)
+
+    def _replay_failed(self, exc: Exception, delay_s: float) -> None:
+        code = _error_code(exc)
+        self.replay_error = code
+        self.replay_failures[code] += 1
+        self._log_limited(
+            f"replay:{code}:{type(exc).__name__}",
+            "replaying the spool failed (%s: %s); %d batches wait in %s; retrying in %.0f s",
+            type(exc).__name__,
+            exc,
+            self._spooled,
+            self.spool.path,
+            delay_s,
+            exc_info=exc if not is_unavailable(exc) else None,
+        )
+
+    def _log_limited(self, key: str, message: str, *args, exc_info=None) -> None:
+        """Log a warning, unless one of the same ``key`` was logged within ``LOG_EVERY_S``."""
+        now = time.monotonic()
+        if now - self._logged_s.get(key, -math.inf) < LOG_EVERY_S:
+            return
+        self._logged_s[key] = now
+        log.warning(message, *args, exc_info=exc_info)
+
+    def _store(
+        self, messages: list[Message], release_ids: list[int] = (), isolate_any: bool = False
+    ) -> WriteResult:
+        """Write ``messages`` now. When the server refuses data (or, with ``isolate_any``,
+        the write fails for any reason but unavailability) the batch is split until the
+        messages refused on their own are found; those are quarantined as ``store_rejected``
+        with their payload. Raise what stops the write, or ``_Interrupted`` when the server
+        goes away while a batch is split (part of it is stored)."""
+        try:
+            return self._write_now(messages, release_ids)
+        except InfluxDataRefused as exc:
+            cause: Exception = exc
+        except Exception as exc:
+            if not isolate_any or is_unavailable(exc):
+                raise
+            cause = exc
+        direct = _Direct(self, frozenset(release_ids))
+        items = [(m, _raw_payload(m)) for m in messages]
+        half = len(items) // 2
+        groups = [items[:half], items[half:]] if half else [items]  # the whole failed already
+        written = Written()
+        for i, group in enumerate(groups):
+            try:
+                write_isolating(direct, group, written)
+            except StoreUnavailable as exc:
+                pending = [m for m, _ in exc.pending] + [m for g in groups[i + 1 :] for m, _ in g]
+                raise _Interrupted(exc.cause, pending, written) from exc
+        if written.isolated:
+            log.error(
+                "InfluxDB refused %d of %d messages (%s: %s); quarantined as store_rejected",
+                written.isolated,
+                len(messages),
+                type(cause).__name__,
+                str(cause)[:300],
+            )
+        if release_ids:
+            self._release(release_ids, written.inserted + written.quarantined)
+        return WriteResult(
+            written.inserted,
+            written.duplicates,
+            written.conflicts,
+            written.quarantined,
+            store_rejected=written.isolated,
+        )
+
+    def _release(self, release_ids: list[int], n: int) -> None:
+        """Delete the quarantine entries reprocessing released, and mark the change."""
+        for qid in release_ids:
+            self.http.query(
+                f"DELETE FROM {ident('quarantine')} WHERE time >= {qid} AND time <= {qid}"
+            )
+        self._take_marker()  # the marker below covers it
+        self.http.write([_marker_line(n, time.time_ns())], precision="ns")
 
     def _ensure_database(self) -> None:
         if self._database_ready:
@@ -167,7 +372,14 @@ class InfluxStore:
             self.http.query(f"CREATE DATABASE {ident(self.target.database)}")
         self._database_ready = True
 
-    def _write_now(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
+    def _write_now(
+        self,
+        messages: list[Message],
+        release_ids: list[int] = (),
+        avoid: frozenset[int] = frozenset(),
+    ) -> WriteResult:
+        """Write one batch; raise ``InfluxDataRefused`` (after taking back what the refused
+        write added), ``InfluxUnavailable`` or any other error, for the caller to handle."""
         self._ensure_database()
         plan: _Plan | None = None
         try:
@@ -189,7 +401,7 @@ class InfluxStore:
 
             try:
                 self.http.write_stream(chunks())
-            except (InfluxUnavailable, InfluxRejected):
+            except Exception:
                 if owed:
                     self._owe_marker(0, 0)  # still owed; since when no longer known: all
                 raise
@@ -202,34 +414,32 @@ class InfluxStore:
                     for t in m.temperatures
                 ]
             )
-        except InfluxRejected as exc:
+        except InfluxDataRefused:
             # InfluxDB 1.x writes the points it accepts and refuses the rest ("partial write"):
             # take back what this batch added, so that what is refused leaves no energy behind
-            # and the retry below counts the others as new
+            # and the retry of the others counts them as new
             if plan is not None:
                 self._undo(plan)
-            if len(messages) == 1:
-                return self._quarantine_rejected(messages[0], str(exc))
-            # find the message the server refuses; store the others
-            results = [self._write_now([m]) for m in messages]
-            return WriteResult(
-                *(
-                    sum(getattr(r, f) for r in results)
-                    for f in ("inserted", "duplicates", "conflicts", "quarantined")
-                )
-            )
+            raise
+        except InfluxUnavailable as exc:
+            if exc.status == 404:  # the database is gone: create it again on the next try
+                self._database_ready = False
+            raise
         result, rejected = plan.result, plan.rejected
         if rejected or release_ids:
-            self._write_quarantine(rejected, avoid=frozenset(release_ids))
+            self._write_quarantine(rejected, avoid=frozenset(release_ids) | avoid)
             for qid in release_ids:
                 self.http.query(
                     f"DELETE FROM {ident('quarantine')} WHERE time >= {qid} AND time <= {qid}"
                 )
             self._take_marker()  # the marker below covers it
-            self.http.write(
-                [_marker_line(result.inserted + result.quarantined, time.time_ns(), plan.since_ms)],
-                precision="ns",
-            )
+            n = result.inserted + result.quarantined
+            try:
+                self.http.write([_marker_line(n, time.time_ns(), plan.since_ms)], precision="ns")
+            except (InfluxUnavailable, InfluxRejected):
+                # the batch is written: its marker goes with the next write instead of the
+                # batch being written (and quarantined) again
+                self._owe_marker(n, plan.since_ms)
         else:
             self._owe_marker(result.inserted, plan.since_ms)
         return result
@@ -272,42 +482,53 @@ class InfluxStore:
     def _undo(self, plan: _Plan) -> None:
         """Delete the points a refused batch may have written: its new readings and the energy
         pieces after each meter's tail. Late readings overwrote existing pieces (zeros and
-        replacements) that a delete cannot restore: a batch with any is left as it is."""
+        replacements) that a delete cannot restore: a batch with any is left as it is.
+
+        Readings are deleted in runs of this batch's own times only: a reading another worker
+        stored in between (a shared subscription) stays."""
         if plan.late_rows or not plan.new:
             return
-        statements = []
-        for meter, rows in plan.new.items():
-            first_ms, last_ms = rows[0][0], rows[-1][0]  # rows in time order
-            tail_ms = (plan.tails.get(meter) or {}).get("last")
-            # every piece of this batch ends after the tail (or the first new reading): its
-            # middle lies after it; pieces written before end at the tail, so lie before it
-            after_ms = tail_ms if tail_ms is not None else first_ms
-            where = f'"meter" = {literal(meter)}'
-            statements.append(
-                f'DELETE FROM "energy" WHERE {where} AND time > {after_ms}ms '
-                f"AND time <= {last_ms}ms"
+        meters = list(plan.new.items())
+        try:
+            statements = []
+            for lo in range(0, len(meters), 50):
+                group = meters[lo : lo + 50]
+                results = self.http.query(
+                    ";".join(
+                        f'SELECT "received_ms" FROM "reading" WHERE "meter" = {literal(meter)} '
+                        f"AND time >= {rows[0][0]}ms AND time <= {rows[-1][0]}ms"
+                        for meter, rows in group
+                    )
+                )
+                for (meter, rows), result in zip(group, results, strict=True):
+                    where = f'"meter" = {literal(meter)}'
+                    tail_ms = (plan.tails.get(meter) or {}).get("last")
+                    # every piece of this batch ends after the tail (or the first new
+                    # reading): its middle lies after it; pieces written before end at the
+                    # tail, so lie before it
+                    after_ms = tail_ms if tail_ms is not None else rows[0][0]
+                    statements.append(
+                        f'DELETE FROM "energy" WHERE {where} AND time > {after_ms}ms '
+                        f"AND time <= {rows[-1][0]}ms"
+                    )
+                    stored = [int(row["time"]) for _, row in series_rows(result)]
+                    for first_ms, last_ms in _runs(stored, {row[0] for row in rows}):
+                        statements.append(
+                            f'DELETE FROM "reading" WHERE {where} AND time >= {first_ms}ms '
+                            f"AND time <= {last_ms}ms"
+                        )
+            for lo in range(0, len(statements), 50):
+                self.http.query(";".join(statements[lo : lo + 50]))
+        except InfluxUnavailable:
+            raise  # the batch is kept and written again, refusal and all
+        except Exception as exc:  # e.g. a server without InfluxQL DELETE (2.x): go on
+            self._log_limited(
+                f"undo:{type(exc).__name__}",
+                "could not take back what a refused write added (%s: %s): the energy of its "
+                "refused readings may remain",
+                type(exc).__name__,
+                exc,
             )
-            statements.append(
-                f'DELETE FROM "reading" WHERE {where} AND time >= {first_ms}ms '
-                f"AND time <= {last_ms}ms"
-            )
-        for lo in range(0, len(statements), 50):
-            self.http.query(";".join(statements[lo : lo + 50]))
-
-    def _quarantine_rejected(self, msg: Message, why: str) -> WriteResult:
-        readings = [[r.meter_id, r.ts_ms, r.energy_kwh, r.power_w] for r in msg.readings]
-        payload = repr(readings).encode()
-        self._write_quarantine(
-            [
-                [
-                    *msg.rejected,
-                    Rejected(
-                        "store_rejected", why, msg.topic, payload, msg.received_ms, msg.source
-                    ),
-                ]
-            ]
-        )
-        return WriteResult(0, 0, 0, len(msg.rejected) + 1)
 
     def _write_quarantine(
         self, rejected: list[list[Rejected]], avoid: frozenset[int] = frozenset()
@@ -1033,3 +1254,77 @@ def _points_lines(
 def _float(value: float | int | None) -> float | None:
     """Always a float field: InfluxDB fixes a field's type by its first write."""
     return None if value is None else float(value)
+
+
+class _Interrupted(Exception):
+    """The server went away while a refused batch was split: ``written`` was stored (or
+    quarantined), ``pending`` was not."""
+
+    def __init__(self, cause: BaseException, pending: list[Message], written: Written) -> None:
+        super().__init__(str(cause))
+        self.cause, self.pending, self.written = cause, pending, written
+
+
+class _Direct:
+    """The store as ``write_isolating`` sees it while it splits a refused batch: each write
+    goes straight to InfluxDB (never to the spool), and raises what fails it."""
+
+    def __init__(self, store: InfluxStore, avoid: frozenset[int]) -> None:
+        self.store, self.avoid = store, avoid
+
+    def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
+        return self.store._write_now(messages, avoid=self.avoid)
+
+
+def default_spool_path(database: str, spool_name: str | None) -> Path:
+    """``./wattleague-spool-<database>[-<spool_name>].db`` (the name made safe for a file)."""
+    suffix = f"-{re.sub(r'[^A-Za-z0-9_.-]+', '_', spool_name)[:100]}" if spool_name else ""
+    return Path.cwd() / f"wattleague-spool-{database}{suffix}.db"
+
+
+def _runs(stored_ms: list[int], ours: set[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of ``ours`` that no other of ``stored_ms`` splits. All of
+    ours count, seen or not: a partial write's points may not be visible yet to a read."""
+    runs: list[tuple[int, int]] = []
+    first = last = None
+    for t in sorted(ours.union(stored_ms)):
+        if t in ours:
+            first = t if first is None else first
+            last = t
+        elif first is not None:
+            runs.append((first, last))
+            first = None
+    if first is not None:
+        runs.append((first, last))
+    return runs
+
+
+def _raw_payload(msg: Message) -> bytes:
+    """What a refused message is quarantined with: the bytes it arrived with, or, for one that
+    had none (an import), its readings as the project's JSON naming their meters (which
+    reprocessing decodes like a received message)."""
+    if msg.payload or not msg.readings:
+        return msg.payload
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return orjson.dumps(
+        [
+            {
+                "meter": r.meter_id,
+                "ts": (epoch + timedelta(milliseconds=r.ts_ms)).isoformat(timespec="milliseconds"),
+                **({} if r.energy_kwh is None else {"energy_kwh": r.energy_kwh}),
+                **({} if r.power_w is None else {"power_w": r.power_w}),
+            }
+            for r in msg.readings
+        ]
+    )
+
+
+def _error_code(exc: BaseException) -> str:
+    """A short code for a failed write or replay (a label: few distinct values)."""
+    if isinstance(exc, InfluxUnavailable):
+        return "unreachable" if exc.status is None else f"http_{exc.status}"
+    if isinstance(exc, InfluxDataRefused):
+        return "data_refused"
+    if isinstance(exc, InfluxRejected):
+        return "influxql_error"
+    return "error"
