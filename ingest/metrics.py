@@ -6,8 +6,9 @@ describe state (broker connection, messages received but not yet stored, the Inf
 whether the store takes writes) are read when Prometheus scrapes, so they are never stale.
 Each worker has its own registry: several workers in one process (tests, benches) do not
 collide. ``/healthz`` answers 200 with the worker's state while it can store what arrives, and
-503 with the problem (``store_unavailable``, ``broker_disconnected``, ``writer_stopped``)
-otherwise.
+503 with the problem (``store_unavailable``, ``broker_disconnected``, ``writer_stopped``,
+``spool_replay_stopped``) otherwise. With the InfluxDB store, ``/healthz`` shows its spool too
+(depth, the oldest batch's age, the replay's last error code).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from ingest.isolating_write import Written
@@ -111,8 +113,10 @@ class IngestMetrics:
         store_unavailable_s: Callable[[], float] = lambda: 0.0,
         writer_alive: Callable[[], bool] = lambda: True,
         health: Callable[[], dict] | None = None,
+        spool_state: Callable[[], dict] | None = None,
     ) -> None:
-        """Read these state gauges at scrape time; ``health`` answers ``/healthz``."""
+        """Read these state gauges at scrape time; ``health`` answers ``/healthz``;
+        ``spool_state`` (the InfluxDB store's) adds the spool's replay metrics."""
         self.broker_connected.set_function(lambda: 1.0 if connected() else 0.0)
         self.backlog.set_function(lambda: float(backlog()))
         self.spool_depth.set_function(lambda: float(spool_depth()) if spool_depth else 0.0)
@@ -120,6 +124,8 @@ class IngestMetrics:
         self.store_unavailable_seconds.set_function(store_unavailable_s)
         self.writer_alive.set_function(lambda: 1.0 if writer_alive() else 0.0)
         self._health = health
+        if spool_state is not None:
+            self.registry.register(_SpoolCollector(spool_state))
 
     def batch_stored(self, messages: list[Message], result: Written, seconds: float) -> None:
         self.messages.inc(len(messages))
@@ -158,9 +164,53 @@ class IngestMetrics:
         return server
 
 
+class _SpoolCollector:
+    """The InfluxDB spool's replay, read at scrape time: what an operator needs to see a
+    spool that does not drain (``InfluxStore.spool_state``)."""
+
+    def __init__(self, state: Callable[[], dict]) -> None:
+        self.state = state
+
+    def describe(self):
+        return []  # collected only at scrape time
+
+    def collect(self):
+        state = self.state()
+        yield GaugeMetricFamily(
+            "wattleague_ingest_spool_oldest_seconds",
+            "how long the oldest batch in the InfluxDB spool has waited (0: empty) [s]",
+            value=state["oldest_age_s"],
+        )
+        yield GaugeMetricFamily(
+            "wattleague_ingest_spool_replay_alive",
+            "1 while the InfluxDB spool's replay thread runs",
+            value=1.0 if state["replay_alive"] else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "wattleague_ingest_spool_set_aside_batches",
+            "spooled batches that could not be read back, set aside in the spool file",
+            value=state["set_aside_batches"],
+        )
+        failures = CounterMetricFamily(
+            "wattleague_ingest_spool_replay_failures",
+            "failed attempts to replay the InfluxDB spool, by code (unreachable, http_<status>, "
+            "influxql_error, error); each is retried with backoff",
+            labels=["code"],
+        )
+        for code, n in sorted(state["replay_failures"].items()):
+            failures.add_metric([code], n)
+        yield failures
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args) -> None:  # scrapes are not news
         pass
+
+
+def spool_state_of(store: object) -> Callable[[], dict] | None:
+    """The store's spool state reader, if it has one (``InfluxStore.spool_state``)."""
+    state = getattr(store, "spool_state", None)
+    return state if callable(state) else None
 
 
 def spool_depth_of(store: object) -> Callable[[], int] | None:

@@ -34,7 +34,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ingest.isolating_write import Item, StoreUnavailable, Written, write_isolating
-from ingest.metrics import IngestMetrics, spool_depth_of
+from ingest.metrics import IngestMetrics, spool_depth_of, spool_state_of
 from ingest.mqtt_url import BrokerAddress
 from ingest.routing import Routing
 from ingest.store.availability import HINTS, problem, what_to_do
@@ -96,6 +96,7 @@ class IngestWorker:
                 self.store_unavailable_s,
                 self.writer_alive,
                 self.health,
+                spool_state_of(store),
             )
         self._v5 = protocol == 5
         if self._v5:
@@ -158,7 +159,7 @@ class IngestWorker:
 
     def health(self) -> dict:
         """The worker's state for ``/healthz``: ``ok`` only when the writer runs, the store
-        takes writes and the broker is connected."""
+        takes writes, the broker is connected and (InfluxDB) the spool's replay runs."""
         problems = []
         if not self.writer_alive():
             problems.append("writer_stopped")
@@ -166,7 +167,11 @@ class IngestWorker:
             problems.append("store_unavailable")
         if not self.connected.is_set():
             problems.append("broker_disconnected")
-        return {
+        spool_state = spool_state_of(self.store)
+        spool = spool_state() if spool_state is not None else None
+        if spool is not None and not spool["replay_alive"]:
+            problems.append("spool_replay_stopped")
+        state = {
             "status": "ok" if not problems else problems[0],
             "problems": problems,
             "writer_alive": self.writer_alive(),
@@ -177,6 +182,9 @@ class IngestWorker:
             "broker_connected": self.connected.is_set(),
             "backlog_messages": self._queue.qsize(),
         }
+        if spool is not None:  # the InfluxDB store's spool: depth, age, the replay's state
+            state["spool"] = spool
+        return state
 
     def topic_filters(self) -> list[str]:
         topics = self.routing.subscriptions()
@@ -341,4 +349,5 @@ class IngestWorker:
                 topic,
                 received_ms,
                 rejected=[Rejected("undecodable", detail, topic, payload, received_ms)],
+                payload=payload,
             )
