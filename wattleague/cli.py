@@ -100,7 +100,11 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
             probe = BrokerProbe(broker_or_fail(health_mqtt))
         except click.BadParameter as exc:
             raise click.BadParameter(exc.message, param_hint="--health-mqtt") from None
-    app = create_app(comps, open_store_or_fail(store), stream_interval_s=stream_interval_s)
+    app = create_app(
+        comps,
+        open_store_or_fail(store, spool_name=f"serve-{port}"),
+        stream_interval_s=stream_interval_s,
+    )
     if probe is not None:
         app.state.ctx.extras[BROKER_PROBE] = probe
         probe.start()
@@ -159,7 +163,7 @@ def ingest(
     metrics = IngestMetrics() if metrics_port else None
     worker = IngestWorker(
         broker_or_fail(mqtt),
-        open_store_or_fail(store),
+        open_store_or_fail(store, spool_name=mqtt_client_id),  # one spool file per worker
         Routing.from_competitions(comps),
         client_id=mqtt_client_id,
         protocol=5 if mqtt_protocol == "5" else 4,

@@ -19,11 +19,11 @@ def load_competitions(paths: tuple[str, ...] | list[str]):
         raise SystemExit(2) from None
 
 
-def open_store_or_fail(url: str):
+def open_store_or_fail(url: str, spool_name: str | None = None):
     from ingest.store import StoreURLError, open_store
 
     try:
-        return open_store(url)
+        return open_store(url, spool_name=spool_name)
     except StoreURLError as exc:
         raise click.BadParameter(str(exc), param_hint="--store") from None
 

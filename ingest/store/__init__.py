@@ -22,8 +22,12 @@ class StoreURLError(ValueError):
     pass
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, spool_name: str | None = None) -> Store:
     """Open the store named by ``url``: ``sqlite:///path/to/file.db`` (default ./wattleague.db).
+
+    ``spool_name`` names the InfluxDB store's default spool file after the process that owns it
+    (``wattleague ingest``: its MQTT client id), so that two processes never share one; a
+    ``?spool=`` in the URL wins. A spool another process holds is refused (``StoreURLError``).
 
     Errors show the URL with its password or token masked, and the secret is remembered so
     that no log line shows it either (``ingest.redaction``).
@@ -48,7 +52,7 @@ def open_store(url: str) -> Store:
         from ingest.store.influx import InfluxStore
 
         try:
-            return InfluxStore(url)
+            return InfluxStore(url, spool_name=spool_name)
         except ValueError as exc:
             raise StoreURLError(str(exc)) from None
     raise StoreURLError(
