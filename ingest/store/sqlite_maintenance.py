@@ -1,8 +1,16 @@
 """Backup, restore and retention of the SQLite store, on the file with its own connections.
 
-Backup and restore use SQLite's online backup API: a backup taken while ingest writes is one
-consistent snapshot (WAL readers are not blocked), and a restore writes the pages into the
-target through SQLite's own locking, so stale ``-wal``/``-shm`` files cannot mix with it.
+A backup is ``VACUUM INTO`` a file beside the target: one read transaction on the live store, so
+the copy is one consistent snapshot, finished in the time one copy takes however fast ingest
+writes (in WAL mode the writer never waits for a reader, nor the reader for it). The copy is
+compact (no free pages: after a prune it is smaller than the live file), in rollback-journal
+mode, synced, checked and renamed into place. SQLite's online backup API in steps, used before,
+starts over whenever another connection commits between two steps: under ingest's load a large
+store's backup never finished. Its one-step form would finish too, measured as fast (see
+``bench/operations.py --only backup``), but copies the free pages.
+
+A restore writes the backup's pages into the target through SQLite's online backup API and its
+own locking, so stale ``-wal``/``-shm`` files cannot mix with it.
 
 Retention drops raw rows of ``readings`` (and the ``messages`` rows they came in) older than a
 cutoff. Scores read only the ``hourly`` energy table and ``meter_state`` (each meter's chain
@@ -28,7 +36,8 @@ from ingest.store.sqlite_quarantine import ensure_quarantine_schema
 # tables every Watt League SQLite store has (see ingest/store/sqlite.py)
 STORE_TABLES = {"messages", "readings", "meter_state", "hourly", "quarantine"}
 PRUNE_STEP_MS = 86_400_000  # one day of readings per transaction: short write locks
-PAGES_PER_STEP = 1024  # backup in steps, so a large copy lets writers in between
+# SQLite errors of writing the copy, where the hint is room and rights beside --out
+_WRITE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")
 # quarantine entries dropped per transaction: with at most 48 KiB of payload each, a step
 # frees at most 32 MiB of pages (about 0.1 s measured on a test VM), so ingest's
 # transactions get the write lock in between
@@ -71,9 +80,10 @@ def check_store_file(path: str | Path) -> None:
 
 
 def backup(store_path: str | Path, out_path: str | Path, force: bool = False) -> int:
-    """Copy the live store at ``store_path`` to ``out_path``; returns the pages copied.
+    """Copy the live store at ``store_path`` to ``out_path``; returns the pages written.
 
-    The copy is written beside ``out_path``, checked, then renamed into place.
+    One read transaction on the store (``VACUUM INTO``): ingest keeps writing meanwhile. The
+    copy is written beside ``out_path``, synced, checked, then renamed into place.
     """
     store_path, out_path = Path(store_path), Path(out_path)
     if not store_path.is_file():
@@ -83,26 +93,49 @@ def backup(store_path: str | Path, out_path: str | Path, force: bool = False) ->
     tmp = out_path.with_name(f".{out_path.name}.partial")
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.unlink(missing_ok=True)
-        dst = sqlite3.connect(str(tmp))
-    except (OSError, sqlite3.Error) as exc:
+        tmp.unlink(missing_ok=True)  # VACUUM INTO refuses a file that is not empty
+    except OSError as exc:
         raise MaintenanceError(f"cannot write the backup beside {out_path}: {exc}") from None
     src = _connect(store_path)
     try:
-        src.backup(dst, pages=PAGES_PER_STEP)
-        pages = dst.execute("PRAGMA page_count").fetchone()[0]
-        # a self-contained file: no WAL beside it, whatever mode the source was in
-        dst.execute("PRAGMA journal_mode=DELETE")
+        src.execute("VACUUM INTO ?", (str(tmp),))
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        hint = ""
+        if getattr(exc, "sqlite_errorname", "").startswith(_WRITE_ERRORS):
+            hint = f"; {out_path.parent} needs room for about the store's size, and write access"
+        raise MaintenanceError(f"backup of {store_path} into {tmp} failed: {exc}{hint}") from None
     finally:
-        dst.close()
         src.close()
     try:
+        _fsync(tmp)  # SQLite does not sync what VACUUM INTO wrote
         check_store_file(tmp)
+        pages = _page_count(tmp)
+        os.replace(tmp, out_path)
+        _fsync(out_path.parent)  # the rename itself
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise MaintenanceError(f"cannot write the backup {out_path}: {exc}") from None
     except MaintenanceError:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, out_path)
     return pages
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _page_count(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def restore(backup_path: str | Path, store_path: str | Path, force: bool = False) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
+import orjson
+import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
 
 from api.scoreboard import Scoreboard
+from ingest.mqtt_url import parse_mqtt_url
+from ingest.mqtt_worker import IngestWorker
+from ingest.routing import Routing
 from ingest.store.base import Message, Rejected
 from ingest.store.sqlite import SQLiteStore
 from ingest.store.sqlite_maintenance import (
@@ -16,8 +25,10 @@ from ingest.store.sqlite_maintenance import (
     MaintenanceError,
     prune_readings,
 )
+from scoring.competition_file import parse_competition
 from tests.fixtures import NOW, competition, seed
 from tests.ingest.test_sqlite_quarantine import old_store_file
+from tests.services import wait_until
 from wattleague.cli import main
 
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -204,4 +215,155 @@ def test_prune_drops_quarantine_entries_after_90_days_by_default(tmp_path):
     assert store.quarantine_counts() == {"undecodable": 3}
     refused = run("prune", "--store", url, "--quarantine-days", "-1")
     assert refused.exit_code == 2 and "--quarantine-days" in refused.output
+    store.close()
+
+
+# -- a backup while ingest writes ------------------------------------------------------------
+
+LOAD_COMPETITION = """
+[competition]
+id = "load"
+name = "Backup under load"
+timezone = "Europe/Stockholm"
+start = 2011-03-01
+end = 2011-03-14
+baseline = { method = "previous-year" }
+
+[[site]]
+id = "site"
+municipality = "Test"
+name = "Test"
+area_m2 = 1000
+  [[site.meter]]
+  id = "live"
+"""
+LOAD_TOPIC = "wattleague/load/site/live"
+PER_MESSAGE = 10  # readings per message: a message stored in part would show as a gap
+STEP_S = 60  # between readings
+BACKUP_CMD = [sys.executable, "-m", "wattleague", "deploy", "backup"]
+
+
+def _load_payload(first_ts: int, i: int) -> bytes:
+    """Message ``i``: readings PER_MESSAGE * i ... of one register, STEP_S apart."""
+    rows = [
+        {"ts": first_ts + j * STEP_S, "energy_kwh": 1000.0 + j * 0.5}
+        for j in range(i * PER_MESSAGE, (i + 1) * PER_MESSAGE)
+    ]
+    return orjson.dumps(rows)
+
+
+class _ContinuousPublisher(threading.Thread):
+    """Publishes message 0, 1, 2, … (QoS 1, 200 in flight) until ``stop`` is set."""
+
+    def __init__(self, port: int, first_ts: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.first_ts = port, first_ts
+        self.stop = threading.Event()
+        self.published = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="backup-load-publisher")
+        client.connect("127.0.0.1", self.port)
+        client.loop_start()
+        try:
+            while not self.stop.is_set():
+                infos = [
+                    client.publish(LOAD_TOPIC, _load_payload(self.first_ts, self.published + k), 1)
+                    for k in range(200)
+                ]
+                for info in infos:
+                    info.wait_for_publish(timeout=30)
+                self.published += len(infos)
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+
+def _fill(store: SQLiteStore, mb: int) -> None:
+    """Quarantine entries of 32 KiB until the store holds about ``mb`` MB: pages to copy."""
+    junk = bytes(range(256)) * 128
+    for _ in range(mb):
+        store.write(
+            [
+                Message("filler", 0, rejected=[Rejected("undecodable", "filler", "f", junk, 0)])
+                for _ in range(32)
+            ]
+        )
+
+
+def test_a_backup_taken_while_ingest_writes_is_complete_and_consistent(tmp_path, mosquitto):
+    live = tmp_path / "live.db"
+    store = SQLiteStore(live)
+    # 128 MB: SQLite's online backup in steps (used before) starts over at every commit
+    # between two steps; with this many pages to copy, this test never saw it finish
+    _fill(store, 128)
+    first_ts = int(time.time()) - 200 * 86400
+    worker = IngestWorker(
+        parse_mqtt_url(mosquitto.url),
+        store,
+        Routing.from_competitions([parse_competition(LOAD_COMPETITION, "load.toml")]),
+        client_id="backup-load-worker",
+        batch_max=2,  # a commit every few milliseconds
+    )
+    worker.start()
+    assert worker.subscribed.wait(20)
+    publisher = _ContinuousPublisher(mosquitto.port, first_ts)
+    publisher.start()
+    out = tmp_path / "backups" / "wl.db"
+    try:
+        wait_until(lambda: worker.stats["messages"] >= 500, timeout_s=60)
+        acked_before = worker.stats["messages"]  # counted after the PUBACKs went out
+        # as the maintenance unit runs it: its own process, beside the running worker; the
+        # timeout is no timing goal, only the bound that tells "never finishes" from "done"
+        try:
+            result = subprocess.run(
+                [*BACKUP_CMD, "--store", f"sqlite:///{live}", "--out", str(out)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("the backup did not finish while ingest kept writing")
+        still_publishing = publisher.is_alive() and publisher.error is None
+    finally:
+        publisher.stop.set()
+        publisher.join(timeout=60)
+        worker.stop()
+    assert result.returncode == 0, result.stderr
+    assert "integrity ok" in result.stdout
+    assert still_publishing, publisher.error  # the writes went on until the backup was done
+
+    conn = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        ts = [
+            r[0]
+            for r in conn.execute(
+                "SELECT ts_ms FROM readings WHERE meter_id = 'live' ORDER BY ts_ms"
+            )
+        ]
+        n_messages = conn.execute(
+            "SELECT count(*) FROM messages WHERE topic = ?", (LOAD_TOPIC,)
+        ).fetchone()[0]
+        state = conn.execute(
+            "SELECT last_ts_ms, reg_kwh FROM meter_state WHERE meter_id = 'live'"
+        ).fetchone()
+        hourly_kwh = conn.execute(
+            "SELECT sum(reg_kwh) FROM hourly WHERE meter_id = 'live'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    # every message acknowledged before the backup started is in it, whole, and in order
+    assert n_messages >= acked_before
+    assert ts == [(first_ts + j * STEP_S) * 1000 for j in range(n_messages * PER_MESSAGE)]
+    # the readings, the messages, the meter's chain tail and its hourly energy are of one
+    # transaction: none of them is ahead of or behind the others
+    last_j = n_messages * PER_MESSAGE - 1
+    assert state == (ts[-1], pytest.approx(1000.0 + last_j * 0.5))
+    assert hourly_kwh == pytest.approx(last_j * 0.5)
+    assert not Path(f"{out}-wal").exists()
     store.close()
