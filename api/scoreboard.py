@@ -12,29 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from api.baseline_fits import load_fits
 from ingest.hourly_energy import SiteHours, site_hours
 from ingest.store.base import Store
 from scoring import baseline as baselines
 from scoring.calendar import LocalHours, hour_grid, local_hours
-from scoring.caltrack_billing import (
-    BASELINE_DAYS as BILLING_BASELINE_DAYS,
-)
-from scoring.caltrack_billing import (
-    MAX_BILL_AGE_DAYS,
-    BillingModels,
-    BillingPeriods,
-    billing_periods,
-    billing_residuals,
-    fit_billing,
-    hour_profile,
-    predict_billing,
-    spread_over_hours,
-)
-from scoring.caltrack_daily import HistoryFit, fit_history, predict_hours
-from scoring.caltrack_hourly import HourlyFit, fit_hourly, predict_hourly, target_months
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
@@ -48,6 +34,11 @@ from scoring.uncertainty import (
     savings_uncertainty,
 )
 from scoring.weather import daily_mean_temp_c, hourly_mean_temp_c
+
+if TYPE_CHECKING:  # imported where they are used, by the competitions whose methods need them
+    from scoring.caltrack_billing import BillingModels, BillingPeriods
+    from scoring.caltrack_daily import HistoryFit
+    from scoring.caltrack_hourly import HourlyFit
 
 STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
 
@@ -129,6 +120,9 @@ class Scoreboard:
         self._history_ranks: tuple[Snapshot, RankHistory] | None = None
         self.site_methods = [competition.baseline_method_of(s) for s in competition.sites]
         self.billing_sites = np.flatnonzero(np.array(self.site_methods) == "billing")
+        # the fitting modules (numba for the regressions) only for the methods in use; a
+        # process that cannot run them stops here (api.baseline_fits)
+        load_fits(competition.id, [info.baseline.method, *self.site_methods])
         self._billing: tuple[float, BillingFit] | None = None
         self._fit: tuple[SiteHours, HistoryFit, Residuals] | None = None
         self._towt: tuple[SiteHours, HourlyFit] | None = None
@@ -209,8 +203,16 @@ class Scoreboard:
     def _billing_fit(self, now_s: float) -> BillingFit:
         """Billing models of the sites scored on bills, refitted with the history cache."""
         if self._billing is None or now_s - self._billing[0] > self.history_ttl_s:
+            from scoring.caltrack_billing import (
+                BASELINE_DAYS,
+                MAX_BILL_AGE_DAYS,
+                billing_periods,
+                billing_residuals,
+                fit_billing,
+            )
+
             info = self.competition.competition
-            first = info.start - timedelta(days=BILLING_BASELINE_DAYS + MAX_BILL_AGE_DAYS)
+            first = info.start - timedelta(days=BASELINE_DAYS + MAX_BILL_AGE_DAYS)
             grid = local_hours(
                 hour_grid(first, info.start - timedelta(1), self.tz), self.tz, info.holidays
             )
@@ -243,6 +245,8 @@ class Scoreboard:
         """Hourly baseline (billing sites, competition hours) from the billing models, each
         day shared out by the site's day-type × hour shape from its metered hours (baseline
         year and competition so far), else a typical office's."""
+        from scoring.caltrack_billing import hour_profile, predict_billing, spread_over_hours
+
         fit = self._billing_fit(now_s)
         sites = fit.sites
         daily = predict_billing(fit.models, self._daily_temps(self.grid)[sites])
@@ -266,6 +270,8 @@ class Scoreboard:
         ``regression-hourly`` has a day-type daily fit here for its residuals only: its errors
         summed over a day, the unit of the uncertainty formula, are those of a daily model."""
         if self._fit is None or self._fit[0] is not history:
+            from scoring.caltrack_daily import fit_history
+
             method = (
                 "caltrack"
                 if self.competition.competition.baseline.method == "regression"
@@ -280,6 +286,8 @@ class Scoreboard:
         """The hourly TOWT models fitted on the history, once per history (1,000 sites take
         about 20 s); each snapshot only predicts the competition hours with them."""
         if self._towt is None or self._towt[0] is not history:
+            from scoring.caltrack_hourly import fit_hourly, target_months
+
             grid = self.history_grid
             fit = fit_hourly(
                 history.energy_kwh,
@@ -330,10 +338,14 @@ class Scoreboard:
             shape = (n_sites, self.grid.hour_start_s.size)
             base_kwh, base_ok = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
         elif info.baseline.method == "regression-hourly":
+            from scoring.caltrack_hourly import predict_hourly
+
             base_kwh, base_ok = predict_hourly(
                 self._towt_fit(history, history_ok), self.grid, self._hourly_temps(self.grid)
             )
         elif info.baseline.method.startswith("regression"):
+            from scoring.caltrack_daily import predict_hours
+
             fit = self._history_fit(history, history_ok)
             base_kwh, base_ok = predict_hours(fit, self.grid, self._daily_temps(self.grid))
         else:

@@ -89,6 +89,7 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.baseline_fits import FitUnavailable
     from api.operations import BROKER_PROBE
 
     comps = load_competitions(configs)
@@ -100,11 +101,15 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
             probe = BrokerProbe(broker_or_fail(health_mqtt))
         except click.BadParameter as exc:
             raise click.BadParameter(exc.message, param_hint="--health-mqtt") from None
-    app = create_app(
-        comps,
-        open_store_or_fail(store, spool_name=f"serve-{port}"),
-        stream_interval_s=stream_interval_s,
-    )
+    try:
+        app = create_app(
+            comps,
+            open_store_or_fail(store, spool_name=f"serve-{port}"),
+            stream_interval_s=stream_interval_s,
+        )
+    except FitUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
     if probe is not None:
         app.state.ctx.extras[BROKER_PROBE] = probe
         probe.start()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-import api.scoreboard as scoreboard_module
+import scoring.caltrack_hourly
 from api.app import create_app
 from api.scoreboard import Scoreboard
 from ingest.store.base import Message, StoredReading, StoredTemperature
@@ -95,9 +95,11 @@ def test_hourly_models_are_fitted_once_per_history(tmp_path, monkeypatch):
     """A new reading rescores the competition with the TOWT models fitted on the history
     before; the baseline equals one fitted afresh."""
     fits = []
-    real_fit = scoreboard_module.fit_hourly
+    real_fit = scoring.caltrack_hourly.fit_hourly  # the scoreboard imports it when it fits
     monkeypatch.setattr(
-        scoreboard_module, "fit_hourly", lambda *a, **k: fits.append(1) or real_fit(*a, **k)
+        scoring.caltrack_hourly,
+        "fit_hourly",
+        lambda *a, **k: fits.append(1) or real_fit(*a, **k),
     )
     store = SQLiteStore(tmp_path / "reg.db")
     _seed(store)

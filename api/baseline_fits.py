@@ -1,0 +1,53 @@
+"""The fitting modules of the baseline methods that fit a model, loaded only when a competition
+uses one.
+
+The regressions (``scoring.caltrack_daily`` and ``scoring.caltrack_hourly``, which reads the
+daily day-type fit for its residuals) run code that numba compiles at run time. Loading numba
+takes about a third of a second and needs memory that is written and then executed, which a
+process under systemd's ``MemoryDenyWriteExecute=yes`` (or SELinux ``deny_execmem``) may not
+have: a scoreboard imports them through ``load_fits`` when it is built, so that ``serve``
+without a regression competition never loads numba, and one with a regression competition
+that cannot run it stops at start with ``FitUnavailable`` instead of failing on every request.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+# baseline method -> modules its fit needs (methods not listed fit nothing)
+FIT_MODULES = {
+    "regression": ("scoring.caltrack_daily",),
+    "regression-daytype": ("scoring.caltrack_daily",),
+    "regression-hourly": ("scoring.caltrack_daily", "scoring.caltrack_hourly"),
+    "billing": ("scoring.caltrack_billing",),
+}
+
+
+class FitUnavailable(RuntimeError):
+    """A baseline method's fitting code cannot run in this process."""
+
+
+def load_fits(competition_id: str, methods: Iterable[str]) -> None:
+    """Import the fitting modules of ``methods`` (the baseline methods of one competition).
+
+    Raises
+    ------
+    FitUnavailable
+        When numba cannot allocate executable memory here; the message names the competition,
+        the method and what to change.
+    """
+    for method in sorted(set(methods)):
+        for module in FIT_MODULES.get(method, ()):
+            try:
+                importlib.import_module(module)
+            except OSError as exc:  # llvmlite: "cannot allocate executable memory"
+                raise FitUnavailable(
+                    f"competition {competition_id!r}: baseline method {method!r} runs code "
+                    f"that numba compiles at run time, and this process may not make memory "
+                    f"executable ({str(exc.strerror or exc).rstrip('.')}). Under systemd remove "
+                    "MemoryDenyWriteExecute=yes from the unit (the shipped "
+                    "wattleague-serve.service leaves it out; look for a drop-in with "
+                    "`systemctl cat wattleague-serve`), or score this competition with a "
+                    "method that fits no regression (previous-year, pre-period, billing)."
+                ) from exc
