@@ -45,7 +45,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "mqtt_client_id",
             "wattleague-ingest",
-            "MQTT client id; keep it stable so the broker keeps the session",
+            "MQTT client id; keep it stable so the broker keeps the session (it also names "
+            "the InfluxDB spool file)",
             None,
         ),
         Setting("mqtt_protocol", "5", "MQTT protocol version: 5 or 3.1.1", None),
