@@ -1,8 +1,9 @@
-"""Operations benchmarks: what an operator's processes cost to start.
+"""Operations benchmarks: what an operator's processes cost to start, and their backups.
 
 Usage (from the repository root):
 
-    python -m bench.operations [--only serve_start] [--repeat 5]
+    python -m bench.operations [--only serve_start,backup] [--repeat 5]
+                               [--backup-mb 120] [--backup-candidates]
 
 ``serve_start``: ``wattleague serve`` with the example competition
 (``deploy/examples/kommunhus-2011.toml``, baseline ``previous-year``) and the same competition
@@ -13,6 +14,15 @@ process's ``VmRSS`` right after that answer. Whether numba was loaded is read of
 process's memory map (llvmlite's library). Prints the median of ``--repeat`` starts and the
 regression competition's figures as ratios to the other's. Run it on another checkout (copy
 this file into its ``bench/``) to compare commits.
+
+``backup``: ``deploy backup`` (``ingest.store.sqlite_maintenance.backup``, in this process) of
+a ``--backup-mb`` MB SQLite store built through the store (register readings of 200 meters),
+idle and while a real ``IngestWorker`` stores 50 single-reading messages a second published
+to a private Mosquitto (needs /usr/sbin/mosquitto), the two interleaved ``--repeat`` times.
+Prints the median backup time of each and the ratio loaded/idle (goal <= 2x), the backup
+file's size, and the ingest's write latency (each ``store.write``, one transaction: p99 and
+worst) during the backups against the writes between them. ``--backup-candidates`` adds the
+online backup API in one step and in 1,024-page steps (the code before; given up after 30 s).
 """
 
 from __future__ import annotations
@@ -23,11 +33,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ingest.store.sqlite import SQLiteStore
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,13 +128,297 @@ def serve_start(repeat: int) -> None:
     print(f"regression / previous-year: start {s_regr / s_plain:.2f}x, RSS {m_regr / m_plain:.2f}x")
 
 
-PARTS = {"serve_start": serve_start}
+# -- backup: `wattleague deploy backup` while ingest writes --------------------------------
+
+BACKUP_STORE_MB = 120
+BACKUP_RATE_MSG_S = 50.0  # what the issue's ingest stored when backups did not finish
+BACKUP_METERS = 24  # meters publishing, one reading a message, in turn
+STEPS_DEADLINE_S = 30.0  # the stepwise candidate is given up after this
+
+
+class _TimedStore(SQLiteStore):
+    """The real SQLite store, with the start and duration of each ``write`` recorded."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes: list[tuple[float, float]] = []  # (start, seconds), perf_counter
+
+    def write(self, messages, release_ids=()):
+        t0 = time.perf_counter()
+        try:
+            return super().write(messages, release_ids)
+        finally:
+            self.writes.append((t0, time.perf_counter() - t0))
+
+
+def _build_store(path: Path, store_mb: float) -> tuple[int, float]:
+    """Fill ``path`` through the store with register readings of 200 meters (10 s apart)
+    until the file holds ``store_mb`` MB; returns (readings, seconds)."""
+    from ingest.store.base import Message, StoredReading
+
+    store = SQLiteStore(path)
+    t0 = time.perf_counter()
+    first_s = int(time.time()) - 300 * 86400
+    i = readings = 0
+    while _file_mb(path) < store_mb:
+        messages = []
+        for m in range(200):
+            rows = [
+                StoredReading(
+                    f"bulk-{m}", (first_s + (i + k) * 10) * 1000, 1e3 + (i + k) / 360, None
+                )
+                for k in range(50)
+            ]
+            messages.append(Message(f"bulk/{m}", first_s * 1000, readings=rows))
+            readings += len(rows)
+        store.write(messages)
+        i += 50
+    store._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return readings, time.perf_counter() - t0
+
+
+def _file_mb(path: Path) -> float:
+    wal = Path(f"{path}-wal")
+    return (path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)) / 1e6
+
+
+class _PacedPublisher(threading.Thread):
+    """Publishes ``rate`` single-reading messages a second (QoS 1) while ``on`` is set."""
+
+    def __init__(self, port: int, rate: float) -> None:
+        super().__init__(daemon=True)
+        import paho.mqtt.client as mqtt
+
+        from bench.scale_out import topic_of
+
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-backup-pub")
+        self.client.connect("127.0.0.1", port)
+        self.topics = [topic_of(BACKUP_METERS, m) for m in range(BACKUP_METERS)]
+        self.gap_s = 1.0 / rate
+        self.first_s = int(time.time()) - 100 * 86400
+        self.on, self.done = threading.Event(), threading.Event()
+        self.published = 0
+
+    def run(self) -> None:
+        import orjson
+
+        self.client.loop_start()
+        next_s = time.monotonic()
+        while not self.done.is_set():
+            if not self.on.wait(0.1):
+                next_s = time.monotonic()
+                continue
+            n = self.published
+            payload = {"ts": self.first_s + n, "energy_kwh": 1e3 + n / 3600, "power_w": 450.0}
+            self.client.publish(self.topics[n % BACKUP_METERS], orjson.dumps(payload), qos=1)
+            self.published += 1
+            next_s += self.gap_s
+            time.sleep(max(0.0, next_s - time.monotonic()))
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _backup_steps(store: Path, out: Path) -> str | None:
+    """The code before: SQLite's online backup in steps of 1,024 pages, given up after
+    STEPS_DEADLINE_S; returns why it did not finish, or None."""
+    import sqlite3
+
+    from ingest.store.sqlite_maintenance import check_store_file
+
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.unlink(missing_ok=True)
+    src, dst = sqlite3.connect(store), sqlite3.connect(tmp)
+    t0, last, restarts = time.monotonic(), [None], [0]
+
+    def progress(status, remaining, total) -> None:
+        if last[0] is not None and remaining > last[0]:
+            restarts[0] += 1
+        last[0] = remaining
+        if time.monotonic() - t0 > STEPS_DEADLINE_S:
+            raise TimeoutError(f"unfinished after {STEPS_DEADLINE_S:.0f} s, {restarts[0]} restarts")
+
+    try:
+        src.backup(dst, pages=1024, progress=progress)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    except TimeoutError as exc:
+        return str(exc)
+    finally:
+        dst.close()
+        src.close()
+    check_store_file(tmp)
+    os.replace(tmp, out)
+    return None
+
+
+def _backup_one_step(store: Path, out: Path) -> None:
+    """The online backup API in one step (one read transaction), checked and renamed."""
+    import sqlite3
+
+    from ingest.store.sqlite_maintenance import check_store_file
+
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.unlink(missing_ok=True)
+    src, dst = sqlite3.connect(store), sqlite3.connect(tmp)
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dst.close()
+        src.close()
+    check_store_file(tmp)
+    os.replace(tmp, out)
+
+
+def _backup_chosen(store: Path, out: Path) -> None:
+    from ingest.store.sqlite_maintenance import backup
+
+    backup(store, out, force=True)
+
+
+BACKUP_CANDIDATES = {
+    "VACUUM INTO (deploy backup)": _backup_chosen,
+    "backup API, one step": _backup_one_step,
+    "backup API, 1024-page steps (before)": _backup_steps,
+}
+
+
+def _latencies_ms(writes: list[tuple[float, float]], windows: list[tuple[float, float]]):
+    """Durations [ms] of the writes overlapping any window, and of the others."""
+    inside, outside = [], []
+    for start, seconds in writes:
+        hit = any(start < hi and start + seconds > lo for lo, hi in windows)
+        (inside if hit else outside).append(seconds * 1000)
+    return inside, outside
+
+
+def _worst(ms: list[float]) -> str:
+    if not ms:
+        return "no writes"
+    p99 = sorted(ms)[max(0, int(len(ms) * 0.99) - 1)]
+    return f"{len(ms):5d} writes, p99 {p99:6.1f} ms, worst {max(ms):6.1f} ms"
+
+
+def backup_under_load(repeat: int, store_mb: float, candidates: bool) -> None:
+    """``deploy backup`` of a ``store_mb`` MB store idle and while ingest stores 50 msg/s."""
+    from bench.scale_out import competition_toml
+    from ingest.mqtt_url import parse_mqtt_url
+    from ingest.mqtt_worker import IngestWorker
+    from ingest.routing import Routing
+    from scoring.competition_file import parse_competition
+    from tests.services import Mosquitto
+
+    methods = BACKUP_CANDIDATES if candidates else dict(list(BACKUP_CANDIDATES.items())[:1])
+    with tempfile.TemporaryDirectory(prefix="wattleague-bench-backup-") as tmp:
+        folder = Path(tmp)
+        live, out = folder / "live.db", folder / "backup.db"
+        readings, build_s = _build_store(live, store_mb)
+        live_mb = _file_mb(live)
+        print(
+            f"backup: a {live_mb:.0f} MB store ({readings:,} readings, built in "
+            f"{build_s:.0f} s); idle, then while a real IngestWorker stores "
+            f"{BACKUP_RATE_MSG_S:g} msg/s from Mosquitto; median of {repeat}, runs interleaved"
+        )
+        broker = Mosquitto(folder / "mosquitto")
+        broker.start()
+        store = _TimedStore(live)
+        routing = Routing.from_competitions(
+            [parse_competition(competition_toml(BACKUP_METERS), "bench.toml")]
+        )
+        worker = IngestWorker(parse_mqtt_url(broker.url), store, routing, client_id="bench-backup")
+        publisher = _PacedPublisher(broker.port, BACKUP_RATE_MSG_S)
+        seconds: dict[tuple[str, str], list[float]] = {}
+        windows: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
+        unfinished: dict[str, str] = {}
+        sizes_mb: dict[str, float] = {}
+        try:
+            worker.start()
+            if not worker.subscribed.wait(20):
+                raise SystemExit("bench backup: the worker got no SUBACK")
+            publisher.start()
+            for _ in range(repeat):
+                for name, run in methods.items():
+                    for load in ("idle", "load"):
+                        if load == "load":
+                            publisher.on.set()
+                            time.sleep(2.0)  # ingest in its stride before the clock starts
+                        else:
+                            publisher.on.clear()
+                            _wait_stored(worker, publisher)
+                        t0 = time.perf_counter()
+                        why = run(live, out)
+                        elapsed = time.perf_counter() - t0
+                        if load == "load":
+                            windows[name].append((t0, t0 + elapsed))
+                        if why:
+                            unfinished[f"{name}, {load}"] = why
+                        else:
+                            seconds.setdefault((name, load), []).append(elapsed)
+                            sizes_mb[name] = out.stat().st_size / 1e6
+                        if load == "load":
+                            time.sleep(1.0)  # and after it: writes outside any backup
+            publisher.on.clear()
+            _wait_stored(worker, publisher)
+        finally:
+            publisher.done.set()
+            publisher.join(timeout=10)
+            worker.stop()
+            broker.stop()
+        writes = list(store.writes)
+        store.close()
+
+    print(f"stored {publisher.published:,} messages in {len(writes):,} transactions")
+    print(f"{'method':<37} {'idle s':>6} {'load s':>6} {'load/idle':>9} {'file MB':>7}")
+    for name in methods:
+        idle, loaded = seconds.get((name, "idle")), seconds.get((name, "load"))
+        cells = [f"{statistics.median(x):6.2f}" if x else f"{'—':>6}" for x in (idle, loaded)]
+        ratio = (
+            f"{statistics.median(loaded) / statistics.median(idle):8.2f}x"
+            if idle and loaded
+            else f"{'—':>9}"
+        )
+        size = f"{sizes_mb[name]:7.0f}" if name in sizes_mb else f"{'—':>7}"
+        goal = "  [goal <= 2x]" if name == next(iter(methods)) else ""
+        print(f"{name:<37} {cells[0]} {cells[1]} {ratio} {size}{goal}")
+    for what, why in unfinished.items():
+        print(f"  {what}: did not finish ({why})")
+    print("ingest write latency (each store.write, one transaction):")
+    outside = _latencies_ms(writes, [w for ws in windows.values() for w in ws])[1]
+    print(f"  {'no backup running':<44} {_worst(outside)}")
+    for name, ws in windows.items():
+        print(f"  {'during ' + name:<44} {_worst(_latencies_ms(writes, ws)[0])}")
+
+
+def _wait_stored(worker, publisher: _PacedPublisher, timeout_s: float = 60.0) -> None:
+    """Until the worker has stored every message published so far."""
+    deadline = time.monotonic() + timeout_s
+    while worker.stats["messages"] < publisher.published:
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"bench backup: {publisher.published - worker.stats['messages']} messages not "
+                f"stored within {timeout_s:.0f} s"
+            )
+        time.sleep(0.01)
+
+
+PARTS = {
+    "serve_start": lambda args: serve_start(args.repeat),
+    "backup": lambda args: backup_under_load(args.repeat, args.backup_mb, args.backup_candidates),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PARTS), help=f"of {', '.join(PARTS)}")
-    parser.add_argument("--repeat", type=int, default=5, help="starts per figure (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument(
+        "--backup-mb", type=float, default=BACKUP_STORE_MB, help="backup: store size [MB]"
+    )
+    parser.add_argument(
+        "--backup-candidates",
+        action="store_true",
+        help="backup: also time the online backup API in one step and in steps",
+    )
     args = parser.parse_args()
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = [p for p in parts if p not in PARTS]
@@ -131,7 +427,7 @@ def main() -> None:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     for part in parts:
-        PARTS[part](args.repeat)
+        PARTS[part](args)
 
 
 if __name__ == "__main__":
