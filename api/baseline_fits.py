@@ -5,9 +5,10 @@ The regressions (``scoring.caltrack_daily`` and ``scoring.caltrack_hourly``, whi
 daily day-type fit for its residuals) run code that numba compiles at run time. Loading numba
 takes about a third of a second and needs memory that is written and then executed, which a
 process under systemd's ``MemoryDenyWriteExecute=yes`` (or SELinux ``deny_execmem``) may not
-have: a scoreboard imports them through ``load_fits`` when it is built, so that ``serve``
-without a regression competition never loads numba, and one with a regression competition
-that cannot run it stops at start with ``FitUnavailable`` instead of failing on every request.
+have, and a folder to cache the compiled code in: a scoreboard imports them through
+``load_fits`` when it is built, so that ``serve`` without a regression competition never loads
+numba, and one with a regression competition that cannot run it stops at start with
+``FitUnavailable``, saying what to change, instead of failing on every request.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def load_fits(competition_id: str, methods: Iterable[str]) -> None:
     Raises
     ------
     FitUnavailable
-        When numba cannot allocate executable memory here; the message names the competition,
-        the method and what to change.
+        When numba cannot allocate executable memory here, or has no cache folder it may
+        write; the message names the competition, the method and what to change.
     """
     for method in sorted(set(methods)):
         for module in FIT_MODULES.get(method, ()):
@@ -50,4 +51,12 @@ def load_fits(competition_id: str, methods: Iterable[str]) -> None:
                     "wattleague-serve.service leaves it out; look for a drop-in with "
                     "`systemctl cat wattleague-serve`), or score this competition with a "
                     "method that fits no regression (previous-year, pre-period, billing)."
+                ) from exc
+            except RuntimeError as exc:  # numba: "cannot cache function ...: no locator"
+                raise FitUnavailable(
+                    f"competition {competition_id!r}: baseline method {method!r} runs code "
+                    f"that numba compiles and keeps in a cache, and it has no folder it may "
+                    f"write ({exc}). Set NUMBA_CACHE_DIR to one (the shipped "
+                    "wattleague-serve.service sets /var/cache/wattleague/numba, its "
+                    "CacheDirectory=)."
                 ) from exc
