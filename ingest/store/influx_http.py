@@ -13,7 +13,8 @@ What a write's answer means:
 
 - 2xx: written.
 - 413 (too large): the request is split in halves and retried; later requests keep to the
-  size that went through. A single line still too large is refused data.
+  size that went through for ``SMALLER_REQUESTS_S``. A single line still too large is refused
+  data.
 - 400 or 422 that says the data is refused (``DATA_REFUSALS``: partial write, field type
   conflict, unparseable line, outside the retention period): ``InfluxDataRefused``, no retry;
   the store quarantines the messages concerned.
@@ -49,7 +50,8 @@ RETRY_DELAYS_S = (0.2, 0.5, 1.0)  # then the caller spools
 RETRY_AFTER_INLINE_MAX_S = 2.0  # a longer Retry-After is waited out by the spool, not here
 RETRY_AFTER_MAX_S = 3600.0  # a Retry-After is honoured up to this [s]
 POSTERS = 2  # write requests in flight at once: a third adds little on 2 cores
-LINES_PER_REQUEST = 5000  # lines per write request; lowered for good when one is too large
+LINES_PER_REQUEST = 5000  # lines per write request; lowered for a while when one is too large
+SMALLER_REQUESTS_S = 600.0  # after a 413, requests stay smaller this long [s], then try again
 # what InfluxDB says when it refuses the data of a write (1.x 400, 2.x 422, 3.x 400): a point
 # of another field type, a line it cannot parse, a point outside the retention period
 DATA_REFUSALS = (
@@ -191,6 +193,7 @@ class InfluxHTTP:
         self.client = httpx.Client(base_url=target.base_url, timeout=timeout_s, auth=target.auth)
         self._poster: ThreadPoolExecutor | None = None
         self.max_lines = LINES_PER_REQUEST  # lines a request; lowered when one is too large
+        self._lowered_at = 0.0  # monotonic time max_lines was last lowered
 
     def close(self) -> None:
         if self._poster is not None:
@@ -245,8 +248,8 @@ class InfluxHTTP:
         InfluxDataRefused or InfluxRejected.
 
         A request the server finds too large (413) is split in halves and those retried, and
-        later requests are kept to the size that went through; one line too large on its own
-        is refused data.
+        later requests are kept to the size that went through (for ``SMALLER_REQUESTS_S``);
+        one line too large on its own is refused data.
         """
         path, params, headers = self.target.write_request(precision)
         headers = {
@@ -254,6 +257,10 @@ class InfluxHTTP:
             "Content-Encoding": "gzip",
             "Content-Type": "text/plain; charset=utf-8",
         }
+        if self.max_lines < LINES_PER_REQUEST and (
+            time.monotonic() - self._lowered_at > SMALLER_REQUESTS_S
+        ):
+            self.max_lines = LINES_PER_REQUEST  # perhaps the server's limit was raised
         lo = 0
         while lo < len(lines):
             hi = min(len(lines), lo + min(chunk, self.max_lines))
@@ -267,11 +274,13 @@ class InfluxHTTP:
                         f"gzipped): {exc}"
                     ) from None
                 self.max_lines = max(1, (hi - lo) // 2)
+                self._lowered_at = time.monotonic()
                 log.warning(
                     "InfluxDB refused a request of %d lines as too large (413); sending at most "
-                    "%d lines a request from now on (raise the server's max-body-size)",
+                    "%d lines a request for %.0f s (raise the server's max-body-size)",
                     hi - lo,
                     self.max_lines,
+                    SMALLER_REQUESTS_S,
                 )
                 continue
             lo = hi
