@@ -17,16 +17,24 @@ run), the cap row uses the default cap. Each time is the best of a few runs
 (``time.perf_counter``) divided by the payload's size. Python's cyclic GC stays on, as in the
 worker (``--gc-off`` switches it off around each decode, to tell its share apart).
 
-The decoders' bounds (``ingest.decoders.bounds``) shape both kinds of payload:
+The decoders' bounds shape both kinds of payload. The bench imports each from the module that
+enforces it (``bounds``, ``tasmota``, ``shelly``, ``weather``), so that a payload built to reach
+a bound reaches the bound in force, and its name gives the figure:
 
-- a bounded count (``MAX_CHANNELS`` channels or components of a device, ``MAX_TEMPERATURES`` of
-  a weather message): a normal payload holds at most that many, and above it each item carries
-  more fields (Tasmota: more sensors beside ENERGY); an adversarial idea that goes past it ends
-  ``too_many_readings``, and its worst accepted form is added: exactly the bound, then the
-  costliest content the decoders accept (below) where it adds no item;
-- the density bound (``MIN_BYTES_PER_CONTAINER``): the old ``[[...]]`` nesting ends
-  ``too_complex``; the costliest content accepted is objects nested at exactly the bound,
-  ``{"kk":{"kk":...}}`` (objects cost orjson and the GC more than arrays or flat lists do).
+- a bounded count (``MAX_TASMOTA_CHANNELS`` channels of a Tasmota device; a Shelly message's
+  ``MAX_METERING_COMPONENTS`` metering components among ``MAX_CHANNELS`` components in all;
+  ``MAX_TEMPERATURES`` of a weather message): a normal payload holds at most that many, and
+  above it carries other content or more fields per item (Tasmota: more sensors beside ENERGY;
+  Shelly: inputs after the switches, then more fields each); an adversarial idea that goes past
+  it ends ``too_many_readings``, and its worst accepted form is added: exactly the bound, then
+  the costliest content the decoders accept (below) where it adds no item;
+- the density bound (one JSON object or array per ``MIN_BYTES_PER_CONTAINER`` bytes; SenML's
+  ``SENML_BYTES_PER_CONTAINER``; weather SenML ``MAX_TEMPERATURES`` containers more): the old
+  ``[[...]]`` nesting ends ``too_complex``; the costliest content accepted is objects nested
+  at exactly the format's bound, ``{"kk":{"kk":...}}`` (objects cost orjson and the GC more
+  than arrays or flat lists do). ``auto`` parses a payload that starts with ``[`` at SenML's
+  bound before it knows the format: its groups add payloads nested at that bound that another
+  format refuses (or none recognises) after that parse.
 
 ``auto`` compares like with like: a group per format it detects, each with that format's normal
 payload and its adversarial payloads (with the payloads that look like one format until their
@@ -56,8 +64,16 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ingest.decoders import FORMATS, decode, weather
-from ingest.decoders.bounds import MAX_CHANNELS, MAX_READINGS_PER_MESSAGE, MIN_BYTES_PER_CONTAINER
+from ingest.decoders.bounds import (
+    MAX_CHANNELS,
+    MAX_READINGS_PER_MESSAGE,
+    MIN_BYTES_PER_CONTAINER,
+    SENML_BYTES_PER_CONTAINER,
+)
 from ingest.decoders.dsmr import crc16_arc
+from ingest.decoders.shelly import MAX_METERING_COMPONENTS
+from ingest.decoders.tasmota import MAX_TASMOTA_CHANNELS
+from ingest.decoders.weather import MAX_TEMPERATURES
 from ingest.readings import DecodeError
 
 KIB = 1024
@@ -151,16 +167,20 @@ def _run(prefix: bytes, run: bytes, suffix: bytes = b"") -> Fill:
     return fill
 
 
-# one nesting level of exactly MIN_BYTES_PER_CONTAINER bytes, {"kk":...}: the densest nesting
-# that load_json accepts (and objects cost orjson and the GC more than arrays do)
-_LEVEL = (b'{"' + b"k" * (MIN_BYTES_PER_CONTAINER - 5) + b'":', b"0", b"}")
+def _level(density: int) -> tuple[bytes, bytes, bytes]:
+    """(opening, innermost value, closing) of a nesting level of exactly ``density`` bytes,
+    ``{"kk":...}``: the densest nesting that a density bound of ``density`` bytes a container
+    accepts (objects cost orjson and the GC more than arrays do)."""
+    if density < len(b'{"":}'):
+        raise ValueError(f"no object nesting level fits in {density} bytes")
+    return b'{"' + b"k" * (density - len(b'{"":}')) + b'":', b"0", b"}"
 
 
-def _deep(pattern: bytes, start: int = 0, at_limit: bool = False) -> Fill:
+def _deep(pattern: bytes, start: int = 0, density: int | None = None) -> Fill:
     """Items ``pattern % (i, nesting)``, nesting 1,000 levels deep (orjson's limit: 1,024):
-    ``[[...]]`` (a container per 2 bytes: ``too_complex`` since the density bound), or
-    ``at_limit`` ``{"kk":{"kk":...0}}`` (a container per ``MIN_BYTES_PER_CONTAINER`` bytes)."""
-    opening, inner, closing = _LEVEL if at_limit else (b"[", b"", b"]")
+    ``[[...]]`` (a container per 2 bytes: ``too_complex`` since the density bound), or at a
+    ``density`` bound, ``{"kk":{"kk":...0}}`` (a container per ``density`` bytes)."""
+    opening, inner, closing = (b"[", b"", b"]") if density is None else _level(density)
 
     def fill(budget: int) -> bytes:
         depth = max(1, min(1000, (budget - 100) // (len(opening) + len(closing))))
@@ -217,11 +237,13 @@ def _at_most(most: int, build: Callable[[int], bytes], rest: Fill) -> Fill:
 
 def _widened(items: Callable[[bytes], Iterator[bytes]], most: int) -> Fill:
     """At most ``most`` of ``items(extra)``: when that many do not fill the budget, ``extra``
-    gives each as many more fields (``_MORE_FIELDS``) as make them fill it."""
+    gives each as many more fields (``_MORE_FIELDS``) as make them fill it (all ``most`` of
+    them: what is left is under one field per item)."""
 
     def fill(budget: int) -> bytes:
-        gain = budget // most - len(next(items(b""))) - 1  # bytes each item must gain
-        fields = max(0, -(-gain // len(_MORE_FIELDS % 0)))  # rounded up
+        bare = sum(len(item) + 1 for item in itertools.islice(items(b""), most)) - 1
+        gain = (budget - bare) // most  # bytes each item may gain
+        fields = max(0, gain // len(_MORE_FIELDS % 0))
         extra = b"".join(_MORE_FIELDS % j for j in range(fields))
         return _seq(lambda: items(extra), most=most)(budget)
 
@@ -246,9 +268,9 @@ def _fitted(build: Callable[[int], bytes]) -> Fill:
     return lambda budget: _fit(budget, build)
 
 
-# the content that costs the most per byte among what load_json accepts: objects nested
-# 1,000 deep at the density bound, as many as fit, as one JSON array
-_FILLER = _list(_deep(b"%n", at_limit=True))
+# the content that costs the most per byte among what load_json accepts by default: objects
+# nested 1,000 deep at the density bound, as many as fit, as one JSON array
+_FILLER = _list(_deep(b"%n", density=MIN_BYTES_PER_CONTAINER))
 _MORE_FIELDS = b',"f%03d":1.5'  # (fixed width: j < 1,000) a field a decoder does not read
 
 
@@ -307,8 +329,8 @@ def _json_cases() -> tuple[Case, list[Case]]:
         ("[0,0,0...]", _list(_rep(b"0")), "undecodable too_many_readings"),
         ("1,000-deep nesting in every reading", _list(_deep(deep)), "too_complex"),
         (
-            "1,000-deep nesting at the density bound, every reading",
-            _list(_deep(deep, at_limit=True)),
+            f"1,000-deep nesting at {MIN_BYTES_PER_CONTAINER} B a container, every reading",
+            _list(_deep(deep, density=MIN_BYTES_PER_CONTAINER)),
             "ok",
         ),
         ("readings, then nesting past 1,024", past_limit, "too_deep too_complex"),
@@ -380,8 +402,8 @@ def _senml_cases() -> tuple[Case, list[Case]]:
         ("tiny records, 1e308 kW last", _list(tiny, b',{"u":"kW","v":1e308}'), "non_finite"),
         ("1,000-deep nesting in every record", _list(_deep(deep, 100_000)), "too_complex"),
         (
-            "1,000-deep nesting at the density bound, every record",
-            _list(_deep(deep, 100_000, at_limit=True)),
+            f"1,000-deep nesting at {SENML_BYTES_PER_CONTAINER} B a container, every record",
+            _list(_deep(deep, 100_000, density=SENML_BYTES_PER_CONTAINER)),
             "ok",
         ),
         ("tiny records, invalid UTF-8 last", _list(tiny, b',{"n":"\xff"}'), "bad_encoding"),
@@ -541,26 +563,27 @@ def _tasmota_cases() -> tuple[Case, list[Case]]:
     sensors = _seq(b'"S%d":{"Temperature":21.5}')
     zeros = _fitted(_lists(b"0", b"0"))
     spaces = _run(b'{"Time":"', b" ", b'2024-01-15T13:00:00",' + _ONE + b"}")
+    most = MAX_TASMOTA_CHANNELS  # channels of a device: lists past it end too_many_readings
 
-    def deep(at_limit: bool = False) -> Fill:
-        return _wrap(b"{" + _ONE + b",", _deep(b'"X%d":%n', at_limit=at_limit), b"}")
+    def deep(density: int | None = None) -> Fill:
+        return _wrap(b"{" + _ONE + b",", _deep(b'"X%d":%n', density=density), b"}")
 
-    def full(build: Callable[[int], bytes], most: int = MAX_CHANNELS) -> Fill:
+    def full(build: Callable[[int], bytes], most: int = most) -> Fill:
         """``most`` channels (or as many as fit), then the densest nesting accepted beside."""
         return _at_most(most, build, _beside(b"X"))
 
     normal, *adversarial = _specs(
         TASMOTA_TOPIC,
         (
-            f"multi-channel lists, all fields (at most {MAX_CHANNELS} channels, then sensors)",
-            _at_most(MAX_CHANNELS, _channels, _tail(b",", sensors)),
+            f"multi-channel lists, all fields (at most {most} channels, then sensors)",
+            _at_most(most, _channels, _tail(b",", sensors)),
             "ok",
         ),
         ("dense Total/Power lists", _dense_lists(), "ok too_many_readings"),
-        (f"{MAX_CHANNELS} dense channels, then nesting beside", full(_lists(b"1", b"1")), "ok"),
+        (f"{most} dense channels, then nesting beside", full(_lists(b"1", b"1")), "ok"),
         (
-            f"{MAX_CHANNELS} dense channels, then sensors beside",
-            _at_most(MAX_CHANNELS, _lists(b"1", b"1"), _tail(b",", sensors)),
+            f"{most} dense channels, then sensors beside",
+            _at_most(most, _lists(b"1", b"1"), _tail(b",", sensors)),
             "ok",
         ),
         (
@@ -569,7 +592,7 @@ def _tasmota_cases() -> tuple[Case, list[Case]]:
             "ok too_many_readings",
         ),
         (
-            f"{MAX_CHANNELS}-channel Power list, one Total, then nesting",
+            f"{most}-channel Power list, one Total, then nesting",
             full(_lists(None, b"1", whole=b"1.5")),
             "ok",
         ),
@@ -580,19 +603,23 @@ def _tasmota_cases() -> tuple[Case, list[Case]]:
             "undecodable too_many_readings",
         ),
         (
-            f"lengths {MAX_CHANNELS - 1}/{MAX_CHANNELS}, then nesting",
-            full(_lists(b"1", b"1", more_power=1), MAX_CHANNELS - 1),
+            f"lengths {most - 1}/{most}, then nesting",
+            full(_lists(b"1", b"1", more_power=1), most - 1),
             "undecodable",
         ),
         ("dense lists, invalid UTF-8 last", _dense_lists(tail=b',"Z":"\xff"'), "bad_encoding"),
         ("1e308 in every channel", _fitted(_lists(b"1e308", b"1e308")), "ok too_many_readings"),
-        (f"{MAX_CHANNELS} channels of 1e308, then nesting", full(_lists(b"1e308", b"1e308")), "ok"),
+        (f"{most} channels of 1e308, then nesting", full(_lists(b"1e308", b"1e308")), "ok"),
         ("no ENERGY, many sensors", _wrap(b"{%s," % _TIME, sensors, b"}"), "no_value"),
         ("many sensors beside ENERGY", _wrap(b"{%s,%s," % (_TIME, _ONE), sensors, b"}"), "ok"),
         ("Time: spaces, then ISO", spaces, "ok"),
         ("Time: Unix s, digit run", _run(b'{"Time":1705320000.', b"1", b"," + _ONE + b"}"), "ok"),
         ("1,000-deep nesting beside ENERGY", deep(), "too_complex"),
-        ("1,000-deep nesting at the density bound beside ENERGY", deep(at_limit=True), "ok"),
+        (
+            f"1,000-deep nesting at {MIN_BYTES_PER_CONTAINER} B a container beside ENERGY",
+            deep(MIN_BYTES_PER_CONTAINER),
+            "ok",
+        ),
     )
     return normal, adversarial
 
@@ -627,9 +654,22 @@ def _switches(extra: bytes = b"") -> Iterator[bytes]:
         ) % (i, i, 100 + i % 900, i, i % 1000, TS0, TS0, extra)
 
 
+def _components(extra: bytes = b"") -> Iterator[bytes]:
+    """A NotifyFullStatus's components, each with ``extra`` fields: as many switches as the
+    decoder reads (``MAX_METERING_COMPONENTS``), then inputs (components it skips)."""
+    yield from itertools.islice(_switches(extra), MAX_METERING_COMPONENTS)
+    for i in itertools.count(10_000):
+        yield b'"input:%d":{"id":%d,"state":false%s}' % (i, i, extra)
+
+
 def _shelly_cases() -> tuple[Case, list[Case]]:
+    metering = MAX_METERING_COMPONENTS  # of a message: past it, too_many_readings
     tiny_item = b'"%d":{"apower":0}'
     tiny = _seq(tiny_item, 100_000)
+    # "10000":{"k":0}, components without apower or aenergy (skipped): with its comma, one
+    # object per MIN_BYTES_PER_CONTAINER bytes (16 at the least)
+    skipped_item = b'"%d":{"' + b"k" * max(1, MIN_BYTES_PER_CONTAINER - 15) + b'":0}'
+    skipped = _seq(skipped_item, 10_000)
     huge = _seq(b'"%d":{"apower":1e308,"aenergy":{"total":1e308}}', 100_000)
     em = _seq(b'"em:%d":{"total_act_power":0},"emdata:%d":{"total_act":0}')
     one = b'"switch:0":{"apower":1},'
@@ -638,43 +678,48 @@ def _shelly_cases() -> tuple[Case, list[Case]]:
     def params(head: bytes, fill: Fill, last: bytes = b"") -> Fill:
         return _wrap(head, fill, last + b"}}")
 
-    def full(pattern: bytes, most: int, last: bytes = b"") -> Fill:
+    def full(pattern: bytes | Callable[[], Iterator[bytes]], most: int, last: bytes = b"") -> Fill:
         """``most`` components of ``pattern`` (or as many as fit), then the densest nesting
-        accepted as "sys" (a component the decoder skips): with "ts", 256 components."""
-        fill = _then(_seq(pattern, 100_000, most=most), _beside(b"sys"))
-        return params(_FULL, fill, last)
+        accepted as "sys" (a component the decoder skips)."""
+        return params(_FULL, _then(_seq(pattern, 100_000, most=most), _beside(b"sys")), last)
 
+    def both() -> Iterator[bytes]:  # every metering component allowed, then skipped ones
+        yield from (b'"m%d":{"apower":0}' % i for i in range(metering))
+        yield from (skipped_item % i for i in itertools.count(10_000))
+
+    others = MAX_CHANNELS - metering - 2  # with "ts" and "sys": MAX_CHANNELS components
     normal, *adversarial = _specs(
         SHELLY_TOPIC,
         (
-            f"NotifyFullStatus: switches (at most {MAX_CHANNELS - 3}, then more fields each)",
-            params(_FULL + _SYS, _widened(_switches, MAX_CHANNELS - 3)),
+            f"NotifyFullStatus: {metering} switches, then inputs (at most {MAX_CHANNELS} "
+            "components, then more fields each)",
+            params(_FULL + _SYS, _widened(_components, MAX_CHANNELS - 3)),
             "ok",
         ),
         ("tiny components", params(_FULL, tiny), "ok too_many_readings"),
+        (f"{metering} tiny components, then nesting", full(tiny_item, metering), "ok"),
+        ("skipped components", params(_FULL, skipped), "no_value too_many_readings"),
         (
-            f"{MAX_CHANNELS - 2} tiny components, then nesting",
-            full(tiny_item, MAX_CHANNELS - 2),
+            f"{metering} tiny and {others} skipped components, then nesting",
+            full(both, metering + others),
             "ok",
         ),
         ("tiny em/emdata pairs", params(_FULL, em), "ok too_many_readings"),
         (
-            f"{MAX_CHANNELS // 2 - 1} tiny em/emdata pairs, then nesting",
-            full(
-                b'"em:%d":{"total_act_power":0},"emdata:%d":{"total_act":0}', MAX_CHANNELS // 2 - 1
-            ),
+            f"{metering // 2} tiny em/emdata pairs, then nesting",
+            full(b'"em:%d":{"total_act_power":0},"emdata:%d":{"total_act":0}', metering // 2),
             "ok",
         ),
         ("tiny components, 1e308", params(_FULL, huge), "ok too_many_readings"),
         (
-            f"{MAX_CHANNELS - 2} tiny components of 1e308, then nesting",
-            full(b'"%d":{"apower":1e308,"aenergy":{"total":1e308}}', MAX_CHANNELS - 2),
+            f"{metering} tiny components of 1e308, then nesting",
+            full(b'"%d":{"apower":1e308,"aenergy":{"total":1e308}}', metering),
             "ok",
         ),
         ("tiny, bad aenergy last", params(_FULL, tiny, bad), "non_numeric too_many_readings"),
         (
-            f"{MAX_CHANNELS - 3} tiny, nesting, bad aenergy last",
-            full(tiny_item, MAX_CHANNELS - 3, bad),
+            f"{metering - 1} tiny, nesting, bad aenergy last",
+            full(tiny_item, metering - 1, bad),
             "non_numeric",
         ),
         (
@@ -686,8 +731,8 @@ def _shelly_cases() -> tuple[Case, list[Case]]:
         ("long method string", _run(b'{"method":"', b"N", b'","params":{}}'), "no_value"),
         ("1,000-deep nesting in params", params(_FULL + one, _deep(b'"x%d":%n')), "too_complex"),
         (
-            "1,000-deep nesting at the density bound in params",
-            params(_FULL + one, _deep(b'"x%d":%n', at_limit=True)),
+            f"1,000-deep nesting at {MIN_BYTES_PER_CONTAINER} B a container in params",
+            params(_FULL + one, _deep(b'"x%d":%n', density=MIN_BYTES_PER_CONTAINER)),
             "ok",
         ),
         ("tiny, invalid UTF-8 last", params(_FULL, tiny, b',"z":"\xff"'), "bad_encoding"),
@@ -755,8 +800,8 @@ def _emon_cases() -> tuple[Case, list[Case]]:
         ("long key name", _run(b'{"P1":1,"P', b"1", b'":1}'), "ok"),
         ("1,000-deep nesting in inputs", node(_deep(b'"x%d":%n'), head=b'{"P1":1,'), "too_complex"),
         (
-            "1,000-deep nesting at the density bound in inputs",
-            node(_deep(b'"x%d":%n', at_limit=True), head=b'{"P1":1,'),
+            f"1,000-deep nesting at {MIN_BYTES_PER_CONTAINER} B a container in inputs",
+            node(_deep(b'"x%d":%n', density=MIN_BYTES_PER_CONTAINER), head=b'{"P1":1,'),
             "ok",
         ),
         ("inputs, invalid UTF-8 last", node(keys, b',"z":"\xff"'), "bad_encoding"),
@@ -781,7 +826,7 @@ def _in_last(item: bytes, most: int, first: bytes = b"") -> Fill:
 def _weather_json_cases() -> tuple[Case, list[Case]]:
     readings = _seq(b'{"ts":%d,"temp_c":-3.25}', TS0)
     tiny, iso = b'{"ts":0,"temp_c":0}', b'{"ts":"2024-01-15T12Z","temp_c":0}'
-    most = weather.MAX_TEMPERATURES
+    most = MAX_TEMPERATURES
 
     def stations(extra: bytes) -> Iterator[bytes]:
         return (b'{"ts":%d,"temp_c":-3.25%s}' % (TS0 + i, extra) for i in itertools.count())
@@ -814,7 +859,7 @@ def _weather_senml_cases() -> tuple[Case, list[Case]]:
     head = b'[{"bn":"station-1:","bt":%d,"bu":"Cel"},' % TS0
     records = _seq(b'{"n":"temp","v":-3.25,"t":%d}', 100_000)
     bases = _seq(b'{"bt":0,"bu":"Cel","bv":0,"v":0,"t":%d}', 100_000)
-    most = weather.MAX_TEMPERATURES
+    most = MAX_TEMPERATURES
 
     def temps(extra: bytes) -> Iterator[bytes]:
         return (
@@ -832,7 +877,7 @@ def _weather_senml_cases() -> tuple[Case, list[Case]]:
             _wrap(head, _widened(temps, most - 1), b"]"),
             "ok",
         ),
-        ("densest records {v:N}", densest, "ok too_many_readings"),
+        ("densest records {v:N}", densest, "ok too_many_readings too_complex"),
         (
             f"{most:,} densest records {{v:1}}, nesting in the last",
             _list(_in_last(b'{"v":1}', most, b'{"bu":"Cel"},')),
@@ -871,17 +916,37 @@ def _auto_groups(per_format: dict[str, Group]) -> dict[str, Group]:
         for fmt, (normal, adversarial) in per_format.items()
     }
     readings = _seq(_json_readings)
-    senml, emon, dsmr = _specs(
+    # auto parses a payload that starts with "[" at SenML's density bound before it knows the
+    # format: such nesting is parsed, then refused by a format with a stricter bound
+    senml_deep = SENML_BYTES_PER_CONTAINER
+    nested = f"at {senml_deep} B a container"
+    extra = _specs(
         JSON_TOPIC,
         (
             "senml: json readings, SenML key in the last",
             _list(readings, b',{"ts":0,"n":"x"}'),
             "no_value",
         ),
+        (
+            f"senml: objects nested {nested}, no format's keys (parsed twice)",
+            _list(_deep(b'{"x%d":%n}', density=senml_deep)),
+            "unknown_format",
+        ),
+        (
+            f"json: readings nested {nested} (auto's bound for '[')",
+            _list(_deep(b'{"ts":0,"power_w":0,"x":%n}', density=senml_deep)),
+            "too_complex",
+        ),
         ("emon: json readings on an emon topic", _list(readings), "undecodable", EMON_TOPIC),
+        (
+            f"emon: an array nested {nested} on an emon topic",
+            _list(_deep(b'{"P%d":%n}', density=senml_deep)),
+            "too_complex",
+            EMON_TOPIC,
+        ),
         ("dsmr: '/' then 'x', '!' last", _run(b"/", b"x", b"!"), "truncated"),
     )
-    for case in (senml, emon, dsmr):
+    for case in extra:
         groups[case.name.split(":")[0]][1].append(case)
     return groups
 

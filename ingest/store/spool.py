@@ -59,7 +59,7 @@ def encode_messages(messages: list[Message]) -> bytes:
                         q.reason,
                         q.detail,
                         q.topic,
-                        None if own and q.payload == own else base64.b64encode(q.payload).decode(),
+                        None if _is_own(q.payload, own) else base64.b64encode(q.payload).decode(),
                         q.received_ms,
                         q.source,
                     ]
@@ -88,6 +88,11 @@ def decode_messages(blob: bytes) -> list[Message]:
             )
         )
     return messages
+
+
+def _is_own(payload: bytes, own: bytes) -> bool:
+    """Whether a rejected entry's payload is its message's (usually the same object)."""
+    return bool(own) and (payload is own or payload == own)
 
 
 def _rejected(q: list, own: bytes) -> Rejected:
