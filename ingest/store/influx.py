@@ -294,7 +294,7 @@ class InfluxStore:
         self.replay_failures[code] += 1
         self._log_limited(
             f"replay:{code}:{type(exc).__name__}",
-            "replaying the spool failed (%s: %s); %d batches wait in %s; retrying in %.0f s",
+            "replaying the spool failed (%s: %s); %d batches wait in %s; retrying in %.1f s",
             type(exc).__name__,
             exc,
             self._spooled,
