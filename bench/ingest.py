@@ -3,6 +3,7 @@
 Usage (from the repository root):
 
     python -m bench.ingest [--single 50000] [--batches 2000] [--batch-size 100] [--repeat 1]
+                           [--synchronous normal,full] [--commits 2000]
 
 Starts its own Mosquitto on a free port (needs /usr/sbin/mosquitto) and measures drains of a
 backlog. Each consumer first creates its persistent session (MQTT 5, clean start off,
@@ -16,6 +17,15 @@ the last message is consumed. Publishing is therefore not part of any figure:
              store (decode, validate, one transaction per batch, PUBACK after the commit);
 (c) batched: IngestWorker drains M messages of K readings each into a fresh SQLite store;
     for scale, the bare subscriber's drain of the same batched messages is printed with it.
+
+(d) commits: IngestWorker with one message per transaction (``batch_max=1``) drains N
+             single-reading messages: what each commit costs, the case live traffic is
+             nearest to (at tens of messages a second every message is its own commit).
+
+(b), (c) and (d) run once per ``--synchronous`` mode of the store (SQLite's PRAGMA
+synchronous in WAL mode: ``full`` syncs the WAL at every commit, ``normal`` only at
+checkpoints), interleaved in the same run; each mode's rate is also printed as a ratio to the
+first mode's.
 
 Prints the rate of each (messages/s and readings/s), the ratio (b)/(a) and the issue's goals:
 (b) >= 50 % of (a), (c) >= 200,000 readings/s stored. With --repeat R each figure is the
@@ -36,9 +46,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ingest.mqtt_url import parse_mqtt_url
-from ingest.mqtt_worker import IngestWorker
+from ingest.mqtt_worker import BATCH_MAX, IngestWorker
 from ingest.routing import Routing
-from ingest.store.sqlite import SQLiteStore
+from ingest.store.sqlite import SYNCHRONOUS, SQLiteStore
 from scoring.competition_file import parse_competition
 from tests.services import Mosquitto, ReliablePublisher
 
@@ -130,12 +140,18 @@ def raw_drain(port: int, messages: list[tuple[str, bytes]], client_id: str) -> f
 
 
 def worker_drain(
-    broker: Mosquitto, messages: list[tuple[str, bytes]], readings: int, workdir: Path, name: str
+    broker: Mosquitto,
+    messages: list[tuple[str, bytes]],
+    readings: int,
+    workdir: Path,
+    name: str,
+    synchronous: str = "full",
+    batch_max: int = BATCH_MAX,
 ) -> tuple[float, dict]:
     """Seconds an IngestWorker needs to store ``readings`` readings queued for its session."""
     routing = Routing.from_competitions([parse_competition(COMPETITION, "bench.toml")])
     address = parse_mqtt_url(broker.url)
-    store = SQLiteStore(workdir / f"{name}.db")
+    store = SQLiteStore(workdir / f"{name}.db", synchronous=synchronous)
     # Create the session and its subscription, then go offline: a probe message proves both.
     worker = IngestWorker(address, store, routing, client_id=f"bench-{name}")
     worker.start()
@@ -148,7 +164,7 @@ def worker_drain(
 
     _publish(broker.port, messages)
 
-    worker = IngestWorker(address, store, routing, client_id=f"bench-{name}")
+    worker = IngestWorker(address, store, routing, client_id=f"bench-{name}", batch_max=batch_max)
     t0 = time.perf_counter()
     worker.start()
     _wait(lambda: worker.stats["readings_stored"] >= readings, 600, "backlog not stored")
@@ -174,20 +190,30 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=50_000, help="single-reading messages")
     parser.add_argument("--batches", type=int, default=2_000, help="batched messages")
     parser.add_argument("--batch-size", type=int, default=100, help="readings per batch")
+    parser.add_argument("--commits", type=int, default=2_000, help="messages for (d) commits")
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
     parser.add_argument(
         "--only",
-        default="raw,single,batched,raw-batched",
-        help="comma-separated subset of raw, single, batched, raw-batched (e.g. to profile one)",
+        default="raw,single,batched,raw-batched,commits",
+        help="comma-separated subset of raw, single, batched, raw-batched, commits",
+    )
+    parser.add_argument(
+        "--synchronous",
+        default="normal,full",
+        help="the store's PRAGMA synchronous modes to run (b), (c), (d) with, comma-separated",
     )
     args = parser.parse_args()
     only = {part.strip() for part in args.only.split(",")}
-    if not only <= {"raw", "single", "batched", "raw-batched"}:
+    if not only <= {"raw", "single", "batched", "raw-batched", "commits"}:
         parser.error(f"--only: unknown part in {args.only!r}")
+    modes = [m.strip().lower() for m in args.synchronous.split(",") if m.strip()]
+    if not modes or not set(modes) <= set(SYNCHRONOUS):
+        parser.error(f"--synchronous: of {', '.join(SYNCHRONOUS)}, got {args.synchronous!r}")
 
     first_ts = int(time.time()) - 86400 * 20  # inside the worker's plausibility limits
     single = _payloads(args.single, 1, first_ts)
     batched = _payloads(args.batches, args.batch_size, first_ts)
+    commits = single[: args.commits]
     n_batched = args.batches * args.batch_size
 
     best: dict[str, float] = {}
@@ -200,21 +226,25 @@ def main() -> None:
             for r in range(args.repeat):
                 runs = {
                     "raw": lambda r=r: (raw_drain(broker.port, single, f"bench-raw-{r}"), {}),
-                    "single": lambda r=r: worker_drain(
-                        broker, single, args.single, workdir, f"single{r}"
-                    ),
-                    "batched": lambda r=r: worker_drain(
-                        broker, batched, n_batched, workdir, f"batch{r}"
-                    ),
                     "raw-batched": lambda r=r: (
                         raw_drain(broker.port, batched, f"bench-raw-batched-{r}"),
                         {},
                     ),
                 }
-                for part, run in runs.items():
-                    if part in only:
-                        seconds, stats[part] = run()
-                        best[part] = min(best.get(part, float("inf")), seconds)
+                for mode in modes:
+                    runs[f"single/{mode}"] = lambda r=r, mode=mode: worker_drain(
+                        broker, single, args.single, workdir, f"single{r}{mode}", mode
+                    )
+                    runs[f"batched/{mode}"] = lambda r=r, mode=mode: worker_drain(
+                        broker, batched, n_batched, workdir, f"batch{r}{mode}", mode
+                    )
+                    runs[f"commits/{mode}"] = lambda r=r, mode=mode: worker_drain(
+                        broker, commits, len(commits), workdir, f"commits{r}{mode}", mode, 1
+                    )
+                for key, run in runs.items():
+                    if key.split("/")[0] in only:
+                        seconds, stats[key] = run()
+                        best[key] = min(best.get(key, float("inf")), seconds)
         finally:
             broker.stop()
 
@@ -222,24 +252,46 @@ def main() -> None:
     raw = args.single / best["raw"] if "raw" in best else None
     if raw:
         print(f"(a) raw paho subscriber, {args.single:,} x 1 reading: {raw:>10,.0f} msg/s")
-    if "single" in best:
-        one = args.single / best["single"]
-        ratio = f"(b)/(a) = {one / raw:.0%} [goal >= 50 %]" if raw else ""
-        print(f"(b) IngestWorker → SQLite, {args.single:,} x 1: {one:>10,.0f} readings/s  {ratio}")
-        print(f"    worker stats: {stats['single']}")
-    if "batched" in best:
-        many = n_batched / best["batched"]
-        print(
-            f"(c) IngestWorker → SQLite, {args.batches:,} x {args.batch_size}: "
-            f"{many:>10,.0f} readings/s  [goal >= 200,000]"
-        )
-        print(f"    worker stats: {stats['batched']}")
+
+    def per_mode(part: str, label: str, n: int, unit: str, goal) -> None:
+        first = None
+        for mode in modes:
+            key = f"{part}/{mode}"
+            if key not in best:
+                continue
+            rate = n / best[key]
+            first = first or rate
+            vs = f"  {mode} / {modes[0]} = {rate / first:.2f}x" if mode != modes[0] else ""
+            print(f"{label} synchronous={mode:<6} {rate:>10,.0f} {unit}{goal(rate)}{vs}")
+            print(f"    worker stats: {stats[key]}")
+
+    per_mode(
+        "single",
+        f"(b) IngestWorker → SQLite, {args.single:,} x 1:",
+        args.single,
+        "readings/s",
+        lambda rate: f"  (b)/(a) = {rate / raw:.0%} [goal >= 50 %]" if raw else "",
+    )
+    per_mode(
+        "batched",
+        f"(c) IngestWorker → SQLite, {args.batches:,} x {args.batch_size}:",
+        n_batched,
+        "readings/s",
+        lambda rate: "  [goal >= 200,000]",
+    )
     if "raw-batched" in best:
         raw_many = n_batched / best["raw-batched"]
         print(
             f"    raw paho subscriber, same {args.batches:,} x {args.batch_size}: "
             f"{raw_many:>10,.0f} readings/s"
         )
+    per_mode(
+        "commits",
+        f"(d) IngestWorker, one commit per message, {len(commits):,} x 1:",
+        len(commits),
+        "commits/s",
+        lambda rate: f" ({1000 / rate:.2f} ms each)",
+    )
 
 
 if __name__ == "__main__":

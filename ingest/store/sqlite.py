@@ -85,12 +85,24 @@ CREATE TABLE IF NOT EXISTS annotation (
 );
 """
 NEIGHBOUR_LOOKBACK_MS = 400 * 86400 * 1000  # as far as readings are accepted (max age)
+SYNCHRONOUS = ("full", "normal")  # PRAGMA synchronous values the store accepts
 
 
 class SQLiteStore:
-    """Store backend on one SQLite file; safe to share between threads of one process."""
+    """Store backend on one SQLite file; safe to share between threads of one process.
 
-    def __init__(self, path: str | Path) -> None:
+    ``synchronous`` is SQLite's ``PRAGMA synchronous`` in WAL mode: ``full`` syncs the WAL at
+    every commit, so a committed (and therefore acknowledged) message survives a power cut;
+    ``normal`` syncs only at checkpoints, so a power cut or OS crash can lose the last
+    commits (a process crash cannot).
+    """
+
+    def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
+        if synchronous.lower() not in SYNCHRONOUS:
+            raise ValueError(
+                f"SQLite synchronous must be one of {', '.join(SYNCHRONOUS)}, got {synchronous!r}"
+            )
+        self.synchronous = synchronous.lower()
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -117,9 +129,7 @@ class SQLiteStore:
                     conn.close()
                     raise
                 time.sleep(0.02)
-        # NORMAL in WAL mode survives a process crash (kill -9); only an OS crash or power loss
-        # can lose the last transactions. FULL would fsync every commit.
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
