@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from ingest.redaction import redact_url, remember_url
 from ingest.store.base import Message, MeterSeries, MeterState, Rejected, Store, StoredReading
@@ -47,7 +47,7 @@ def open_store(url: str, spool_name: str | None = None) -> Store:
             raise StoreURLError(
                 f"store URL {shown!r} has no file path; e.g. sqlite:///./wattleague.db"
             )
-        return SQLiteStore(path)
+        return SQLiteStore(path, **_sqlite_options(parsed.query, shown))
     if parsed.scheme in ("influxdb", "influxdb2"):
         from ingest.store.influx import InfluxStore
 
@@ -59,3 +59,26 @@ def open_store(url: str, spool_name: str | None = None) -> Store:
         f"unknown store URL {shown!r}; use sqlite:///path/to/file.db, "
         "influxdb://[user:pass@]host:port/database or influxdb2://TOKEN@host:port/bucket?org=ORG"
     )
+
+
+def _sqlite_options(query: str, shown: str) -> dict[str, str]:
+    """``SQLiteStore`` keywords from a sqlite URL's query: ``?synchronous=full|normal``."""
+    from ingest.store.sqlite import SYNCHRONOUS
+
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"synchronous"})
+    if unknown:
+        raise StoreURLError(
+            f"store URL {shown!r}: unknown option {', '.join(unknown)}; a SQLite store URL "
+            f"takes ?synchronous={'|'.join(SYNCHRONOUS)}"
+        )
+    if "synchronous" not in options:
+        return {}
+    value = options["synchronous"][-1]
+    if value.lower() not in SYNCHRONOUS:
+        raise StoreURLError(
+            f"store URL {shown!r}: synchronous={value!r} is not one of "
+            f"{', '.join(SYNCHRONOUS)}; full (the default) keeps every acknowledged message "
+            "through a power cut, normal may lose the last ones (README: Store schema)"
+        )
+    return {"synchronous": value.lower()}

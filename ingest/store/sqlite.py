@@ -94,10 +94,14 @@ class SQLiteStore:
     ``synchronous`` is SQLite's ``PRAGMA synchronous`` in WAL mode: ``full`` syncs the WAL at
     every commit, so a committed (and therefore acknowledged) message survives a power cut;
     ``normal`` syncs only at checkpoints, so a power cut or OS crash can lose the last
-    commits (a process crash cannot).
+    commits (a process crash cannot). ``full`` is the default: ingest acknowledges after the
+    commit, and the broker then forgets the message. It costs one sync per transaction, and
+    the worker puts up to 2,000 messages in one when it falls behind: ``python -m
+    bench.ingest`` measured full/normal 0.92-0.95x for single-reading drains, no difference
+    batched, and 0.25-0.7x when every message is its own commit (about 0.3-1.5 ms more each).
     """
 
-    def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
+    def __init__(self, path: str | Path, synchronous: str = "full") -> None:
         if synchronous.lower() not in SYNCHRONOUS:
             raise ValueError(
                 f"SQLite synchronous must be one of {', '.join(SYNCHRONOUS)}, got {synchronous!r}"

@@ -149,3 +149,34 @@ def test_processes_opening_a_new_file_at_once_all_open_it(tmp_path):
         for w in workers:
             w.join(timeout=60)
         assert outcomes == ["ok"] * 6, f"round {round_}: {outcomes}"
+
+
+def _synchronous(store: SQLiteStore) -> set[int]:
+    """PRAGMA synchronous of the writer and of a reader connection (1 NORMAL, 2 FULL)."""
+    return {c.execute("PRAGMA synchronous").fetchone()[0] for c in (store._writer, store._reader())}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("", {2}), ("?synchronous=full", {2}), ("?synchronous=NORMAL", {1})],
+)
+def test_the_store_url_chooses_how_commits_reach_the_disk(tmp_path, query, expected):
+    # full by default: a commit (after which ingest acknowledges) is on disk before it returns
+    store = open_store(f"sqlite:///{tmp_path}/s.db{query}")
+    assert _synchronous(store) == expected
+    store.write([_msg(("m1", 1000, 5.0, None))])
+    assert store.count_readings() == 1
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?synchronous=off", "synchronous='off' is not one of full, normal"),
+        ("?synchronus=normal", "unknown option synchronus; a SQLite store URL takes"),
+    ],
+)
+def test_a_bad_sqlite_option_says_what_is_accepted(tmp_path, query, message):
+    with pytest.raises(StoreURLError, match=message):
+        open_store(f"sqlite:///{tmp_path}/s.db{query}")
+    assert not (tmp_path / "s.db").exists()
