@@ -30,7 +30,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "store",
             "sqlite:///./wattleague.db",
-            "store URL: sqlite:///path/to/file.db, influxdb://[user:pass@]host:port/db or "
+            "store URL: sqlite:///path/to/file.db[?synchronous=normal] (default full: "
+            "acknowledged messages survive a power cut), influxdb://[user:pass@]host:port/db or "
             "influxdb2://TOKEN@host:port/bucket?org=ORG",
             "WATTLEAGUE_STORE",
         ),
