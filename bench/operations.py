@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    python -m bench.operations [--only serve_start,backup] [--repeat 5]
+    python -m bench.operations [--only serve_start,backup] [--repeat 5] [--against DIR]
                                [--backup-mb 120] [--backup-candidates]
 
 ``serve_start``: ``wattleague serve`` with the example competition
@@ -10,10 +10,13 @@ Usage (from the repository root):
 with ``method = "regression"`` (plus a weather station, which it needs), each on an empty
 SQLite store in a temporary folder. The clock runs from just before the process is started
 to the first 200 answer of ``GET /healthz`` (polled every 10 ms); the resident memory is the
-process's ``VmRSS`` right after that answer. Whether numba was loaded is read off the
-process's memory map (llvmlite's library). Prints the median of ``--repeat`` starts and the
-regression competition's figures as ratios to the other's. Run it on another checkout (copy
-this file into its ``bench/``) to compare commits.
+process's ``VmRSS`` right after that answer, with its CPU time so far (user + system, which
+other work on the machine hardly moves, unlike the start time). Whether numba was loaded is
+read off the process's memory map (llvmlite's library). Prints the median of ``--repeat``
+starts and the regression competition's figures as ratios to the other's. ``--against DIR``
+also times the serve of another checkout (``git archive COMMIT | tar -x -C DIR``; it runs
+with this checkout's virtual environment and competition files), start by start interleaved
+with this one's, and prints this checkout's figures as ratios to that one's.
 
 ``backup``: ``deploy backup`` (``ingest.store.sqlite_maintenance.backup``, in this process) of
 a ``--backup-mb`` MB SQLite store built through the store (register readings of 200 meters),
@@ -66,6 +69,13 @@ def _rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU time of the process so far [s]: unlike the wall clock, hardly
+    moved by other work on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _loaded_numba(pid: int) -> bool:
     return "libllvmlite" in Path(f"/proc/{pid}/maps").read_text()
 
@@ -78,8 +88,11 @@ def _healthz_answers(port: int) -> bool:
         return False
 
 
-def _start_once(config: Path, folder: Path, timeout_s: float = 120.0) -> tuple[float, float, bool]:
-    """(seconds to the first /healthz answer, RSS then [MiB], numba loaded) of one serve."""
+def _start_once(
+    config: Path, folder: Path, checkout: Path = ROOT, timeout_s: float = 120.0
+) -> tuple[float, float, float, bool]:
+    """(seconds to the first /healthz answer, CPU seconds and RSS [MiB] then, numba loaded)
+    of one serve of the code in ``checkout``."""
     port = free_port()
     store = folder / f"store-{port}.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATTLEAGUE_")}
@@ -88,7 +101,7 @@ def _start_once(config: Path, folder: Path, timeout_s: float = 120.0) -> tuple[f
     cmd += ["--store", f"sqlite:///{store}", "--port", str(port)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         while not _healthz_answers(port):
@@ -98,7 +111,7 @@ def _start_once(config: Path, folder: Path, timeout_s: float = 120.0) -> tuple[f
                 raise SystemExit(f"serve did not answer /healthz within {timeout_s:.0f} s")
             time.sleep(0.01)
         seconds = time.perf_counter() - t0
-        return seconds, _rss_mib(proc.pid), _loaded_numba(proc.pid)
+        return seconds, _cpu_s(proc.pid), _rss_mib(proc.pid), _loaded_numba(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -109,23 +122,45 @@ def _start_once(config: Path, folder: Path, timeout_s: float = 120.0) -> tuple[f
         proc.stderr.close()
 
 
-def serve_start(repeat: int) -> None:
-    """Start time and memory of ``serve``, without and with a regression competition."""
+def _summary(runs: list[tuple[float, float, float, bool]]) -> tuple[float, float, float, str]:
+    """Medians of start seconds, CPU seconds and RSS; whether numba was loaded."""
+    numba = {r[3] for r in runs}
+    loaded = "yes" if numba == {True} else "no" if numba == {False} else "sometimes"
+    medians = [statistics.median(r[i] for r in runs) for i in range(3)]
+    return medians[0], medians[1], medians[2], loaded
+
+
+def serve_start(repeat: int, against: Path | None = None) -> None:
+    """Start time and memory of ``serve``, without and with a regression competition (and of
+    another checkout's, interleaved, with ``against``)."""
     print(f"serve start: process start to first /healthz answer, median of {repeat}")
-    print(f"{'competition':<15} {'start s':>8} {'RSS MiB':>8}  numba")
-    figures = {}
+    if against is not None:
+        print(f"against {against} (started in turn with this checkout)")
+    cols = f"{'start s':>8} {'CPU s':>6} {'RSS MiB':>8}  numba"
+    print(f"{'competition':<15} {cols}" + (f"  | against: {cols}" if against else ""))
+    figures, ratios = {}, {}
     with tempfile.TemporaryDirectory(prefix="wattleague-bench-") as tmp:
         folder = Path(tmp)
         for kind, config in _competition_files(folder).items():
-            runs = [_start_once(config, folder) for _ in range(repeat)]
-            seconds = statistics.median(r[0] for r in runs)
-            rss = statistics.median(r[1] for r in runs)
-            numba = {r[2] for r in runs}
-            figures[kind] = (seconds, rss)
-            loaded = "yes" if numba == {True} else "no" if numba == {False} else "sometimes"
-            print(f"{kind:<15} {seconds:8.2f} {rss:8.1f}  {loaded}")
-    (s_plain, m_plain), (s_regr, m_regr) = figures["previous-year"], figures["regression"]
-    print(f"regression / previous-year: start {s_regr / s_plain:.2f}x, RSS {m_regr / m_plain:.2f}x")
+            runs, other = [], []
+            for _ in range(repeat):
+                runs.append(_start_once(config, folder))
+                if against is not None:
+                    other.append(_start_once(config, folder, against))
+            this = figures[kind] = _summary(runs)
+            line = f"{kind:<15} {this[0]:8.2f} {this[1]:6.2f} {this[2]:8.1f}  {this[3]:<5}"
+            if against is not None:
+                that = _summary(other)
+                ratios[kind] = [a / b for a, b in zip(this[:3], that[:3], strict=True)]
+                line += f"  |          {that[0]:8.2f} {that[1]:6.2f} {that[2]:8.1f}  {that[3]}"
+            print(line)
+    plain, regr = figures["previous-year"], figures["regression"]
+    print(
+        f"regression / previous-year: start {regr[0] / plain[0]:.2f}x, "
+        f"CPU {regr[1] / plain[1]:.2f}x, RSS {regr[2] / plain[2]:.2f}x"
+    )
+    for kind, (start, cpu, rss) in ratios.items():
+        print(f"{kind}: this / against: start {start:.2f}x, CPU {cpu:.2f}x, RSS {rss:.2f}x")
 
 
 # -- backup: `wattleague deploy backup` while ingest writes --------------------------------
@@ -402,7 +437,7 @@ def _wait_stored(worker, publisher: _PacedPublisher, timeout_s: float = 60.0) ->
 
 
 PARTS = {
-    "serve_start": lambda args: serve_start(args.repeat),
+    "serve_start": lambda args: serve_start(args.repeat, args.against),
     "backup": lambda args: backup_under_load(args.repeat, args.backup_mb, args.backup_candidates),
 }
 
@@ -411,6 +446,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PARTS), help=f"of {', '.join(PARTS)}")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="serve_start: another checkout (e.g. an older commit) to time in turn with this one",
+    )
     parser.add_argument(
         "--backup-mb", type=float, default=BACKUP_STORE_MB, help="backup: store size [MB]"
     )
@@ -426,6 +466,8 @@ def main() -> None:
         parser.error(f"--only: unknown {', '.join(unknown) or '(none)'}; known: {', '.join(PARTS)}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.against is not None and not (args.against / "wattleague" / "cli.py").is_file():
+        parser.error(f"--against: {args.against} is not a Watt League checkout")
     for part in parts:
         PARTS[part](args)
 
