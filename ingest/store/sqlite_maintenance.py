@@ -2,12 +2,13 @@
 
 A backup is ``VACUUM INTO`` a file beside the target: one read transaction on the live store, so
 the copy is one consistent snapshot, finished in the time one copy takes however fast ingest
-writes (in WAL mode the writer never waits for a reader, nor the reader for it). The copy is
+writes. In WAL mode the writer never waits for the reader's lock (its commits only share the
+disk: ``bench/operations.py --only backup`` measured them at up to about 0.2 s during a 120 MB
+backup), and the WAL grows by what ingest commits meanwhile, checkpointed after. The copy is
 compact (no free pages: after a prune it is smaller than the live file), in rollback-journal
 mode, synced, checked and renamed into place. SQLite's online backup API in steps, used before,
 starts over whenever another connection commits between two steps: under ingest's load a large
-store's backup never finished. Its one-step form would finish too, measured as fast (see
-``bench/operations.py --only backup``), but copies the free pages.
+store's backup never finished. Its one-step form finishes as fast, but copies the free pages.
 
 A restore writes the backup's pages into the target through SQLite's online backup API and its
 own locking, so stale ``-wal``/``-shm`` files cannot mix with it.
@@ -108,7 +109,7 @@ def backup(store_path: str | Path, out_path: str | Path, force: bool = False) ->
     finally:
         src.close()
     try:
-        _fsync(tmp)  # SQLite does not sync what VACUUM INTO wrote
+        _fsync(tmp)  # SQLite 3.40 syncs it, but its documentation promises no sync
         check_store_file(tmp)
         pages = _page_count(tmp)
         os.replace(tmp, out_path)
