@@ -2,7 +2,8 @@
 
 A single background task recomputes each competition's leaderboard every ``interval_s`` (the
 scoreboard itself is cached) and wakes the listeners only when the serialised bytes changed, so
-1,000 connected lobby screens cost one computation, not 1,000.
+1,000 connected lobby screens cost one computation, not 1,000. The event is encoded once per
+change and the same bytes go to every listener.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class LeaderboardHub:
         self._compute = compute
         self.interval_s = interval_s
         self.latest: dict[str, bytes] = {}
+        self._event: dict[str, bytes] = {}  # the latest as one encoded SSE event
         self.version: dict[str, int] = dict.fromkeys(compute, 0)
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
@@ -50,25 +52,28 @@ class LeaderboardHub:
             if data != self.latest.get(cid):
                 self.latest[cid] = data
                 self.version[cid] += 1
+                self._event[cid] = _event(self.version[cid], data)
                 changed = True
         if changed:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def events(self, cid: str) -> AsyncIterator[dict]:
-        """Yield the current leaderboard, then each new one."""
+    async def events(self, cid: str) -> AsyncIterator[bytes]:
+        """Yield the current leaderboard, then each new one, as encoded SSE events."""
         self.listeners += 1
         try:
             seen = -1
             while True:
                 if self.version[cid] != seen:
                     seen = self.version[cid]
-                    yield {
-                        "event": "leaderboard",
-                        "id": str(seen),
-                        "data": self.latest[cid].decode(),
-                    }
+                    yield self._event[cid]
                 async with self._changed:
                     await self._changed.wait_for(lambda seen=seen: self.version[cid] != seen)
         finally:
             self.listeners -= 1
+
+
+def _event(version: int, data: bytes) -> bytes:
+    """One SSE ``leaderboard`` event with ``data`` (orjson's output: one line, as it escapes
+    newlines in strings)."""
+    return b"id: %d\r\nevent: leaderboard\r\ndata: %s\r\n\r\n" % (version, data)
