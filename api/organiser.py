@@ -10,6 +10,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -75,17 +76,23 @@ def organiser_router(
         if len(body) > MAX_BODY_BYTES:
             raise APIError(413, "too_large", f"body over {MAX_BODY_BYTES} bytes; split it")
         received = datetime.fromtimestamp(clock(), UTC)
-        msg = process_message(
-            HTTP_TOPIC,
-            body,
-            received,
-            routing,
-            limits,
-            source=f"http:{who}",
-            by_topic=False,
-            max_payload_bytes=MAX_BODY_BYTES,  # a bulk upload, not one meter message
-        )
-        result = store.write([msg])
+
+        def decode_and_store():
+            msg = process_message(
+                HTTP_TOPIC,
+                body,
+                received,
+                routing,
+                limits,
+                source=f"http:{who}",
+                by_topic=False,
+                max_payload_bytes=MAX_BODY_BYTES,  # a bulk upload, not one meter message
+            )
+            return msg, store.write([msg])
+
+        # decoding 4 MB and a store write take seconds: off the event loop, which serves the
+        # streams and the frames meanwhile
+        msg, result = await run_in_threadpool(decode_and_store)
         rejected = [{"reason": q.reason, "detail": q.detail} for q in msg.rejected]
         data = {"stored": result.inserted, "duplicates": result.duplicates, "quarantined": rejected}
         if not msg.readings and rejected:

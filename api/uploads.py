@@ -6,6 +6,7 @@ the options of ``wattleague import``. The answer is the import report (``ingest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import orjson
@@ -38,6 +39,15 @@ async def _body(request: Request) -> bytes:
     return body
 
 
+async def _off_the_loop(parse_and_import: Callable[[], dict]) -> dict:
+    """Run an upload's parsing and import in a worker thread: a 16 MB file takes seconds to
+    parse, and the event loop serves the streams and the frames meanwhile."""
+    try:
+        return await run_in_threadpool(parse_and_import)
+    except UnreadableFile as exc:
+        raise APIError(400, "unreadable_file", str(exc)) from None
+
+
 def uploads_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
 
@@ -65,17 +75,16 @@ def uploads_router(ctx: AppContext) -> APIRouter:
                 f"competition {cid!r} has no meter {meter!r}; known: {sorted(comp.meters())}",
             )
         body = await _body(request)
-        try:
+
+        def parse_and_import() -> dict:
             parsed = read_consumption_file(
                 body, name, comp.competition.tz, meter, format, columns, billing
             )
-        except UnreadableFile as exc:
-            raise APIError(400, "unreadable_file", str(exc)) from None
-        report = await run_in_threadpool(
-            lambda: import_consumption(
+            return import_consumption(
                 ctx.store, meter, [parsed], billing=billing, dry_run=dry_run, on_overlap=on_overlap
             )
-        )
+
+        report = await _off_the_loop(parse_and_import)
         if not dry_run:
             ctx.board(cid).forget_history()  # looked up again: never kept between requests
         return _json(report)
@@ -101,13 +110,12 @@ def uploads_router(ctx: AppContext) -> APIRouter:
                 400, "bad_request", f"competition {cid!r} has no [[weather]] station to import into"
             )
         body = await _body(request)
-        try:
+
+        def parse_and_import() -> dict:
             parsed = read_weather_file(body, name, comp.competition.tz, columns)
-        except UnreadableFile as exc:
-            raise APIError(400, "unreadable_file", str(exc)) from None
-        report = await run_in_threadpool(
-            lambda: import_weather(ctx.store, station, [parsed], dry_run=dry_run)
-        )
+            return import_weather(ctx.store, station, [parsed], dry_run=dry_run)
+
+        report = await _off_the_loop(parse_and_import)
         if not dry_run:
             ctx.board(cid).forget_history()
         return _json(report)
