@@ -36,9 +36,9 @@ from ingest.readings import DecodeError, Reading
 
 # NotifyFullStatus of a Pro 4PM or Pro 3EM (every component, wifi, cloud, sys) is 3-8 KB.
 MAX_PAYLOAD_BYTES = 32 * 1024
-# Metering components of one device: a Pro 4PM has 4 switches, a Pro 3EM three phases in em:0
-# and emdata:0; a gateway of several devices publishes each on its own topic.
-MAX_METERING_COMPONENTS = 16
+# Metering components of one device: a Pro 4PM has 4 switches, a Pro 3EM monophase em1:0-2 and
+# em1data:0-2; a gateway of several devices publishes each on its own topic.
+MAX_METERING_COMPONENTS = 8
 NOTIFY_METHODS = ("NotifyStatus", "NotifyFullStatus")
 # component type → (channel type, power key, energy key); energy in Wh
 _EM_TYPES = {
@@ -93,8 +93,8 @@ def _readings(components: dict, ts: datetime, where: str) -> list[Reading]:
     for key, status in components.items():
         if type(status) is not dict:
             continue  # "ts" and scalar entries
-        if key.partition(":")[0] not in _EM_TYPES and not (
-            "apower" in status or "aenergy" in status
+        if not ("apower" in status or "aenergy" in status) and (
+            key[:2] != "em" or key.partition(":")[0] not in _EM_TYPES
         ):
             continue  # wifi, sys, input:0...: nothing to read
         metering += 1

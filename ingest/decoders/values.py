@@ -18,8 +18,10 @@ def number(value: object, where: str) -> float | None:
     """``value`` as a finite float, None for a missing (None) value."""
     if value is None:
         return None
-    if type(value) is float and math.isfinite(value):  # the common case first
+    if type(value) is float and math.isfinite(value):  # the common cases first
         return value
+    if type(value) is int and -(2**63) <= value < 2**64:  # orjson's integers: finite floats
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError("non_numeric", f"{where}: expected a number, got {shown(value)}")
     try:
