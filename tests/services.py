@@ -141,9 +141,10 @@ def wait_until(predicate, timeout_s: float = 20.0, interval_s: float = 0.05):
 
 
 class RunningApp:
-    """An ASGI app served by a real uvicorn on a free port, in a thread."""
+    """An ASGI app served by a real uvicorn on a free port, in a thread; ``options`` are more
+    ``uvicorn.Config`` arguments (e.g. ``api.proxies.server_options``)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, **options) -> None:
         import uvicorn
 
         self.port = free_port()
@@ -155,6 +156,7 @@ class RunningApp:
                 port=self.port,
                 log_level="warning",
                 timeout_graceful_shutdown=1,
+                **options,
             )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -83,15 +83,20 @@ def check_config(files: tuple[str, ...]) -> None:
 
 @main.command()
 @config_files_option()
-@settings_options("store", "host", "port", "stream_interval_s", "health_mqtt")
-def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
+@settings_options("store", "host", "port", "stream_interval_s", "health_mqtt", "trusted_proxies")
+def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_proxies) -> None:
     """Serve the API, the leaderboard page and display frames."""
     import uvicorn
 
     from api.app import create_app
     from api.baseline_fits import FitUnavailable
     from api.operations import BROKER_PROBE
+    from api.proxies import TrustedProxiesError, parse_trusted_proxies, server_options
 
+    try:
+        proxies = server_options(parse_trusted_proxies(trusted_proxies))
+    except TrustedProxiesError as exc:
+        raise click.BadParameter(str(exc), param_hint="--trusted-proxies") from None
     comps = load_competitions(configs)
     probe = None
     if health_mqtt:
@@ -114,7 +119,7 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt) -> None:
         app.state.ctx.extras[BROKER_PROBE] = probe
         probe.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", **proxies)
     finally:
         if probe is not None:
             probe.stop()
