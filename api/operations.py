@@ -19,7 +19,7 @@ import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api.context import AppContext
 from api.scoreboard import STALE_AFTER_S
@@ -130,6 +130,13 @@ class _AppCollector:
         ctx = self.ctx
         now_s = ctx.clock()
         yield _gauge("wattleague_sse_clients", "open leaderboard streams", ctx.hub.listeners)
+        slots = ctx.extras.get("stream_slots")
+        if slots is not None:
+            yield CounterMetricFamily(
+                "wattleague_sse_refused",
+                "leaderboard streams refused with a 503 at the stream limits",
+                value=slots.refused,
+            )
         store_ok, _, latency_s = _probe_store(ctx)
         yield _gauge("wattleague_store_up", "1 when the store answers", 1.0 if store_ok else 0.0)
         yield _gauge(

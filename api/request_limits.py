@@ -5,9 +5,13 @@ never buffers a response, so SSE streams pass untouched):
 
 - bodies over ``max_body_bytes`` get a 413 JSON error before the app reads them (a chunked
   body without a length is counted as it arrives);
-- each client (its address; behind a local reverse proxy uvicorn takes it from
-  ``X-Forwarded-For``) has two token buckets: writes (POST, PUT, PATCH, DELETE) are strict,
-  reads generous; an empty bucket gives a 429 JSON error with ``Retry-After`` [s].
+- each client (its address; behind a trusted reverse proxy, see ``--trusted-proxies``,
+  uvicorn takes it from ``X-Forwarded-For``) has two token buckets: writes (POST, PUT, PATCH,
+  DELETE) are strict, reads generous; an empty bucket gives a 429 JSON error with
+  ``Retry-After`` [s];
+- leaderboard streams (SSE) are counted while open, in total and per client
+  (``api.stream_limits``); past either limit a new one gets a 503 JSON error with
+  ``Retry-After``.
 
 Every client is limited by default, loopback included (a reverse proxy on the same host passes
 the real address in ``X-Forwarded-For``); ``WATTLEAGUE_RATE_EXEMPT`` lists addresses without
@@ -26,6 +30,7 @@ import orjson
 from fastapi import FastAPI
 
 from api.context import AppContext
+from api.stream_limits import STREAM_PATH, StreamSlots, retry_after_s
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -38,7 +43,13 @@ ENVIRONMENT = {
     "read_per_s": "WATTLEAGUE_RATE_READ_PER_S",
     "read_burst": "WATTLEAGUE_RATE_READ_BURST",
     "exempt": "WATTLEAGUE_RATE_EXEMPT",
+    "stream_max_clients": "WATTLEAGUE_STREAM_MAX_CLIENTS",
+    "stream_max_per_client": "WATTLEAGUE_STREAM_MAX_PER_CLIENT",
 }
+# the limits that are whole numbers (the others are rates)
+_COUNTS = frozenset(
+    ("max_body_bytes", "write_burst", "read_burst", "stream_max_clients", "stream_max_per_client")
+)
 
 
 @dataclass(frozen=True)
@@ -51,11 +62,19 @@ class RequestLimits:
     read_per_s: float = 50.0  # reads per second per client, sustained
     read_burst: int = 300  # a page load, or many screens behind one address
     exempt: tuple[str, ...] = ()  # client addresses without rate limits
+    # open leaderboard streams per server process: ~48 KB each (~190 MB at 4,000); at 4,000 an
+    # update reaches 95 % of them within 0.35-0.98 s on a 2-core machine shared with the
+    # clients, past 6,000 it can take over 1 s (bench/api.py --sse-capacity; README)
+    stream_max_clients: int = 4000
+    # per client address: a town hall's screens and staff behind one NAT address fit, one
+    # host cannot take more than a fortieth of the server's streams
+    stream_max_per_client: int = 100
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RequestLimits:
         """Limits from ``WATTLEAGUE_MAX_BODY_BYTES``, ``WATTLEAGUE_RATE_*`` (see ENVIRONMENT);
-        ``WATTLEAGUE_RATE_EXEMPT`` is a comma-separated list of addresses ("" for none)."""
+        ``WATTLEAGUE_RATE_EXEMPT`` is a comma-separated list of addresses ("" for none);
+        ``WATTLEAGUE_STREAM_MAX_*`` bound open leaderboard streams (0: no limit)."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name, var in ENVIRONMENT.items():
@@ -65,15 +84,16 @@ class RequestLimits:
             if name == "exempt":
                 values[name] = tuple(a.strip() for a in raw.split(",") if a.strip())
                 continue
-            kind = int if name in {"max_body_bytes", "write_burst", "read_burst"} else float
+            kind = int if name in _COUNTS else float
             try:
                 value = kind(raw)
             except ValueError:
                 value = -1
-            if value < 0 or (kind is int and name != "max_body_bytes" and value < 1):
+            if value < 0 or (name in {"write_burst", "read_burst"} and value < 1):
                 raise ValueError(
                     f"{var}={raw!r} is not a valid {name}: expected a number >= 0 "
-                    "(bursts: a whole number >= 1; a rate of 0 switches its limit off)"
+                    "(bursts: a whole number >= 1; stream limits: a whole number; a rate or "
+                    "stream limit of 0 switches its limit off)"
                 )
             values[name] = value
         return cls(**values)
@@ -115,12 +135,15 @@ class _Buckets:
 
 
 class RequestLimitMiddleware:
-    def __init__(self, app, limits: RequestLimits) -> None:
+    def __init__(self, app, limits: RequestLimits, streams: StreamSlots | None = None) -> None:
         self.app = app
         self.limits = limits
         self.exempt = frozenset(limits.exempt)
         self.writes = _Buckets(limits.write_per_min / 60.0, limits.write_burst)
         self.reads = _Buckets(limits.read_per_s, limits.read_burst)
+        if streams is None:
+            streams = StreamSlots(limits.stream_max_clients, limits.stream_max_per_client)
+        self.streams = streams
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -149,7 +172,28 @@ class RequestLimitMiddleware:
             receive = await self._bounded_body(scope, receive, send)
             if receive is None:
                 return
+        if method == "GET" and STREAM_PATH.fullmatch(scope["path"]):
+            await self._stream(scope, receive, send, host)
+            return
         await self.app(scope, receive, send)
+
+    async def _stream(self, scope, receive, send, host: str) -> None:
+        """A leaderboard stream holds a slot while the app serves it (until it ends)."""
+        refused = self.streams.take(host)
+        if refused is not None:
+            retry_s = retry_after_s()
+            await _error(
+                send,
+                503,
+                "too_many_streams",
+                f"no leaderboard stream free: {refused}; try again in {retry_s} s",
+                [(b"retry-after", str(retry_s).encode())],
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.streams.give_back(host)
 
     async def _bounded_body(self, scope, receive, send):
         """``receive`` for the app, or None once a 413 was sent."""
@@ -221,7 +265,10 @@ async def _error(send, status: int, code: str, message: str, headers: list) -> N
 def install_request_limits(
     app: FastAPI, ctx: AppContext, limits: RequestLimits | None = None
 ) -> None:
-    """Add the size and rate limits to ``app`` (default: ``RequestLimits.from_env()``)."""
+    """Add the size, rate and stream limits to ``app`` (default: ``RequestLimits.from_env()``);
+    the open streams are ``ctx.extras["stream_slots"]``."""
     limits = limits if limits is not None else RequestLimits.from_env()
+    streams = StreamSlots(limits.stream_max_clients, limits.stream_max_per_client)
     ctx.extras["request_limits"] = limits
-    app.add_middleware(RequestLimitMiddleware, limits=limits)
+    ctx.extras["stream_slots"] = streams
+    app.add_middleware(RequestLimitMiddleware, limits=limits, streams=streams)
