@@ -1,7 +1,9 @@
 """Savings summaries to download: CSV, XLSX, PDF and the weekly status e-mail.
 
-Every request collects its figures afresh from the competition's current board (an
-organiser's edit may replace it), so a download holds exactly what the API serves now.
+Every summary is drawn from the competition's current board (an organiser's edit may replace
+it), so a download holds exactly what the API serves now; the summaries are cached per scores
+snapshot (``api.summary_cache``): a crowd asking for the same PDF gets one drawing. Routes are
+plain functions, so FastAPI runs them in its worker threads, off the event loop.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from api.errors import APIError
 from api.reports.figures import collect
 from api.reports.render import SUMMARY_FORMATS, Rendered, render_status_email, render_summary
 from api.reports.status_email import WeekError
+from api.summary_cache import SummaryCache
 
 
 class Lang(StrEnum):
@@ -48,15 +51,23 @@ def _file(out: Rendered, inline: bool = False) -> Response:
     )
 
 
-def downloads_router(ctx: AppContext) -> APIRouter:
+def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIRouter:
+    """The download routes; ``cache`` holds the drawn summaries (default: a new one, also
+    ``ctx.extras["summary_cache"]``)."""
     router = APIRouter()
+    cache = cache if cache is not None else SummaryCache()
+    ctx.extras["summary_cache"] = cache
 
     @router.get("/api/competitions/{cid}/summary.{fmt}")
     def competition_summary(cid: str, fmt: str, lang: Lang = _LANG) -> Response:
         """The whole competition: totals, leaderboard, every site's figures (csv|xlsx|pdf)."""
         board = ctx.board(cid)
         fmt = _summary_format(fmt)
-        return _file(render_summary(collect(board), fmt, lang.value))
+
+        def draw() -> Rendered:
+            return render_summary(collect(board), fmt, lang.value)
+
+        return _file(cache.get(board, (None, fmt, lang.value), draw))
 
     @router.get("/api/competitions/{cid}/sites/{sid}/summary.{fmt}")
     def site_summary(cid: str, sid: str, fmt: str, lang: Lang = _LANG) -> Response:
@@ -64,7 +75,11 @@ def downloads_router(ctx: AppContext) -> APIRouter:
         board = ctx.board(cid)
         i = ctx.site_index(board, sid)
         fmt = _summary_format(fmt)
-        return _file(render_summary(collect(board, [i]), fmt, lang.value))
+
+        def draw() -> Rendered:
+            return render_summary(collect(board, [i]), fmt, lang.value)
+
+        return _file(cache.get(board, (sid, fmt, lang.value), draw))
 
     @router.get("/api/competitions/{cid}/sites/{sid}/status-email")
     def site_status_email(
