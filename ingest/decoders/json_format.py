@@ -45,15 +45,16 @@ def decode_json(
     if not items:
         raise DecodeError("empty", "payload is an empty list: no readings")
     readings = []
+    append, new_reading = readings.append, tuple.__new__  # Reading(...) costs 3x a tuple's
+    from_unix = datetime.fromtimestamp
     for i, item in enumerate(items):
         if type(item) is not dict:
             raise DecodeError(
                 "undecodable",
                 f"{_where(is_list, i)}: expected an object, got {type(item).__name__}",
             )
-        ts = item.get("ts")
-        energy_kwh, power_w = item.get("energy_kwh"), item.get("power_w")
-        meter = item.get("meter")
+        get = item.get
+        ts, energy_kwh, power_w, meter = get("ts"), get("energy_kwh"), get("power_w"), get("meter")
         # orjson's integers are 64-bit, always finite as floats (bool is not int here)
         if type(energy_kwh) is int:
             energy_kwh = float(energy_kwh)
@@ -67,14 +68,14 @@ def decode_json(
             or (meter is not None and type(meter) is not str)
         ):
             energy_kwh, power_w = _checked(item, _where(is_list, i))  # raises, or ints → floats
-        if type(ts) is float or type(ts) is int:
+        if type(ts) is int or type(ts) is float:
             try:
-                ts_utc = datetime.fromtimestamp(ts, UTC)
+                ts_utc = from_unix(ts, UTC)
             except (OverflowError, OSError, ValueError):
                 ts_utc = parse_ts_utc(ts, f"{_where(is_list, i)}.ts")  # says why
         else:
             ts_utc = parse_ts_utc(ts, f"{_where(is_list, i)}.ts")
-        readings.append(Reading(meter, ts_utc, energy_kwh, power_w))
+        append(new_reading(Reading, (meter, ts_utc, energy_kwh, power_w, None)))
     return readings
 
 
