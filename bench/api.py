@@ -1,9 +1,11 @@
-"""API benchmark: requests/s of the real server, and MQTT-to-SSE delay at many SSE clients.
+"""API benchmark: requests/s of the real server, MQTT-to-SSE delay at many SSE clients, how many
+SSE clients one server holds, and light requests beside heavy ones.
 
 Usage (from the repository root):
 
     python -m bench.api [--requests 20000] [--connections 32] [--rounds 3] [--sse-clients 1000]
                         [--repeats 5] [--stream-interval 0.2] [--skip-throughput] [--skip-sse]
+                        [--skip-heavy] [--upload-mb 16] [--sse-capacity 1000,2000,4000,8000]
 
 Seeds a SQLite store with the demo's 24 SYNTHETIC town halls (a year of hourly history and
 the competition so far, ``wattleague.demo.seed_history``) and serves it with the real app under
@@ -26,6 +28,16 @@ clock frozen at the start of the run (the snapshot stays valid; what is measured
     changes the leaderboard's ``live_power_kw``; for each client the time from just before the
     publish to the arrival of the new event (its ``id`` is the hub's version). Prints
     p50/p95/max (goal: p95 < 1 s). The stream interval (the hub's poll) is part of the delay.
+(3) SSE capacity (only with ``--sse-capacity``). As (2), with clients added up to each of the
+    given counts in turn; at each, ``--repeats`` readings and every client's delay, and the
+    server's resident memory. Prints p50/p95/max per count, the p95 as a ratio to the first
+    count's and the memory per client: what sizes the stream limits (api.request_limits). The
+    server's stream limits are off here; the clients share the machine with the server.
+(4) Heavy beside light. One client asks for the leaderboard back to back, alone for 3 s and
+    then while another client (a) uploads a ``--upload-mb`` consumption file (a dry run: parsed
+    and checked, not stored), (b) downloads every site's PDF summary and the competition's
+    (each drawn), (c) downloads them again (the summary cache). Prints the leaderboard's
+    p50/p95/max latency and requests/s beside each, as ratios to the same client alone.
 
 Everything is on 127.0.0.1, bounded in count and time, and stops by itself.
 """
@@ -43,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -71,7 +83,7 @@ def _serve(db: str, toml: str, port: int, clock_s: float, interval_s: float) -> 
     import uvicorn
 
     from api.app import create_app
-    from api.auth import TokenSet
+    from api.auth import TokenSet, hash_token
     from api.request_limits import RequestLimits
     from ingest.store.sqlite import SQLiteStore
     from scoring.competition_file import parse_competition
@@ -84,10 +96,12 @@ def _serve(db: str, toml: str, port: int, clock_s: float, interval_s: float) -> 
         store,
         clock=lambda: clock_s,
         stream_interval_s=interval_s,
-        tokens=TokenSet({}),
+        tokens=TokenSet({"bench": hash_token(BENCH_TOKEN)}),
         # the bench is one client sending thousands of requests a second: exempt from the
         # rate limits (the middleware still runs, as in production)
-        request_limits=RequestLimits(exempt=("127.0.0.1",)),
+        request_limits=RequestLimits(
+            exempt=("127.0.0.1",), stream_max_clients=0, stream_max_per_client=0
+        ),
     )
     config = uvicorn.Config(
         app,
@@ -411,6 +425,236 @@ def sse_delay(
     )
 
 
+def _rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` [MB] (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+async def _sse_capacity(
+    port: int, server_pid: int, levels: list[int], repeats: int, publish, timeout_s: float = 60.0
+) -> list[tuple[int, list[float], float]]:
+    """Open SSE clients up to each of ``levels`` in turn; at each, ``repeats`` readings and each
+    client's delay, with the server's resident memory. Returns (clients, delays, rss_mb)."""
+    path = f"/api/competitions/{CID}/stream"
+    sse: list[SSEClient] = []
+    out = []
+    r = 0
+    try:
+        for level in levels:
+            while len(sse) < level:
+                batch = [SSEClient() for _ in range(min(200, level - len(sse)))]
+                opened = [asyncio.Event() for _ in batch]
+                for c, ev in zip(batch, opened, strict=True):
+                    c.task = asyncio.create_task(c.run(port, path, ev))
+                sse.extend(batch)
+                await asyncio.wait_for(asyncio.gather(*(ev.wait() for ev in opened)), timeout_s)
+            await _wait(lambda: min(c.latest for c in sse) >= 0 and _one_version(sse), timeout_s)
+            delays = []
+            for _ in range(repeats):
+                before = sse[0].latest
+                await asyncio.sleep(0.5)
+                t0 = time.perf_counter()
+                await asyncio.to_thread(publish, r)
+                r += 1
+                await _wait(lambda before=before: all(c.latest > before for c in sse), timeout_s)
+                delays.extend(c.arrived[before + 1] - t0 for c in sse)
+            out.append((level, delays, _rss_mb(server_pid)))
+            print(
+                f"    {level:6,} clients: p50 {_pct(delays, 50) * 1e3:6.0f} ms   "
+                f"p95 {_pct(delays, 95) * 1e3:6.0f} ms   max {max(delays) * 1e3:6.0f} ms   "
+                f"server RSS {out[-1][2]:6.0f} MB",
+                flush=True,
+            )
+        return out
+    finally:
+        for c in sse:
+            c.task.cancel()
+        await asyncio.gather(*(c.task for c in sse), return_exceptions=True)
+
+
+def sse_capacity(
+    port: int,
+    server_pid: int,
+    mqtt_port: int,
+    topic: str,
+    first_ts_s: float,
+    levels: list[int],
+    repeats: int,
+) -> None:
+    """How many SSE clients one serve holds: delay and memory as clients are added, each level
+    as a ratio to the first (measured in the same run)."""
+    import paho.mqtt.client as mqtt
+
+    print(
+        f"\n(3) SSE capacity: clients added up to {', '.join(f'{n:,}' for n in levels)}; at each "
+        f"level {repeats} readings, every client's delay (goal p95 < {GOAL_P95_S:g} s); the "
+        "clients run in this process on the same 2 cores"
+    )
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-api-capacity")
+    publisher.connect("127.0.0.1", mqtt_port)
+    publisher.loop_start()
+    idle_mb = _rss_mb(server_pid)
+
+    def publish(r: int) -> None:
+        # after (2)'s readings (one a minute), 10 s apart, before the frozen clock
+        payload = orjson.dumps(
+            {"ts": first_ts_s + 600.0 + 10.0 * r, "power_w": 40_000.0 + 3_000.0 * (r % 7)}
+        )
+        publisher.publish(topic, payload, qos=1)
+
+    try:
+        results = _uvloop_run(_sse_capacity(port, server_pid, levels, repeats, publish))
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+    base_n, base_delays, base_mb = results[0]
+    base_p95 = _pct(base_delays, 95)
+    print(
+        f"    server RSS before the clients: {idle_mb:.0f} MB (memory per client: from the "
+        f"first count's to each next, as memory freed by earlier clients is reused first)"
+    )
+    for n, delays, mb in results:
+        p95 = _pct(delays, 95)
+        per_client_kb = (mb - base_mb) * 1024 / (n - base_n) if n > base_n else float("nan")
+        print(
+            f"    {n:6,} clients: p95 x{p95 / base_p95:5.1f} of {base_n:,} clients'   "
+            f"{per_client_kb:5.1f} KB/client   "
+            f"{'ok' if p95 < GOAL_P95_S else 'MISSED'}"
+        )
+
+
+# -- heavy requests beside light ones ------------------------------------------------------
+
+BENCH_TOKEN = "bench-api-token"
+
+
+def grid_export(target_bytes: int) -> bytes:
+    """A SYNTHETIC grid-operator export (15-minute rows from 2014 on) of about
+    ``target_bytes``: the largest consumption file an organiser may upload."""
+    lines = ["\ufeffAnläggnings-id;735999100000000001", "", "Från;Till;kWh"]
+    t, step = datetime(2014, 1, 1), timedelta(minutes=15)
+    size = sum(len(x.encode()) + 2 for x in lines)
+    while True:
+        line = f"{t:%Y-%m-%d %H:%M};{t + step:%Y-%m-%d %H:%M};{1.0 + (t.hour % 7) / 10:.3f}"
+        if size + len(line) + 2 > target_bytes:
+            break
+        lines.append(line.replace(".", ","))
+        size += len(line) + 2
+        t += step
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+async def _probe(port: int, path: str, stop: asyncio.Event, latencies: list[float]) -> None:
+    """GET ``path`` back to back on one keep-alive connection until ``stop``; each latency."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = _request(port, path)
+    try:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            writer.write(request)
+            status, body = await _read_response(reader)
+            latencies.append(time.perf_counter() - t0)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+    finally:
+        writer.close()
+
+
+async def _send(port: int, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {BENCH_TOKEN}\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: text/csv\r\n\r\n".encode()
+        )
+        writer.write(body)
+        await writer.drain()
+        return await _read_response(reader)
+    finally:
+        writer.close()
+
+
+async def _beside(port: int, probe_path: str, action, idle_s: float) -> dict:
+    """The probe's latencies alone for ``idle_s``, then while ``action`` runs."""
+    out = {}
+    for phase in ("alone", "beside"):
+        stop, latencies = asyncio.Event(), []
+        probe = asyncio.create_task(_probe(port, probe_path, stop, latencies))
+        t0 = time.perf_counter()
+        if phase == "alone":
+            await asyncio.sleep(idle_s)
+        else:
+            await action()
+        out[f"{phase}_s"] = time.perf_counter() - t0
+        stop.set()
+        await probe
+        out[phase] = latencies
+    return out
+
+
+def heavy_beside_light(port: int, meter: str, sites: list[str], upload_mb: float) -> None:
+    """Leaderboard latency while another client uploads a large file or has PDFs drawn, as
+    ratios to the same client's latency with nothing else running (measured just before)."""
+    board = f"/api/competitions/{CID}/leaderboard"
+    data = grid_export(int(upload_mb * 1024 * 1024))
+    print(
+        f"\n(4) heavy requests beside light ones: {board} requested back to back by one "
+        "client, alone and while another client (a) uploads a "
+        f"{len(data) / 1024 / 1024:.1f} MB consumption file (dry run: parsed and checked, "
+        f"not stored), (b) downloads the PDF summary of each of the {len(sites)} sites and "
+        "of the competition (each drawn once), (c) downloads the same PDFs again"
+    )
+
+    async def upload() -> None:
+        path = f"/api/competitions/{CID}/imports/consumption?meter={meter}&dry_run=true"
+        status, body = await _send(port, "POST", path, data)
+        if status != 200:
+            raise RuntimeError(f"upload answered {status}: {body[:300]!r}")
+
+    pdf_times: dict[str, list[float]] = {"drawn": [], "again": []}
+
+    def pdfs(kind: str):
+        async def run() -> None:
+            paths = [f"/api/competitions/{CID}/sites/{s}/summary.pdf" for s in sites]
+            for path in [*paths, f"/api/competitions/{CID}/summary.pdf"]:
+                t0 = time.perf_counter()
+                status, body = await _send(port, "GET", path)
+                pdf_times[kind].append(time.perf_counter() - t0)
+                if status != 200 or not body.startswith(b"%PDF"):
+                    raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+
+        return run
+
+    for label, action in (
+        ("(a) upload", upload),
+        ("(b) PDFs drawn", pdfs("drawn")),
+        ("(c) PDFs again", pdfs("again")),
+    ):
+        r = _uvloop_run(_beside(port, board, action, idle_s=3.0))
+        alone, beside = r["alone"], r["beside"]
+        print(
+            f"    {label:16s} took {r['beside_s']:6.2f} s; leaderboard latency alone p50 "
+            f"{_pct(alone, 50) * 1e3:6.2f} ms p95 {_pct(alone, 95) * 1e3:6.2f} ms max "
+            f"{max(alone) * 1e3:7.1f} ms; beside p50 {_pct(beside, 50) * 1e3:6.2f} ms p95 "
+            f"{_pct(beside, 95) * 1e3:6.2f} ms max {max(beside) * 1e3:7.1f} ms"
+        )
+        print(
+            f"    {'':16s} ratio beside/alone: p50 x{_pct(beside, 50) / _pct(alone, 50):.1f}  "
+            f"p95 x{_pct(beside, 95) / _pct(alone, 95):.1f}  "
+            f"max x{max(beside) / max(alone):.1f}  requests/s "
+            f"x{len(beside) / r['beside_s'] / (len(alone) / r['alone_s']):.2f}"
+        )
+    drawn, again = sum(pdf_times["drawn"]), sum(pdf_times["again"])
+    print(
+        f"    PDFs: drawn {drawn:.2f} s for {len(pdf_times['drawn'])}, again {again:.3f} s "
+        f"(x{again / drawn:.3f} of drawing them: the summary cache, same scores)"
+    )
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -424,6 +668,13 @@ def main() -> None:
     parser.add_argument("--stream-interval", type=float, default=0.2)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-sse", action="store_true")
+    parser.add_argument("--skip-heavy", action="store_true")
+    parser.add_argument("--upload-mb", type=float, default=16.0)
+    parser.add_argument(
+        "--sse-capacity",
+        default="",
+        help="comma-separated SSE client counts to step through, e.g. 1000,4000,8000,16000",
+    )
     args = parser.parse_args()
 
     from ingest.store.sqlite import SQLiteStore
@@ -431,7 +682,8 @@ def main() -> None:
     from wattleague.demo import seed_history
     from wattleague.demo_competition import demo_competition_toml
 
-    _raise_nofile(args.sse_clients + 1024)
+    levels = [int(n) for n in args.sse_capacity.split(",") if n.strip()]
+    _raise_nofile(max([args.sse_clients, *levels]) + 1024)
     clock_s = time.time()
     tz = parse_competition(demo_competition_toml(datetime.now(UTC).date()), "-").competition.tz
     toml = demo_competition_toml(datetime.fromtimestamp(clock_s, tz).date())
@@ -454,11 +706,17 @@ def main() -> None:
         with Server(db, toml, clock_s, args.stream_interval) as server:
             if not args.skip_throughput:
                 throughput(server.port, display, args.requests, args.connections, args.rounds)
-            if not args.skip_sse:
-                _run_sse(args, server, toml, tmp, comp, site, clock_s)
+            if not args.skip_heavy:
+                heavy_beside_light(
+                    server.port, site.meters[0].id, [s.id for s in comp.sites], args.upload_mb
+                )
+            if not args.skip_sse or levels:
+                _run_sse(args, server, toml, tmp, comp, site, clock_s, levels)
 
 
-def _run_sse(args, server: Server, toml: str, tmp: str, comp, site, clock_s: float) -> None:
+def _run_sse(
+    args, server: Server, toml: str, tmp: str, comp, site, clock_s: float, levels: list[int]
+) -> None:
     broker = Mosquitto(Path(tmp) / "mosquitto")
     broker.start()
     ctx = mp.get_context("spawn")
@@ -472,14 +730,13 @@ def _run_sse(args, server: Server, toml: str, tmp: str, comp, site, clock_s: flo
         meter = site.meters[0].id
         # the last seeded reading is at most 2 h and at least 1 h before the frozen clock
         first_ts = clock_s - HOUR_S + 60.0
-        sse_delay(
-            server.port,
-            broker.port,
-            comp.topics_by_meter()[meter],
-            first_ts,
-            args.sse_clients,
-            args.repeats,
-        )
+        topic = comp.topics_by_meter()[meter]
+        if not args.skip_sse:
+            sse_delay(server.port, broker.port, topic, first_ts, args.sse_clients, args.repeats)
+        if levels:
+            sse_capacity(
+                server.port, server.proc.pid, broker.port, topic, first_ts, levels, args.repeats
+            )
     finally:
         stop.set()
         worker.join(20)
