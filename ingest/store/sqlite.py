@@ -225,8 +225,7 @@ class SQLiteStore:
         # Late readings first, one at a time, so each finds the neighbours stored before it;
         # then the new ones, which extend each chain from its (possibly updated) tail.
         cells = new_cells()
-        for row in sorted(late_rows):
-            self._splice_late(cur, cells, row, states)
+        self._splice_late(cur, cells, late_rows, states)
         cur.executemany(
             "INSERT INTO readings (ts_ms, meter_id, energy_kwh, power_w, message_id) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -297,36 +296,54 @@ class SQLiteStore:
         return new_tails
 
     def _splice_late(
-        self, cur: sqlite3.Cursor, cells: Cells, row: tuple, states: dict[str, dict]
+        self, cur: sqlite3.Cursor, cells: Cells, rows: list[tuple], states: dict[str, dict]
     ) -> None:
-        """Put one late reading between its stored neighbours in each chain it belongs to."""
-        ts_ms, meter = row[0], row[1]
-        cur.execute(
+        """Put late readings between their stored neighbours, each meter's all at once.
+
+        For each meter and chain, the stored points from the one before its first late reading
+        to the one after its last are read once; their pairs are taken out and the pairs of the
+        same points with the late readings merged in are added. Reading each late reading's
+        neighbours on its own cost a scan per reading (a gateway's backfill of a long gap
+        scanned the gap once for every reading in it).
+        """
+        if not rows:
+            return
+        by_meter: dict[str, list[tuple]] = defaultdict(list)
+        for row in sorted(rows):
+            by_meter[row[1]].append(row)
+        for meter, late in by_meter.items():
+            for kind, col, column in (("reg", 2, "energy_kwh"), ("pow", 3, "power_w")):
+                points = [(r[0], r[col]) for r in late if r[col] is not None]
+                if not points:
+                    continue
+                lo, hi = points[0][0], points[-1][0]
+                prev = cur.execute(
+                    f"SELECT ts_ms, {column} FROM readings WHERE ts_ms < ? AND ts_ms >= ? "
+                    f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms DESC LIMIT 1",
+                    (lo, lo - NEIGHBOUR_LOOKBACK_MS, meter),
+                ).fetchone()
+                inner = cur.execute(
+                    f"SELECT ts_ms, {column} FROM readings WHERE ts_ms > ? AND ts_ms < ? "
+                    f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms",
+                    (lo, hi, meter),
+                ).fetchall()
+                nxt = cur.execute(
+                    f"SELECT ts_ms, {column} FROM readings WHERE ts_ms > ? AND ts_ms <= ? "
+                    f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms LIMIT 1",
+                    (hi, hi + NEIGHBOUR_LOOKBACK_MS, meter),
+                ).fetchone()
+                stored = [p for p in (prev, *inner, nxt) if p]
+                if len(stored) > 1:  # the pairs the late readings split
+                    _add_points(cells, meter, kind, stored, sign=-1.0)
+                _add_points(cells, meter, kind, sorted(stored + points))
+                state = states[meter]  # a late reading has a stored meter state by definition
+                if state[kind] is None or state[kind][0] < hi:
+                    state[kind] = points[-1]
+        cur.executemany(
             "INSERT INTO readings (ts_ms, meter_id, energy_kwh, power_w, message_id) "
             "VALUES (?, ?, ?, ?, ?)",
-            row,
+            rows,
         )
-        for kind, col, column in (("reg", 2, "energy_kwh"), ("pow", 3, "power_w")):
-            value = row[col]
-            if value is None:
-                continue
-            prev = cur.execute(
-                f"SELECT ts_ms, {column} FROM readings WHERE ts_ms < ? AND ts_ms >= ? "
-                f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms DESC LIMIT 1",
-                (ts_ms, ts_ms - NEIGHBOUR_LOOKBACK_MS, meter),
-            ).fetchone()
-            nxt = cur.execute(
-                f"SELECT ts_ms, {column} FROM readings WHERE ts_ms > ? AND ts_ms <= ? "
-                f"AND meter_id = ? AND {column} IS NOT NULL ORDER BY ts_ms LIMIT 1",
-                (ts_ms, ts_ms + NEIGHBOUR_LOOKBACK_MS, meter),
-            ).fetchone()
-            here = (ts_ms, value)
-            if prev and nxt:  # (prev, next) was one pair; it becomes two
-                _add_points(cells, meter, kind, [prev, nxt], sign=-1.0)
-            _add_points(cells, meter, kind, [p for p in (prev, here, nxt) if p])
-            state = states[meter]  # a late reading has a stored meter state by definition
-            if state[kind] is None or state[kind][0] < ts_ms:
-                state[kind] = here
 
     def _save_cells(self, cur: sqlite3.Cursor, cells: Cells) -> None:
         if not cells:
