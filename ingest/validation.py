@@ -129,23 +129,29 @@ def _meter_readings(
         received_utc + timedelta(seconds=limits.max_future_s),
     )
     route_of_channel: dict[str | None, Route | None] = {}
+    # one meter on the topic without a channel takes every reading: no lookup per reading
+    only = routes[0] if len(routes) == 1 and routes[0].channel is None else None
+    earliest, latest = window
+    append, new_stored = msg.readings.append, tuple.__new__  # StoredReading(...) costs 3x
     for i, reading in enumerate(readings):
-        if routes:
-            if reading.channel not in route_of_channel:
-                route_of_channel[reading.channel] = _route_for_channel(routes, reading.channel)
-            route = route_of_channel[reading.channel]
+        meter_id, ts, e, p, channel = reading
+        if only is not None:
+            claimed += 1
+        elif routes:
+            if channel not in route_of_channel:
+                route_of_channel[channel] = _route_for_channel(routes, channel)
+            route = route_of_channel[channel]
             if route is None:
                 continue  # another channel of the device: another meter's, or nobody's
             claimed += 1
-        e, p, ts = reading.energy_kwh, reading.power_w, reading.ts_utc
         if (
             route is not None
-            and reading.meter_id is None  # the common case, checked inline
+            and meter_id is None  # the common case, checked inline
             and (e is None or 0 <= e <= MAX_REGISTER_KWH)
             and (p is None or 0 <= p <= route.max_power_w)
-            and window[0] <= ts <= window[1]
+            and earliest <= ts <= latest
         ):
-            msg.readings.append(StoredReading(route.meter_id, int(ts.timestamp() * 1000), e, p))
+            append(new_stored(StoredReading, (route.meter_id, int(ts.timestamp() * 1000), e, p)))
             continue
         problem = _check(reading, route, routing, received_utc, limits, topic, by_topic, window)
         if problem:

@@ -188,21 +188,23 @@ class SQLiteStore:
             )
             message_id = cur.lastrowid
             message_of[message_id] = msg
-            for r in msg.readings:
-                key = (r.ts_ms, r.meter_id)
-                row = (r.ts_ms, r.meter_id, r.energy_kwh, r.power_w, message_id)
+            for meter_id, ts_ms, energy_kwh, power_w in msg.readings:
+                key = (ts_ms, meter_id)
+                row = (ts_ms, meter_id, energy_kwh, power_w, message_id)
                 if key in batch:
                     seconds.append((row, msg))
                 else:
                     batch[key] = row
         states = self._chain_states(cur, {meter for _, meter in batch})
+        last_of = {meter: state["last_ts_ms"] for meter, state in states.items()}
         new_rows: list[tuple] = []
+        append_new = new_rows.append
         late_rows: list[tuple] = []
         duplicates = 0
         for (ts_ms, meter), row in batch.items():
-            state = states.get(meter)
-            if state is None or ts_ms > state["last_ts_ms"]:
-                new_rows.append(row)
+            last = last_of.get(meter)
+            if last is None or ts_ms > last:  # after the meter's latest stored: new
+                append_new(row)
                 continue
             stored = cur.execute(
                 "SELECT energy_kwh, power_w FROM readings WHERE ts_ms = ? AND meter_id = ?",
