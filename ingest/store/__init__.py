@@ -1,16 +1,27 @@
-"""Store backends behind one interface (``base.Store``), chosen by URL."""
+"""Store backends behind one interface (``base.Store``: readings, and ``.organiser``), by URL."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
 from ingest.redaction import redact_url, remember_url
-from ingest.store.base import Message, MeterSeries, MeterState, Rejected, Store, StoredReading
+from ingest.store.base import (
+    Message,
+    MeterSeries,
+    MeterState,
+    ReadingStore,
+    Rejected,
+    Store,
+    StoredReading,
+)
+from ingest.store.organiser import OrganiserStore
 
 __all__ = [
     "Message",
     "MeterSeries",
     "MeterState",
+    "OrganiserStore",
+    "ReadingStore",
     "Rejected",
     "Store",
     "StoredReading",
@@ -24,6 +35,9 @@ class StoreURLError(ValueError):
 
 def open_store(url: str, spool_name: str | None = None) -> Store:
     """Open the store named by ``url``: ``sqlite:///path/to/file.db`` (default ./wattleague.db).
+
+    The store is its readings part (``base.ReadingStore``) and holds its organiser part as
+    ``store.organiser`` (``organiser.OrganiserStore``), on the same file or database.
 
     ``spool_name`` names the InfluxDB store's default spool file after the process that owns it
     (``wattleague ingest``: its MQTT client id), so that two processes never share one; a

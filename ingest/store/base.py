@@ -1,7 +1,15 @@
 """The store interface: ingest writes through it, the api reads through it.
 
-Each backend (``sqlite``; ``influxdb`` later) is one module implementing ``Store``. Times cross
-this boundary as Unix time: ``*_ms`` integers in batches, ``ts_s`` float arrays in series.
+A store has two parts. ``ReadingStore`` (here) is what meters measure: readings, hourly energy,
+outdoor temperatures, meter states, the quarantine, change tokens, and what imports write
+(bills, a span of readings replaced). Ingest writes it on its hot path, scoring reads it.
+``organiser.OrganiserStore`` is what organisers record (annotations, site edits). ``Store`` is
+both: a ``ReadingStore`` whose ``organiser`` attribute is its ``OrganiserStore``.
+
+Each backend implements each part in a module of its own: ``sqlite`` and ``sqlite_organiser``,
+``influx`` and ``influx_organiser`` (the organiser part shares the readings part's connections).
+Times cross this boundary as Unix time: ``*_ms`` integers in batches, ``ts_s`` float arrays in
+series.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 import numpy as np
+
+from ingest.store.organiser import OrganiserStore
 
 
 class StoredReading(NamedTuple):
@@ -101,7 +111,9 @@ class MeterState:
     energy_kwh: float | None
 
 
-class Store(Protocol):
+class ReadingStore(Protocol):
+    """What meters measure, and what imports add to it (module docstring)."""
+
     def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         """Store messages in one durable transaction; exact duplicates are ignored, readings
         that contradict a stored one (same meter and time, other values) are quarantined.
@@ -121,26 +133,6 @@ class Store(Protocol):
         self, stations: list[str], start_s: float, end_s: float
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(ts_s, temp_c) arrays per weather station for start_s <= ts < end_s."""
-
-    def add_annotation(
-        self, competition: str, site: str, ts_ms: int, text: str, author: str
-    ) -> int:
-        """Record an action a site took (a night walk, new power strips); returns its id."""
-
-    def list_annotations(self, competition: str, site: str | None = None) -> list[dict]:
-        """Annotations in time order: id, competition, site, ts_ms, text, author."""
-
-    def delete_annotation(self, competition: str, annotation_id: int) -> bool:
-        """Remove one annotation; False when there was none with that id."""
-
-    def save_site_edit(
-        self, competition: str, site: str, changes: dict, by: str, ts_utc_s: float
-    ) -> None:
-        """Record an organiser's change of a site's fields (name, municipality, area_m2,
-        target_pct); later edits of a field win over earlier ones."""
-
-    def site_edits(self, competition: str) -> dict[str, dict]:
-        """Site id → its edited fields, merged in time order (the latest value per field)."""
 
     def meter_states(self) -> dict[str, MeterState]:
         """Latest reading per meter."""
@@ -166,6 +158,9 @@ class Store(Protocol):
         and a reader must read everything again."""
 
     # -- imports: bills, replacing a span of readings --------------------------------------
+    # Here and not in the organiser part: both change the energy that scoring reads, so they move
+    # the change token like ingest's writes, and a replaced span mends hourly energy and the
+    # meter's state in the same transaction as the readings.
 
     def delete_readings(self, meter_id: str, start_ms: int, end_ms: int) -> int:
         """Remove a meter's readings with start_ms <= ts <= end_ms (an import won an overlap)
@@ -180,4 +175,11 @@ class Store(Protocol):
         """Billing periods per meter: an (n, 3) array of start_s, end_s, energy_kwh by start
         (meters without any are absent)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the store, both parts (the organiser part shares its connections)."""
+
+
+class Store(ReadingStore, Protocol):
+    """What ``open_store`` gives: the readings part, and the organiser part as ``organiser``."""
+
+    organiser: OrganiserStore

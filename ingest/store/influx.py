@@ -1,4 +1,4 @@
-"""InfluxDB store: readings, hourly energy pieces and the quarantine as line protocol.
+"""InfluxDB store: readings, hourly energy pieces, the quarantine and bills as line protocol.
 
 Schema (all times UTC; the README has the table for Grafana users):
 
@@ -78,6 +78,7 @@ from ingest.store.influx_http import (
     InfluxUnavailable,
     series_rows,
 )
+from ingest.store.influx_organiser import InfluxOrganiser
 from ingest.store.influxql import any_of, ident, literal
 from ingest.store.line_protocol import (
     decode_tag,
@@ -121,7 +122,11 @@ class _Plan:
 
 
 class InfluxStore:
-    """Store backend on InfluxDB 1.x (v1 API) or 2.x/3.x (v2 write, v1-compatible query)."""
+    """Store backend on InfluxDB 1.x (v1 API) or 2.x/3.x (v2 write, v1-compatible query).
+
+    This is the readings part (``base.ReadingStore``); ``organiser`` is the organiser part
+    (``influx_organiser.InfluxOrganiser``), in the same database through the same client.
+    """
 
     def __init__(
         self, url: str, replay_interval_s: float = 2.0, spool_name: str | None = None
@@ -154,6 +159,8 @@ class InfluxStore:
         # (ingest, serve reprocessing) from writing over each other's entries
         self._seq = itertools.count(secrets.randbelow(1_000_000))
         self._database_ready = False
+        # annotations and site edits: their own module, on this store's client
+        self.organiser = InfluxOrganiser(self.http, self._ensure_database)
         self._last_token = 0
         self._token_ns: dict[int, int] = {}  # recent change tokens -> their marker's time [ns]
         self._marker_lock = threading.Lock()
@@ -963,84 +970,6 @@ class InfluxStore:
         for entry in entries:
             entry["payload_truncated"] = payload_truncated(entry["payload"], entry["payload_bytes"])
         return entries
-
-    def add_annotation(
-        self, competition: str, site: str, ts_ms: int, text: str, author: str
-    ) -> int:
-        self._ensure_database()
-        annotation_id = time.time_ns() + next(self._seq) % 1000  # its time in ns is its id
-        self.http.write(
-            [
-                encode_point(
-                    "annotation",
-                    {"competition": competition, "site": site},
-                    {"text": text, "author": author, "ts_ms": int(ts_ms)},
-                    annotation_id,
-                )
-            ],
-            precision="ns",
-        )
-        return annotation_id
-
-    def list_annotations(self, competition: str, site: str | None = None) -> list[dict]:
-        where = f'"competition" = {literal(competition)}'
-        if site is not None:
-            where += f' AND "site" = {literal(site)}'
-        (result,) = self.http.query(f'SELECT * FROM "annotation" WHERE {where}', epoch="ns")
-        rows = [
-            {
-                "id": int(row["time"]),
-                "competition": competition,
-                "site": decode_tag(row["site"]),
-                "ts_ms": int(row["ts_ms"]),
-                "text": decode_text(row["text"]),
-                "author": decode_text(row["author"]),
-            }
-            for _, row in series_rows(result)
-        ]
-        return sorted(rows, key=lambda r: (r["ts_ms"], r["id"]))
-
-    def delete_annotation(self, competition: str, annotation_id: int) -> bool:
-        if not any(a["id"] == annotation_id for a in self.list_annotations(competition)):
-            return False
-        self.http.query(
-            f'DELETE FROM "annotation" WHERE "competition" = {literal(competition)} '
-            f"AND time >= {int(annotation_id)} AND time <= {int(annotation_id)}"
-        )
-        return True
-
-    def save_site_edit(
-        self, competition: str, site: str, changes: dict, by: str, ts_utc_s: float
-    ) -> None:
-        import json
-
-        self._ensure_database()
-        # ns time with a sequence: two edits in one second keep their order and both survive
-        ts_ns = int(ts_utc_s * 1e9) + next(self._seq) % 1000
-        self.http.write(
-            [
-                encode_point(
-                    "site_edit",
-                    {"competition": competition, "site": site},
-                    {"changes": json.dumps(changes), "author": by},
-                    ts_ns,
-                )
-            ],
-            precision="ns",
-        )
-
-    def site_edits(self, competition: str) -> dict[str, dict]:
-        import json
-
-        (result,) = self.http.query(
-            f'SELECT * FROM "site_edit" WHERE "competition" = {literal(competition)}', epoch="ns"
-        )
-        rows = sorted(series_rows(result), key=lambda tr: tr[1]["time"])
-        merged: dict[str, dict] = {}
-        for _, row in rows:
-            site = decode_tag(row["site"])
-            merged.setdefault(site, {}).update(json.loads(decode_text(row["changes"])))
-        return merged
 
     def count_readings(self) -> int:
         (result,) = self.http.query('SELECT count("received_ms") FROM "reading"')

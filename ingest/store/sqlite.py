@@ -1,4 +1,4 @@
-"""SQLite store (WAL): the embedded default.
+"""SQLite store (WAL): the embedded default; readings, hourly energy, the quarantine, bills.
 
 Readings are keyed (ts_ms, meter_id) in a WITHOUT ROWID table: readings arrive in time order, and
 with the time first in the key inserts append at the end of the B-tree (about 7x faster than
@@ -26,6 +26,7 @@ from ingest.store.base import (
     WriteResult,
 )
 from ingest.store.conflicts import conflict, same_value
+from ingest.store.sqlite_organiser import SQLiteOrganiser
 from ingest.store.sqlite_quarantine import (
     ensure_quarantine_schema,
     insert_quarantine,
@@ -75,14 +76,6 @@ CREATE TABLE IF NOT EXISTS temperature (
     temp_c REAL NOT NULL,
     PRIMARY KEY (station, ts_ms)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS annotation (
-    id INTEGER PRIMARY KEY,
-    competition TEXT NOT NULL,
-    site TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    author TEXT NOT NULL
-);
 """
 NEIGHBOUR_LOOKBACK_MS = 400 * 86400 * 1000  # as far as readings are accepted (max age)
 SYNCHRONOUS = ("full", "normal")  # PRAGMA synchronous values the store accepts
@@ -90,6 +83,9 @@ SYNCHRONOUS = ("full", "normal")  # PRAGMA synchronous values the store accepts
 
 class SQLiteStore:
     """Store backend on one SQLite file; safe to share between threads of one process.
+
+    This is the readings part (``base.ReadingStore``); ``organiser`` is the organiser part
+    (``sqlite_organiser.SQLiteOrganiser``), on the same file and connections.
 
     ``synchronous`` is SQLite's ``PRAGMA synchronous`` in WAL mode: ``full`` syncs the WAL at
     every commit, so a committed (and therefore acknowledged) message survives a power cut;
@@ -116,6 +112,8 @@ class SQLiteStore:
         with self._writer:
             self._writer.executescript(_SCHEMA)
         ensure_quarantine_schema(self._writer)  # the quarantine's tables, and their migration
+        # annotations and site edits: their own module, on this store's connections
+        self.organiser = SQLiteOrganiser(self._writer, self._write_lock, self._reader)
         self._token_lock = threading.Lock()
         self._token_conn = self._connect()
 
@@ -484,70 +482,6 @@ class SQLiteStore:
         self, limit: int = 100, reason: str | None = None, ids: list[int] | None = None
     ) -> list[dict]:
         return list_quarantine(self._reader(), limit, reason, ids)
-
-    def add_annotation(
-        self, competition: str, site: str, ts_ms: int, text: str, author: str
-    ) -> int:
-        with self._write_lock:
-            cur = self._writer.execute(
-                "INSERT INTO annotation (competition, site, ts_ms, text, author) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (competition, site, int(ts_ms), text, author),
-            )
-            return int(cur.lastrowid)
-
-    def list_annotations(self, competition: str, site: str | None = None) -> list[dict]:
-        sql = (
-            "SELECT id, competition, site, ts_ms, text, author FROM annotation "
-            "WHERE competition = ?"
-        )
-        args: list = [competition]
-        if site is not None:
-            sql += " AND site = ?"
-            args.append(site)
-        rows = self._reader().execute(sql + " ORDER BY ts_ms, id", args).fetchall()
-        keys = ("id", "competition", "site", "ts_ms", "text", "author")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def delete_annotation(self, competition: str, annotation_id: int) -> bool:
-        with self._write_lock:
-            cur = self._writer.execute(
-                "DELETE FROM annotation WHERE id = ? AND competition = ?",
-                (int(annotation_id), competition),
-            )
-            return cur.rowcount > 0
-
-    _SITE_EDIT_SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS site_edit (id INTEGER PRIMARY KEY, competition TEXT NOT NULL,"
-        " site TEXT NOT NULL, changes TEXT NOT NULL, author TEXT NOT NULL, ts_ms INTEGER NOT NULL)"
-    )
-
-    def save_site_edit(
-        self, competition: str, site: str, changes: dict, by: str, ts_utc_s: float
-    ) -> None:
-        import json
-
-        with self._write_lock:
-            self._writer.execute(self._SITE_EDIT_SCHEMA)
-            self._writer.execute(
-                "INSERT INTO site_edit (competition, site, changes, author, ts_ms) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (competition, site, json.dumps(changes), by, int(ts_utc_s * 1000)),
-            )
-
-    def site_edits(self, competition: str) -> dict[str, dict]:
-        import json
-
-        with self._write_lock:  # the table is made on first use
-            self._writer.execute(self._SITE_EDIT_SCHEMA)
-        rows = self._reader().execute(
-            "SELECT site, changes FROM site_edit WHERE competition = ? ORDER BY ts_ms, id",
-            (competition,),
-        )
-        merged: dict[str, dict] = {}
-        for site, changes in rows.fetchall():
-            merged.setdefault(site, {}).update(json.loads(changes))
-        return merged
 
     def count_readings(self) -> int:
         return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]

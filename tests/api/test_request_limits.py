@@ -75,7 +75,7 @@ def test_reads_and_writes_have_their_own_rates(store):
         r = client.post(url, json=body, headers=AUTH)
         assert "writes" in _error(r, 429, "too_many_requests")
         assert int(r.headers["retry-after"]) >= 1
-        assert len(store.list_annotations("liten")) == 2
+        assert len(store.organiser.list_annotations("liten")) == 2
 
 
 def test_loopback_is_limited_by_default_an_exempt_address_is_not_and_sse_passes(store):

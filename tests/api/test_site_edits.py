@@ -1,4 +1,4 @@
-"""Organisers' site edits in both store backends, and applied by the app at start-up."""
+"""Organisers' site edits through the API, and applied by the app at start-up."""
 
 from __future__ import annotations
 
@@ -7,35 +7,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import TokenSet, hash_token
-from ingest.store.influx import InfluxStore
 from ingest.store.sqlite import SQLiteStore
 from tests.fixtures import NOW, competition, seed
-
-
-def _check_edits(open_store):
-    store = open_store()
-    assert store.site_edits("liten") == {}
-    store.save_site_edit("liten", "alfa", {"area_m2": 250.0, "name": "Älvdalens rådhus"}, "anna", 1)
-    store.save_site_edit("liten", "alfa", {"area_m2": 300.0}, "bo", 2)
-    store.save_site_edit("liten", "beta", {"target_pct": 12.5}, "anna", 3)
-    store.save_site_edit("annan", "alfa", {"area_m2": 1.0}, "anna", 4)
-    store.close()
-    again = open_store()  # a restart: the edits are durable, the latest value per field wins
-    assert again.site_edits("liten") == {
-        "alfa": {"area_m2": 300.0, "name": "Älvdalens rådhus"},
-        "beta": {"target_pct": 12.5},
-    }
-    again.close()
-
-
-def test_sqlite_keeps_site_edits(tmp_path):
-    _check_edits(lambda: SQLiteStore(tmp_path / "edits.db"))
-
-
-def test_influx_keeps_site_edits(influxd, influx_database, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the store's local spool file goes here
-    url = influxd.url(influx_database())
-    _check_edits(lambda: InfluxStore(url))
 
 
 @pytest.mark.parametrize(
@@ -61,7 +34,7 @@ def test_bad_edits_are_400_and_change_nothing(tmp_path, body, field):
         )
         assert r.status_code == 400 and field in r.json()["error"]["message"]
         assert c.get("/api/competitions/liten").json()["sites_detail"][0]["area_m2"] == 1000
-    assert store.site_edits("liten") == {}
+    assert store.organiser.site_edits("liten") == {}
     store.close()
 
 
@@ -75,15 +48,17 @@ def test_names_are_trimmed(tmp_path):
             headers={"Authorization": "Bearer t"},
         )
         assert r.status_code == 200 and r.json()["name"] == "Årjängs kommunhus"
-    assert store.site_edits("liten")["alfa"]["name"] == "Årjängs kommunhus"
+    assert store.organiser.site_edits("liten")["alfa"]["name"] == "Årjängs kommunhus"
     store.close()
 
 
 def test_stored_edits_apply_at_start_up_and_stale_ones_are_skipped(tmp_path):
     store = SQLiteStore(tmp_path / "startup.db")
     seed(store)
-    store.save_site_edit("liten", "alfa", {"area_m2": 100.0, "target_pct": 15.0}, "anna", 1)
-    store.save_site_edit("liten", "borttagen", {"area_m2": 5.0}, "anna", 2)  # site since removed
+    organiser = store.organiser
+    organiser.save_site_edit("liten", "alfa", {"area_m2": 100.0, "target_pct": 15.0}, "anna", 1)
+    # a site since removed from the file
+    organiser.save_site_edit("liten", "borttagen", {"area_m2": 5.0}, "anna", 2)
     with TestClient(create_app([competition()], store, clock=NOW.timestamp)) as c:
         sites = {s["id"]: s for s in c.get("/api/competitions/liten").json()["sites_detail"]}
         assert sites["alfa"]["area_m2"] == 100.0 and sites["alfa"]["target_pct"] == 15.0

@@ -75,7 +75,7 @@ def test_site_page_draws_series_traps_and_ranks(board, page: Page):
 
 
 def test_site_page_shows_actions_and_updates_without_reload(board, page: Page):
-    board.store.add_annotation(
+    board.store.organiser.add_annotation(
         "spar", "are", int((NOW - timedelta(hours=30)).timestamp() * 1000), "Nattvandring", "anna"
     )
     _open(page, board.url + "/sites/spar/are?lang=en")

@@ -43,7 +43,7 @@ def store(tmp_path):
     s = SQLiteStore(tmp_path / "reports.db")
     seed_without_gamma(s)
     ts = datetime(2011, 3, 8, 12, 0, tzinfo=TZ)
-    s.add_annotation("liten", "alfa", int(ts.timestamp() * 1000), ACTION_TEXT, "Åsa")
+    s.organiser.add_annotation("liten", "alfa", int(ts.timestamp() * 1000), ACTION_TEXT, "Åsa")
     yield s
     s.close()
 
