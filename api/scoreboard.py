@@ -597,7 +597,7 @@ class Scoreboard:
         week before against a week after (shorter near the ends of the data)."""
         out = []
         actual_ok = (snap.actual.measured_s[i : i + 1] >= MEASURED_HOUR_S) & snap.elapsed
-        for a in self.store.list_annotations(self.competition.id, self.site_ids[i]):
+        for a in self.store.organiser.list_annotations(self.competition.id, self.site_ids[i]):
             effect = action_effect(
                 snap.actual.energy_kwh[i : i + 1],
                 actual_ok,
