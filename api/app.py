@@ -260,7 +260,7 @@ def _with_stored_edits(competition: Competition, store: Store) -> Competition:
     """The competition with the organisers' stored site edits; the file as it is when the
     store cannot be read (it is logged: the scores then use the file's areas and targets)."""
     try:
-        return with_site_edits(competition, store.site_edits(competition.id))
+        return with_site_edits(competition, store.organiser.site_edits(competition.id))
     except Exception:  # an unreachable store or an edit the file no longer allows
         log.exception("site edits of %r not applied", competition.id)
         return competition
