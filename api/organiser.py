@@ -131,7 +131,7 @@ def organiser_router(
             ts_s = float(body.ts)
         if not 0 <= ts_s < 2**33:
             raise APIError(400, "bad_request", f"ts {body.ts!r} is out of range")
-        annotation_id = store.add_annotation(cid, sid, int(ts_s * 1000), body.text, who)
+        annotation_id = store.organiser.add_annotation(cid, sid, int(ts_s * 1000), body.text, who)
         return _json(
             {
                 "id": annotation_id,
@@ -151,7 +151,7 @@ def organiser_router(
             {
                 "annotations": [
                     {**a, "ts": datetime.fromtimestamp(a["ts_ms"] / 1e3, UTC).isoformat()}
-                    for a in store.list_annotations(cid)
+                    for a in store.organiser.list_annotations(cid)
                 ]
             }
         )
@@ -161,7 +161,7 @@ def organiser_router(
         cid: str, annotation_id: int = Path(ge=0, le=2**63 - 1), who: str = Depends(organiser)
     ) -> Response:
         site_of(cid, None)
-        if not store.delete_annotation(cid, annotation_id):
+        if not store.organiser.delete_annotation(cid, annotation_id):
             raise APIError(404, "not_found", f"no annotation {annotation_id} in {cid!r}")
         return _json({"deleted": annotation_id})
 
@@ -257,7 +257,7 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
             )
         with lock:
             new = edited(ctx.competitions[cid], sid, changes)
-            ctx.store.save_site_edit(cid, sid, changes, who, ctx.clock())
+            ctx.store.organiser.save_site_edit(cid, sid, changes, who, ctx.clock())
             apply_competition(ctx, new)
         site = new.site(sid)
         return _json(
@@ -273,7 +273,7 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
     @router.get("/api/competitions/{cid}/site-edits")
     def list_site_edits(cid: str, who: str = Depends(organiser)) -> Response:
         ctx.board(cid)
-        return _json({"competition": cid, "sites": ctx.store.site_edits(cid)})
+        return _json({"competition": cid, "sites": ctx.store.organiser.site_edits(cid)})
 
     @router.get("/api/competitions/{cid}/quality")
     def quality(cid: str, who: str = Depends(organiser)) -> Response:

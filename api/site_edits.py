@@ -1,7 +1,7 @@
 """Organisers' edits of a site (name, municipality, floor area, target), validated and applied.
 
-An edit is stored (``Store.save_site_edit``) and applied by rebuilding the competition through
-its own validation and replacing its scoreboard, so the kWh/m² league changes at once; at
+An edit is stored (``store.organiser.save_site_edit``) and applied by rebuilding the competition
+through its own validation and replacing its scoreboard, so the kWh/m² league changes at once; at
 start-up the stored edits are applied over the competition file again.
 """
 

@@ -105,5 +105,5 @@ def _notes(board: Scoreboard) -> tuple:
     one does not change the scores (nor, on InfluxDB, the snapshot)."""
     return tuple(
         (a["id"], a["site"], a["ts_ms"], a["text"], a["author"])
-        for a in board.store.list_annotations(board.competition.id)
+        for a in board.store.organiser.list_annotations(board.competition.id)
     )
