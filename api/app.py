@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
-from importlib import resources
+from importlib import metadata, resources
 
 import orjson
 from fastapi import FastAPI, Query, Request
@@ -85,7 +85,7 @@ def create_app(
         yield
         await hub.stop()
 
-    app = FastAPI(title="Watt League", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Watt League", version=metadata.version("wattleague"), lifespan=lifespan)
     ctx = AppContext(
         competitions={c.id: c for c in competitions},
         boards=boards,

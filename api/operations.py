@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -38,13 +38,14 @@ def operations_router(ctx: AppContext) -> APIRouter:
         _store_inode[path] = os.stat(path).st_ino  # the file this process opened
 
     @router.get("/healthz")
-    def healthz() -> Response:
+    def healthz(request: Request) -> Response:
         store_ok, store_error, latency_s = _probe_store(ctx)
         broker = _broker_state(ctx)
         # the API serves leaderboards without a broker; only a dead store makes it unhealthy
         healthy = store_ok and (broker is None or broker["connected"])
         body = {
             "status": "ok" if healthy else "degraded",
+            "version": request.app.version,  # the installed package's (api.app)
             "store": store_ok,
             "store_error": store_error,
             "store_hint": HINTS[store_error] if store_error else None,

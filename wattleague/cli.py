@@ -35,6 +35,9 @@ def _help_settings(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     callback=_help_settings,
     help="List every setting with its default and exit.",
 )
+@click.version_option(
+    package_name="wattleague", prog_name="wattleague", message="%(prog)s %(version)s"
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @settings_options("log_format")
 def main(verbose: bool, log_format: str) -> None:
@@ -414,11 +417,12 @@ def demo(port, mqtt_port, speed, duration, store_url, display_id, host) -> None:
 def _register_commands() -> None:
     from wattleague.cli_deploy import deploy
     from wattleague.cli_display import display
+    from wattleague.cli_example import example
     from wattleague.cli_import import import_group
     from wattleague.cli_report import report
     from wattleague.cli_simulate import simulate
 
-    for command in (report, import_group, deploy, display, simulate):
+    for command in (report, import_group, deploy, display, simulate, example):
         main.add_command(command)
 
 
