@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.rollup import combine_chains
-from ingest.store.base import Store
+from ingest.store.base import ReadingStore
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class SiteHours:
 
 
 def site_hours(
-    store: Store,
+    store: ReadingStore,
     meters_by_site: list[list[str]],
     hour_start_s: np.ndarray,
     until_s: float | None = None,

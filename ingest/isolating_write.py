@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.store.availability import is_unavailable
-from ingest.store.base import Message, Rejected, Store, WriteResult
+from ingest.store.base import Message, ReadingStore, Rejected, WriteResult
 
 MAX_ERROR_CHARS = 2000
 
@@ -53,7 +53,9 @@ class StoreUnavailable(Exception):
         self.cause, self.pending, self.written = cause, pending, written
 
 
-def write_isolating(store: Store, items: list[Item], written: Written | None = None) -> Written:
+def write_isolating(
+    store: ReadingStore, items: list[Item], written: Written | None = None
+) -> Written:
     """Store ``items``; isolate and quarantine the messages the store refuses (see module
     docstring). Raise ``StoreUnavailable`` when the store is unavailable."""
     written = written if written is not None else Written()

@@ -38,7 +38,7 @@ from ingest.metrics import IngestMetrics, spool_depth_of, spool_state_of
 from ingest.mqtt_url import BrokerAddress
 from ingest.routing import Routing
 from ingest.store.availability import HINTS, problem, what_to_do
-from ingest.store.base import Message, Rejected, Store
+from ingest.store.base import Message, ReadingStore, Rejected
 from ingest.validation import Limits, process_message
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class IngestWorker:
     def __init__(
         self,
         broker: BrokerAddress,
-        store: Store,
+        store: ReadingStore,
         routing: Routing,
         client_id: str = "wattleague-ingest",
         protocol: int = 5,

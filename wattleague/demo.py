@@ -23,7 +23,7 @@ from api.auth import TokenSet, hash_token, new_token
 from ingest.mqtt_url import BrokerAddress
 from ingest.mqtt_worker import IngestWorker
 from ingest.routing import Routing
-from ingest.store import Message, Store, StoredReading, open_store
+from ingest.store import Message, ReadingStore, StoredReading, open_store
 from scoring.calendar import local_midnight_utc_s
 from scoring.competition import Competition
 from wattleague.demo_competition import demo_competition, demo_competition_toml
@@ -59,7 +59,7 @@ class SimClock:
         return self.start_s + (time.monotonic() - self._t0) * self.speed
 
 
-def seed_history(store: Store, comp: Competition, until_s: float) -> int:
+def seed_history(store: ReadingStore, comp: Competition, until_s: float) -> int:
     """Write SYNTHETIC hourly register readings from a year before the start up to ``until_s``."""
     info = comp.competition
     tz = info.tz

@@ -33,7 +33,7 @@ import numpy as np
 from ingest.imports.rows import ParsedFile, Rejection
 from ingest.intervals import MAX_PLAUSIBLE_W
 from ingest.rollup import REGISTER_MAX_GAP_S
-from ingest.store.base import Message, Store, StoredReading
+from ingest.store.base import Message, ReadingStore, StoredReading
 from ingest.validation import MAX_REGISTER_KWH
 
 MIN_REGISTER_KWH = 10.0  # synthetic registers stay well above the meters' reset rule
@@ -63,7 +63,7 @@ def jump_kwh(gap_s: float) -> float:
 
 
 def import_consumption(
-    store: Store,
+    store: ReadingStore,
     meter_id: str,
     files: list[ParsedFile],
     *,
@@ -266,7 +266,7 @@ def _inside_pair(pairs: np.ndarray, start_ms: int, end_ms: int) -> bool:
 
 
 def _import_intervals(
-    store: Store,
+    store: ReadingStore,
     meter_id: str,
     rows: list[Row],
     report: dict,
@@ -361,7 +361,7 @@ def _import_intervals(
 
 
 def _import_periods(
-    store: Store, meter_id: str, rows: list[Row], report: dict, dry_run: bool
+    store: ReadingStore, meter_id: str, rows: list[Row], report: dict, dry_run: bool
 ) -> None:
     existing = store.read_bills([meter_id]).get(meter_id, np.zeros((0, 3)))
     known = {(_ms(a), _ms(b)): e for a, b, e in existing.tolist()}
@@ -398,7 +398,9 @@ def _import_periods(
 # -- register readings (the project's JSON) ------------------------------------------------------
 
 
-def _import_registers(store: Store, meter_id: str, rows: list, report: dict, dry_run: bool) -> None:
+def _import_registers(
+    store: ReadingStore, meter_id: str, rows: list, report: dict, dry_run: bool
+) -> None:
     rows = sorted(rows, key=lambda fr: fr[1].ts_s)
     report["rows"] += len(rows)
     report["span"] = {"first_utc": iso(rows[0][1].ts_s), "last_utc": iso(rows[-1][1].ts_s)}

@@ -8,14 +8,14 @@ import numpy as np
 
 from ingest.imports.consumption import iso
 from ingest.imports.rows import ParsedFile
-from ingest.store.base import Message, Store, StoredTemperature
+from ingest.store.base import Message, ReadingStore, StoredTemperature
 
 MATCH_C = 1e-6
 GAP_S = 2 * 3600.0  # hourly stations: more than two hours without a sample is a gap
 
 
 def import_weather(
-    store: Store, station: str, files: list[ParsedFile], *, dry_run: bool = False
+    store: ReadingStore, station: str, files: list[ParsedFile], *, dry_run: bool = False
 ) -> dict:
     """Plan and (unless ``dry_run``) store the temperatures of ``files``; the report."""
     rejected = [
