@@ -32,8 +32,8 @@ class InfluxOrganiser:
     def __init__(self, http: InfluxHTTP, ensure_database: Callable[[], None]) -> None:
         self.http = http
         self._ensure_database = ensure_database
-        # times in ns with a sequence: two points in one nanosecond tick (or second, for site
-        # edits) stay apart; a random start keeps two processes apart
+        # added to the points' times [ns], so that two annotations or edits made at the same
+        # time stay two points; a random start keeps two processes' apart
         self._seq = itertools.count(secrets.randbelow(1_000_000))
 
     # -- annotations -----------------------------------------------------------------------

@@ -6,9 +6,9 @@ Tables, in the readings' file, made when the store opens:
 - ``site_edit(id, competition, site, changes, author, ts_ms)``: an organiser's edit of a site,
   ``changes`` the changed fields as JSON.
 
-It writes on the readings store's writer connection under its lock (``SQLiteStore``), so an edit
-waits for an ingest commit of this process instead of for SQLite's busy timeout, and reads on
-the calling thread's reader connection.
+It writes on the readings store's writer connection, under its lock (``SQLiteStore``): one
+writer per process for the whole file, as before the store had two parts. It reads on the
+calling thread's reader connection.
 """
 
 from __future__ import annotations
