@@ -1,13 +1,14 @@
 """The fitting modules of the baseline methods that fit a model, loaded only when a competition
 uses one.
 
-The regressions (``scoring.caltrack_daily`` and ``scoring.caltrack_hourly``, which reads the
-daily day-type fit for its residuals) run code that numba compiles at run time. Loading them
-costs ``serve`` about 0.35 s of CPU and 75 MiB (``python -m bench.operations --only
-serve_start``) and needs memory that is written and then executed, which a process under
-systemd's ``MemoryDenyWriteExecute=yes`` (or SELinux ``deny_execmem``) may not have, and a
-folder to cache the compiled code in: a scoreboard imports them through ``load_fits`` when it
-is built, so that ``serve`` without a regression competition never loads numba, and one with
+Each method names the modules its fit imports (``BaselineMethod.fit_modules`` in
+``scoring.baselines``). The regressions (``scoring.caltrack.daily``; ``regression-hourly``
+reads the daily day-type fit for its residuals) run code that numba compiles at run time.
+Loading them costs ``serve`` about 0.35 s of CPU and 75 MiB (``python -m bench.operations
+--only serve_start``) and needs memory that is written and then executed, which a process
+under systemd's ``MemoryDenyWriteExecute=yes`` (or SELinux ``deny_execmem``) may not have, and
+a folder to cache the compiled code in: a scoreboard imports them through ``load_fits`` when
+it is built, so that ``serve`` without a regression competition never loads numba, and one with
 a regression competition that cannot run it stops at start with ``FitUnavailable``, saying
 what to change, instead of failing on every request.
 """
@@ -17,13 +18,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-# baseline method -> modules its fit needs (methods not listed fit nothing)
-FIT_MODULES = {
-    "regression": ("scoring.caltrack_daily",),
-    "regression-daytype": ("scoring.caltrack_daily",),
-    "regression-hourly": ("scoring.caltrack_daily", "scoring.caltrack_hourly"),
-    "billing": ("scoring.caltrack_billing",),
-}
+from scoring.baselines import METHODS
 
 
 class FitUnavailable(RuntimeError):
@@ -40,7 +35,7 @@ def load_fits(competition_id: str, methods: Iterable[str]) -> None:
         write; the message names the competition, the method and what to change.
     """
     for method in sorted(set(methods)):
-        for module in FIT_MODULES.get(method, ()):
+        for module in METHODS[method].fit_modules:
             try:
                 importlib.import_module(module)
             except OSError as exc:  # llvmlite: "cannot allocate executable memory"
@@ -51,7 +46,7 @@ def load_fits(competition_id: str, methods: Iterable[str]) -> None:
                     "MemoryDenyWriteExecute=yes from the unit (the shipped "
                     "wattleague-serve.service leaves it out; look for a drop-in with "
                     "`systemctl cat wattleague-serve`), or score this competition with a "
-                    "method that fits no regression (previous-year, pre-period, billing)."
+                    f"method that fits no regression ({_uncompiled()})."
                 ) from exc
             except RuntimeError as exc:  # numba: "cannot cache function ...: no locator"
                 raise FitUnavailable(
@@ -61,3 +56,8 @@ def load_fits(competition_id: str, methods: Iterable[str]) -> None:
                     "wattleague-serve.service sets /var/cache/wattleague/numba, its "
                     "CacheDirectory=)."
                 ) from exc
+
+
+def _uncompiled() -> str:
+    """The methods whose fit runs no compiled code."""
+    return ", ".join(name for name, m in METHODS.items() if not m.compiled)

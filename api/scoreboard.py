@@ -11,34 +11,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, date, datetime
 
 import numpy as np
 
 from api.baseline_fits import load_fits
 from ingest.hourly_energy import SiteHours, site_hours
 from ingest.store.base import Store
-from scoring import baseline as baselines
+from scoring import baselines
+from scoring.baselines import BaselineMethod, Fit, History, Period, Target
 from scoring.calendar import LocalHours, hour_grid, local_hours
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
 from scoring.rank_history import RankHistory, rank_history
 from scoring.ranking import league_ranks
-from scoring.uncertainty import (
-    Residuals,
-    SavingsUncertainty,
-    pre_period_residuals,
-    previous_year_residuals,
-    savings_uncertainty,
-)
+from scoring.uncertainty import SavingsUncertainty, savings_uncertainty
 from scoring.weather import daily_mean_temp_c, hourly_mean_temp_c
-
-if TYPE_CHECKING:  # imported where they are used, by the competitions whose methods need them
-    from scoring.caltrack_billing import BillingModels, BillingPeriods
-    from scoring.caltrack_daily import HistoryFit
-    from scoring.caltrack_hourly import HourlyFit
 
 STALE_AFTER_S = 900.0  # a meter silent this long is marked stale on displays
 
@@ -64,14 +53,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class BillingFit:
-    """The billing models of the sites scored on bills (rows in ``sites`` order)."""
+class _MethodSites:
+    """A baseline method and the sites it scores (``rows``; None: every site)."""
 
-    sites: np.ndarray  # indexes of the billing sites among all sites
-    periods: BillingPeriods
-    models: BillingModels
-    residuals: Residuals
-    days_per_point: np.ndarray  # mean days per billing period [days]
+    method: BaselineMethod
+    rows: np.ndarray | None
+
+    def pick(self, values: np.ndarray) -> np.ndarray:
+        """The rows of ``values`` (sites first) that this method scores."""
+        return values if self.rows is None else values[self.rows]
 
 
 @dataclass(frozen=True)
@@ -108,6 +98,8 @@ class Scoreboard:
         self.area_m2 = np.array([s.area_m2 for s in competition.sites], dtype=float)
         self.target_pct = np.array([s.target_pct for s in competition.sites], dtype=float)
         self.grid = local_hours(hour_grid(info.start, info.end, self.tz), self.tz, info.holidays)
+        self.method = baselines.by_name(info.baseline.method)
+        self.period = Period(info.start, info.end, info.holidays, info.baseline.weeks)
         self.history_grid = local_hours(
             hour_grid(*self._history_days(), self.tz), self.tz, info.holidays
         )
@@ -119,24 +111,25 @@ class Scoreboard:
         self._checked_at_s = -math.inf  # monotonic time of the last store change check
         self._history_ranks: tuple[Snapshot, RankHistory] | None = None
         self.site_methods = [competition.baseline_method_of(s) for s in competition.sites]
-        self.billing_sites = np.flatnonzero(np.array(self.site_methods) == "billing")
+        methods = np.array(self.site_methods)
+        self.billing_sites = np.flatnonzero(  # the sites scored on their bills
+            [baselines.METHODS[name].needs.bills for name in self.site_methods]
+        )
+        # the competition's method scores every site, then each method sites chose for
+        # themselves (per_site: billing) its own
+        self._methods = [_MethodSites(self.method, None)] + [
+            _MethodSites(baselines.by_name(name), np.flatnonzero(methods == name))
+            for name in dict.fromkeys(self.site_methods)
+            if name != self.method.name
+        ]
         # the fitting modules (numba for the regressions) only for the methods in use; a
         # process that cannot run them stops here (api.baseline_fits)
-        load_fits(competition.id, [info.baseline.method, *self.site_methods])
-        self._billing: tuple[float, BillingFit] | None = None
-        self._fit: tuple[SiteHours, HistoryFit, Residuals] | None = None
-        self._towt: tuple[SiteHours, HourlyFit] | None = None
+        load_fits(competition.id, [m.method.name for m in self._methods])
+        self._fits: dict[str, tuple[SiteHours, Fit]] = {}  # method name -> its fit
 
     def _history_days(self) -> tuple[date, date]:
-        info = self.competition.competition
-        if info.baseline.method == "pre-period":
-            return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
-        if info.baseline.method.startswith("regression") or info.baseline.method == "billing":
-            # a baseline year (billing: its metered hours only shape the predicted days)
-            return info.start - timedelta(days=365), info.start - timedelta(1)
-        # ISO-week alignment reaches 364 or 371 days back, and holidays their namesakes
-        first, last = baselines.previous_year_history_days(info.start, info.end, info.holidays)
-        return first - timedelta(1), last + timedelta(1)
+        """The history window the competition's baseline method reads."""
+        return self.method.history_days(self.period)
 
     def _daily_temps(self, grid: LocalHours) -> np.ndarray:
         """Daily mean outdoor temperature (sites, days of ``grid``) from each site's station."""
@@ -190,9 +183,7 @@ class Scoreboard:
             self._history = None
             self._actual = None
             self._snapshot = None
-            self._billing = None
-            self._fit = None
-            self._towt = None
+            self._fits.clear()
 
     def _history_hours(self, now_s: float) -> SiteHours:
         if self._history is None or now_s - self._history[0] > self.history_ttl_s:
@@ -200,31 +191,49 @@ class Scoreboard:
             self._history = (now_s, hours)
         return self._history[1]
 
-    def _billing_fit(self, now_s: float) -> BillingFit:
-        """Billing models of the sites scored on bills, refitted with the history cache."""
-        if self._billing is None or now_s - self._billing[0] > self.history_ttl_s:
-            from scoring.caltrack_billing import (
-                BASELINE_DAYS,
-                MAX_BILL_AGE_DAYS,
-                billing_periods,
-                billing_residuals,
-                fit_billing,
-            )
+    def _fit(self, part: _MethodSites, history: SiteHours) -> Fit:
+        """``part``'s method fitted on the history, once per history (it depends on nothing
+        else; a regression of 1,000 sites takes seconds): each snapshot only predicts the
+        competition's hours with it."""
+        cached = self._fits.get(part.method.name)
+        if cached is None or cached[0] is not history:
+            fitted = part.method.fit(self._history_of(part, history), self.period)
+            cached = self._fits[part.method.name] = (history, fitted)
+        return cached[1]
 
+    def _history_of(self, part: _MethodSites, history: SiteHours) -> History:
+        """What ``part``'s method reads of the history (``BaselineMethod.needs``), for its
+        sites."""
+        method, grid, needs = part.method, self.history_grid, part.method.needs
+        kwh, ok = part.pick(history.energy_kwh), part.pick(history.measured_s >= MEASURED_HOUR_S)
+        daily = hourly = bills = bill_days = bill_temps = None
+        if "daily" in needs.history_temperature:
+            daily = part.pick(self._daily_temps(grid))
+        if "hourly" in needs.history_temperature:
+            hourly = part.pick(self._hourly_temps(grid))
+        if needs.bills:
             info = self.competition.competition
-            first = info.start - timedelta(days=BASELINE_DAYS + MAX_BILL_AGE_DAYS)
-            grid = local_hours(
-                hour_grid(first, info.start - timedelta(1), self.tz), self.tz, info.holidays
+            bill_grid = local_hours(
+                hour_grid(*method.bill_days(self.period), self.tz), self.tz, info.holidays
             )
-            sites = self.billing_sites
-            temps = self._daily_temps(grid)[sites]
-            days = np.unique(grid.day_ordinal)
+            bill_temps = part.pick(self._daily_temps(bill_grid))
+            bill_days = np.unique(bill_grid.day_ordinal)
+            sites = range(len(self.site_ids)) if part.rows is None else part.rows.tolist()
             bills = [self._site_bills(self.meters_by_site[i]) for i in sites]
-            periods = billing_periods(bills, info.start.toordinal())
-            models = fit_billing(periods, temps, days)
-            residuals, per_point = billing_residuals(models, periods, temps, days)
-            self._billing = (now_s, BillingFit(sites, periods, models, residuals, per_point))
-        return self._billing[1]
+        return History(kwh, ok, grid, daily, hourly, bills, bill_days, bill_temps)
+
+    def _target_of(self, part: _MethodSites, actual: SiteHours, elapsed: np.ndarray) -> Target:
+        """What ``part``'s method reads of the competition period to predict it."""
+        needs = part.method.needs
+        daily = hourly = kwh = ok = None
+        if needs.target_temperature == "daily":
+            daily = part.pick(self._daily_temps(self.grid))
+        elif needs.target_temperature == "hourly":
+            hourly = part.pick(self._hourly_temps(self.grid))
+        if needs.target_hours:
+            kwh = part.pick(actual.energy_kwh)
+            ok = part.pick((actual.measured_s >= MEASURED_HOUR_S) & elapsed)
+        return Target(self.grid, daily, hourly, kwh, ok)
 
     def _site_bills(self, meters: list[str]) -> np.ndarray:
         """A site's bills as (first day, day after the last, kWh) in local date ordinals: the
@@ -238,71 +247,6 @@ class Scoreboard:
                 sums.setdefault((first, last + 1), []).append(kwh)
         rows = [(a, b, sum(v)) for (a, b), v in sums.items() if len(v) == len(meters)]
         return np.array(rows, dtype=float).reshape(-1, 3)
-
-    def _billing_baseline(
-        self, now_s: float, history: SiteHours, actual: SiteHours, elapsed: np.ndarray
-    ) -> tuple[BillingFit, np.ndarray, np.ndarray]:
-        """Hourly baseline (billing sites, competition hours) from the billing models, each
-        day shared out by the site's day-type × hour shape from its metered hours (baseline
-        year and competition so far), else a typical office's."""
-        from scoring.caltrack_billing import hour_profile, predict_billing, spread_over_hours
-
-        fit = self._billing_fit(now_s)
-        sites = fit.sites
-        daily = predict_billing(fit.models, self._daily_temps(self.grid)[sites])
-        kwh = np.concatenate([history.energy_kwh[sites], actual.energy_kwh[sites]], axis=1)
-        ok = np.concatenate(
-            [
-                history.measured_s[sites] >= MEASURED_HOUR_S,
-                (actual.measured_s[sites] >= MEASURED_HOUR_S) & elapsed,
-            ],
-            axis=1,
-        )
-        both = _joined(self.history_grid, self.grid)
-        base = spread_over_hours(daily, hour_profile(kwh, ok, both), self.grid)
-        base_ok = np.isfinite(base) & fit.models.sufficient[:, None]
-        return fit, np.where(base_ok, base, np.nan), base_ok
-
-    def _history_fit(self, history: SiteHours, history_ok: np.ndarray) -> HistoryFit:
-        """The daily regression fitted on the history, once per history (it depends on
-        nothing else); each snapshot only predicts the competition days with it.
-
-        ``regression-hourly`` has a day-type daily fit here for its residuals only: its errors
-        summed over a day, the unit of the uncertainty formula, are those of a daily model."""
-        if self._fit is None or self._fit[0] is not history:
-            from scoring.caltrack_daily import fit_history
-
-            method = (
-                "caltrack"
-                if self.competition.competition.baseline.method == "regression"
-                else "daytype"
-            )
-            grid = self.history_grid
-            fit = fit_history(history.energy_kwh, history_ok, grid, self._daily_temps(grid), method)
-            self._fit = (history, fit, fit.residuals())
-        return self._fit[1]
-
-    def _towt_fit(self, history: SiteHours, history_ok: np.ndarray) -> HourlyFit:
-        """The hourly TOWT models fitted on the history, once per history (1,000 sites take
-        about 20 s); each snapshot only predicts the competition hours with them."""
-        if self._towt is None or self._towt[0] is not history:
-            from scoring.caltrack_hourly import fit_hourly, target_months
-
-            grid = self.history_grid
-            fit = fit_hourly(
-                history.energy_kwh,
-                history_ok,
-                grid,
-                target_months(self.grid),
-                self._hourly_temps(grid),
-            )
-            self._towt = (history, fit)
-        return self._towt[1]
-
-    def _regression_residuals(self, history: SiteHours, history_ok: np.ndarray) -> Residuals:
-        """Daily residuals of the regression fitted on the history (cached with it)."""
-        self._history_fit(history, history_ok)
-        return self._fit[2]
 
     def _actual_hours(self, now_s: float, store_token: int) -> SiteHours:
         """The competition's measured hours up to ``now_s``. After a change only the hours from
@@ -332,39 +276,23 @@ class Scoreboard:
     def _compute(self, now_s: float, store_token: int) -> Snapshot:
         info = self.competition.competition
         history = self._history_hours(now_s)
-        history_ok = history.measured_s >= MEASURED_HOUR_S
-        n_sites = len(self.site_ids)
-        if info.baseline.method == "billing":  # every site on bills: filled in below
-            shape = (n_sites, self.grid.hour_start_s.size)
-            base_kwh, base_ok = np.full(shape, np.nan), np.zeros(shape, dtype=bool)
-        elif info.baseline.method == "regression-hourly":
-            from scoring.caltrack_hourly import predict_hourly
-
-            base_kwh, base_ok = predict_hourly(
-                self._towt_fit(history, history_ok), self.grid, self._hourly_temps(self.grid)
-            )
-        elif info.baseline.method.startswith("regression"):
-            from scoring.caltrack_daily import predict_hours
-
-            fit = self._history_fit(history, history_ok)
-            base_kwh, base_ok = predict_hours(fit, self.grid, self._daily_temps(self.grid))
-        else:
-            method = (
-                baselines.previous_year
-                if info.baseline.method == "previous-year"
-                else baselines.pre_period
-            )
-            base_kwh, base_ok = method(history.energy_kwh, history_ok, self.history_grid, self.grid)
         actual = self._actual_hours(now_s, store_token)
         elapsed = self.grid.hour_start_s + 3600.0 <= now_s
         problems: list[list[str]] = [[] for _ in self.site_ids]
-        billing = None
-        if self.billing_sites.size:
-            billing, bill_kwh, bill_ok = self._billing_baseline(now_s, history, actual, elapsed)
-            base_kwh, base_ok = base_kwh.copy(), base_ok.copy()
-            base_kwh[billing.sites], base_ok[billing.sites] = bill_kwh, bill_ok
-            for row, i in enumerate(billing.sites.tolist()):
-                problems[i] = billing.models.reason_names(row)
+        fits = []
+        for part in self._methods:  # the competition's method first: it sets every site
+            fit = self._fit(part, history)
+            kwh, ok = fit.predict(self._target_of(part, actual, elapsed))
+            if part.rows is None:
+                base_kwh, base_ok = kwh, ok
+            else:
+                base_kwh, base_ok = base_kwh.copy(), base_ok.copy()
+                base_kwh[part.rows], base_ok[part.rows] = kwh, ok
+            if part.method.needs.bills:  # why a site scored on bills has no baseline
+                rows = range(len(self.site_ids)) if part.rows is None else part.rows.tolist()
+                for i, names in zip(rows, fit.problems(), strict=True):
+                    problems[i] = names
+            fits.append((part, fit))
         m = site_metrics(
             actual.energy_kwh,
             actual.measured_s,
@@ -379,31 +307,17 @@ class Scoreboard:
         )
         # each method's own residuals: a regression's from its fitted model (the temperature
         # term explains what day-type residuals would count as noise), bills' per period
-        if info.baseline.method.startswith("regression"):
-            residuals = self._regression_residuals(history, history_ok)
-        elif info.baseline.method == "previous-year":
-            residuals = previous_year_residuals(history.energy_kwh, history_ok, self.history_grid)
-        elif info.baseline.method == "pre-period":
-            residuals = pre_period_residuals(history.energy_kwh, history_ok, self.history_grid)
-        else:
-            residuals = Residuals(
-                np.zeros((n_sites, 0)),
-                np.zeros((n_sites, 0), dtype=bool),
-                np.full(n_sites, np.nan),
-                np.zeros(n_sites, dtype=np.int64),
+        uncertainty = None
+        for part, fit in fits:
+            part_u = savings_uncertainty(
+                fit.residuals(),
+                part.pick(m.hours_matched) / 24.0 / fit.days_per_point(),
+                part.pick(m.baseline_kwh),
+                part.pick(m.saved_kwh),
             )
-        uncertainty = savings_uncertainty(
-            residuals, m.hours_matched / 24.0, m.baseline_kwh, m.saved_kwh
-        )
-        if billing is not None:
-            rows = billing.sites
-            by_bills = savings_uncertainty(
-                billing.residuals,
-                m.hours_matched[rows] / 24.0 / billing.days_per_point,
-                m.baseline_kwh[rows],
-                m.saved_kwh[rows],
+            uncertainty = (
+                part_u if part.rows is None else _with_rows(uncertainty, part.rows, part_u)
             )
-            uncertainty = _with_rows(uncertainty, rows, by_bills)
         actual_ok = (actual.measured_s >= MEASURED_HOUR_S) & elapsed
         traps = trap_changes(actual.energy_kwh, actual_ok, base_kwh, base_ok & elapsed, self.grid)
         rank_reduction, rank_intensity = league_ranks(
@@ -651,17 +565,6 @@ def _day_sums(hourly: np.ndarray, first: np.ndarray) -> np.ndarray:
     with none."""
     known = np.add.reduceat(np.isfinite(hourly).astype(np.int64), first)
     return np.where(known > 0, np.add.reduceat(np.nan_to_num(hourly), first), np.nan)
-
-
-def _joined(first: LocalHours, second: LocalHours) -> LocalHours:
-    """Two consecutive hour grids as one."""
-    return LocalHours(
-        *(
-            np.concatenate([getattr(first, f), getattr(second, f)])
-            for f in ("hour_start_s", "day_ordinal", "hour", "fold", "weekday", "holiday")
-        ),
-        country=first.country,
-    )
 
 
 def _with_rows(

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scoring.caltrack_daily import MODEL_NAMES, fit_daily, predict_daily
+from scoring.caltrack.daily import MODEL_NAMES, fit_daily, predict_daily
 
 BASELINE_DAYS = 365
 REPORTING_DAYS = 92

@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 
 from bench import regression
-from scoring.baseline import previous_year
+from scoring.baselines.previous_year import previous_year
 from scoring.calendar import hour_grid, local_hours
 from scoring.competition import CompetitionInfo
 from scoring.metrics import add_hour, metrics_from_totals, period_totals, site_metrics

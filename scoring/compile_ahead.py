@@ -2,10 +2,11 @@
 
 Usage: python -m scoring.compile_ahead
 
-The first ``fit_daily(method="caltrack")`` on a machine compiles the optimisers it runs
-(``scoring.caltrack_direct``, ``scoring.caltrack_initial_fit``, ``scoring.daily_tables``),
-one to two minutes on a 2-core machine; numba caches the result beside the modules (or, where
-that is not writable, in the user's cache directory) for every later process. Run this once
+The first ``fit_daily(method="caltrack")`` on a machine compiles the code it runs
+(``scoring.caltrack``: ``direct``, ``subplex``, ``eemeter_loss``, ``exact_numpy``,
+``daily_tables``), about a minute on a 2-core machine; numba caches the result beside the
+modules (or, where that is not writable, in the user's cache directory) for every later
+process. Run this once
 after installing, as the user that will serve, so that the first leaderboard with a
 ``regression`` baseline does not wait for it. Prints how long it took.
 """
@@ -17,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from scoring.caltrack_daily import fit_daily, predict_daily
+from scoring.caltrack.daily import fit_daily, predict_daily
 
 _SITES = 8
 _DAYS = 365

@@ -183,9 +183,9 @@ def trap_changes(
     -----
     Both sides use only the matched hours (actual measured and baseline known), so the two
     have the same nights, weekends and holidays. The baseline on the competition grid already
-    carries the competition's day types (``scoring.baseline``), so its "Sunday" hours are
-    Sunday-like hours. Changes: 100 (A - B) / B for the base loads [%], A - B for the share
-    [percentage points].
+    carries the competition's day types (``scoring.baselines.day_type_profile``), so its
+    "Sunday" hours are Sunday-like hours. Changes: 100 (A - B) / B for the base loads [%],
+    A - B for the share [percentage points].
     """
     matched = actual_ok & baseline_ok
     actual = energy_traps(actual_kwh, matched, calendar, night_hours, office_hours)

@@ -1,4 +1,6 @@
-"""``wattleague baseline``: any baseline method for one meter, from CSV files.
+"""``wattleague baseline``: a baseline method for one meter, from CSV files.
+
+The methods are ``scoring.baselines``' that need no bills (``offline_methods``).
 
 Usage CSV ``timestamp,kwh``: interval energy, each row the energy of the interval that starts
 at its timestamp and lasts until the next row's (the last row as long as the one before), at
@@ -10,16 +12,15 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from scoring import baseline as baselines
+from scoring import baselines
+from scoring.baselines import History, Period, Target
 from scoring.calendar import hour_grid, local_hours
-from scoring.caltrack_daily import regression
-from scoring.caltrack_hourly import regression_hourly
 from scoring.hourly import spread_to_hours
 from scoring.metrics import MEASURED_HOUR_S
 from scoring.weather import daily_mean_temp_c, hourly_mean_temp_c
@@ -81,17 +82,29 @@ def read_series_csv(path: str | Path, value_column: str) -> tuple[np.ndarray, np
     return a[:, 0], a[:, 1]
 
 
+def offline_methods() -> list[str]:
+    """The baseline methods that run from a usage file (and a temperature file): all but those
+    that need bills."""
+    return [name for name, m in baselines.METHODS.items() if not m.needs.bills]
+
+
 def offline_baseline(
     usage: tuple[np.ndarray, np.ndarray],
     baseline_days: tuple[date, date],
     report_days: tuple[date, date],
     tz: ZoneInfo,
-    method: str = "previous-year",
+    method: str = baselines.DEFAULT,
     country: str = "SE",
     weeks: int = 8,
     temperature: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DailyBaseline:
     """Observed and baseline kWh per reporting day for one meter (see module docstring)."""
+    chosen = baselines.by_name(method)
+    if chosen.needs.bills:
+        raise CSVError(f"--method {method} needs bills, which a usage file does not hold")
+    needs = chosen.needs
+    if needs.temperature and temperature is None:
+        raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
     ts_s, kwh = usage
     if ts_s.size < 2:
         raise CSVError("the usage file needs at least two rows to know the interval length")
@@ -105,44 +118,34 @@ def offline_baseline(
         energy, seconds = spread_to_hours(ts_s, ends, kwh, measured, grid.hour_start_s)
         return energy[None, :], (seconds >= MEASURED_HOUR_S)[None, :]
 
+    def temps(resolution, grid):
+        mean = daily_mean_temp_c if resolution == "daily" else hourly_mean_temp_c
+        return mean(*temperature, grid)
+
     hist_kwh, hist_ok = hourly(history)
     rep_kwh, rep_ok = hourly(report)
-    if method == "previous-year":
-        base, base_ok = baselines.previous_year(hist_kwh, hist_ok, history, report)
-    elif method == "pre-period":
-        base, base_ok = baselines.pre_period(hist_kwh, hist_ok, history, report)
-    elif method.startswith("regression") and temperature is None:
-        raise CSVError(f"--method {method} needs --temperature CSV (timestamp,temp_c)")
-    elif method == "regression-hourly":
-        base, base_ok = regression_hourly(
+    wanted = needs.history_temperature
+    fit = chosen.fit(
+        History(
             hist_kwh,
             hist_ok,
             history,
+            daily_temp_c=temps("daily", history) if "daily" in wanted else None,
+            hourly_temp_c=temps("hourly", history) if "hourly" in wanted else None,
+        ),
+        Period(report_days[0], report_days[1], country, weeks),
+    )
+    resolution = needs.target_temperature
+    base, base_ok = fit.predict(
+        Target(
             report,
-            hourly_mean_temp_c(*temperature, history),
-            hourly_mean_temp_c(*temperature, report),
+            daily_temp_c=temps("daily", report) if resolution == "daily" else None,
+            hourly_temp_c=temps("hourly", report) if resolution == "hourly" else None,
+            kwh=rep_kwh,
+            ok=rep_ok,
         )
-    elif method in ("regression", "regression-daytype"):
-        base, base_ok = regression(
-            hist_kwh,
-            hist_ok,
-            history,
-            report,
-            daily_mean_temp_c(*temperature, history),
-            daily_mean_temp_c(*temperature, report),
-            method="daytype" if method == "regression-daytype" else "caltrack",
-        )
-    else:
-        raise ValueError(f"unknown method {method!r}")
+    )
     days, first = np.unique(report.day_ordinal, return_index=True)
     observed = np.add.reduceat(np.where(rep_ok[0], rep_kwh[0], np.nan), first)
     expected = np.add.reduceat(np.where(base_ok[0], base[0], np.nan), first)
     return DailyBaseline([date.fromordinal(int(d)) for d in days], observed, expected)
-
-
-def default_baseline_days(
-    report_days: tuple[date, date], method: str, weeks: int, country: str
-) -> tuple[date, date]:
-    if method == "pre-period":
-        return report_days[0] - timedelta(weeks=weeks), report_days[0] - timedelta(1)
-    return baselines.previous_year_history_days(*report_days, country)

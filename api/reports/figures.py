@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from api.scoreboard import Scoreboard
-from scoring.baseline import previous_year_history_days
 from scoring.uncertainty import DEFAULT_CONFIDENCE
 
 KWH_DIGITS = 1  # as the leaderboard's saved_kwh/actual_kwh/baseline_kwh
@@ -109,13 +108,9 @@ def collect(board: Scoreboard, site_indices: list[int] | None = None) -> ReportF
 
 
 def baseline_days(board: Scoreboard) -> tuple[date, date]:
-    """First and last local day of the baseline the competition's method reads."""
-    info = board.competition.competition
-    if info.baseline.method == "pre-period":
-        return info.start - timedelta(weeks=info.baseline.weeks), info.start - timedelta(1)
-    if info.baseline.method.startswith("regression") or info.baseline.method == "billing":
-        return info.start - timedelta(days=365), info.start - timedelta(1)
-    return previous_year_history_days(info.start, info.end, info.holidays)
+    """First and last local day of the history the competition's baseline method reads (the
+    days the scoreboard reads for it)."""
+    return board.method.history_days(board.period)
 
 
 def competition_totals(entries: list[dict]) -> dict:

@@ -5,7 +5,7 @@ Headers as in grid exports (``Från;Till;kWh``, ``Period från;Period till;Förb
 is inclusive (``2010-01-01;2010-01-31`` is all of January) unless the file's bills meet on
 shared dates (``2010-01-01;2010-02-01``, then ``2010-02-01;…``): then ends are exclusive.
 Periods of a few days up to a year are accepted; each bill is spread over its days by the
-billing baseline (``scoring.caltrack_billing``).
+billing baseline (``scoring.baselines.billing``).
 """
 
 from __future__ import annotations

@@ -87,15 +87,15 @@ def test_billing_sites_load_their_fit_but_not_numba(tmp_path):
     assert text != COMPETITION_TOML
     config.write_text(text + WEATHER)
     loaded = _loaded_modules(f"sqlite:///{tmp_path}/store.db", config)
-    assert "scoring.caltrack_billing" in loaded
-    assert not {m for m in loaded if m.startswith(("numba", "scoring.caltrack_daily"))}
+    assert "scoring.caltrack.billing" in loaded
+    assert not {m for m in loaded if m.startswith(("numba", "scoring.caltrack.daily"))}
 
 
 def test_a_regression_competition_loads_numba_when_served(tmp_path):
     config = tmp_path / "regression.toml"
     config.write_text(EXAMPLE.read_text().replace(PREVIOUS_YEAR, _method("regression")) + WEATHER)
     loaded = _loaded_modules(f"sqlite:///{tmp_path}/store.db", config)
-    assert {"numba", "scoring.caltrack_daily"} <= loaded
+    assert {"numba", "scoring.caltrack.daily"} <= loaded
 
 
 def _method(name: str) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-import scoring.caltrack_hourly
+import scoring.caltrack.hourly
 from api.app import create_app
 from api.scoreboard import Scoreboard
 from ingest.store.base import Message, StoredReading, StoredTemperature
@@ -95,9 +95,9 @@ def test_hourly_models_are_fitted_once_per_history(tmp_path, monkeypatch):
     """A new reading rescores the competition with the TOWT models fitted on the history
     before; the baseline equals one fitted afresh."""
     fits = []
-    real_fit = scoring.caltrack_hourly.fit_hourly  # the scoreboard imports it when it fits
+    real_fit = scoring.caltrack.hourly.fit_hourly  # the scoreboard imports it when it fits
     monkeypatch.setattr(
-        scoring.caltrack_hourly,
+        scoring.caltrack.hourly,
         "fit_hourly",
         lambda *a, **k: fits.append(1) or real_fit(*a, **k),
     )

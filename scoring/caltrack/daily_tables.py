@@ -9,6 +9,24 @@ the whole (sites x days) block.
 
 The sort order itself stays NumPy's (``np.argsort`` of each site's valid days, as eemeter
 sorts them): days of equal temperature keep NumPy's order, which eemeter's sums follow.
+
+Glossary
+--------
+==========================  ==================================================================
+here                        eemeter 4.1.1 (legacy daily model)
+==========================  ==================================================================
+``temp_f``, ``usage``       ``T`` [°F] and ``obs`` [kWh/day] of every site and day
+``ok``                      days with both (eemeter drops the others before fitting)
+``t_date``, ``y_date``      a site's valid days in date order (eemeter's ``T``, ``obs``)
+``order``                   ``np.argsort(T)`` of each site's valid days
+``t``, ``y``                ``T`` and ``obs`` in that order
+``n``, ``m``                valid days per site (``len(T)``)
+``y_by_value``              ``np.sort(obs)``, for the quantiles
+``sums``                    Σ obs and Σ obs², added one by one in ``order``
+``bins``, ``most``          ours: days below each of ``grid`` temperature bins (to count
+                            the days below a temperature fast), the most one bin holds
+``q``                       ``np.quantile(obs, quantiles)``: eemeter's intercept bounds
+==========================  ==================================================================
 """
 
 from __future__ import annotations
@@ -16,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scoring.caltrack_initial_fit import quantile
+from scoring.caltrack.exact_numpy import quantile
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

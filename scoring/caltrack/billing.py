@@ -3,16 +3,15 @@
 A site whose history is only monthly or bimonthly bills (period start, period end, kWh) gets a
 baseline from them: the usage per day of each billing period regressed on the period's mean
 heating and cooling degree days per day, weighted by the period's days. The fitted model
-predicts each competition day from that day's mean temperature, and ``spread_over_hours``
+predicts each competition day from that day's mean temperature; ``load_shape.spread_by_level``
 shares each predicted day out over its hours with the site's day-type × hour shape, so that the
-hourly leaderboard machinery treats it as any other baseline.
+hourly leaderboard machinery treats it as any other baseline (``scoring.baselines.billing``).
 
 ``billing_periods`` turns stored bills into the baseline periods (the data-sufficiency rules
 of eemeter 4.1.1 ``BillingBaselineData`` / ``BillingSufficiencyCriteria``), ``fit_billing``
-fits, ``predict_billing`` predicts daily energy, ``billing_residuals`` feeds
-``scoring.uncertainty`` and ``spread_over_hours`` makes the hourly baseline. Days are local
-dates as ``date.toordinal()``; temperatures cross the interface in °C, the balance-point grid
-runs in °F as CalTRACK defines it.
+fits, ``predict_billing`` predicts daily energy and ``billing_residuals`` feeds
+``scoring.uncertainty``. Days are local dates as ``date.toordinal()``; temperatures cross the
+interface in °C, the balance-point grid runs in °F as CalTRACK defines it. No numba here.
 """
 
 from __future__ import annotations
@@ -22,52 +21,38 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import stdtrit
 
-from scoring.calendar import LocalHours
+from scoring.caltrack.rules import (
+    BASELINE_LENGTH,
+    BILLS_TOO_OLD,
+    BIMONTHLY_DAYS,
+    CDD_ONLY,
+    GRID_F,
+    HDD_CDD,
+    HDD_ONLY,
+    HIGH_CVRMSE,
+    MAX_BASELINE_DAYS,
+    MAX_BILL_AGE_DAYS,
+    MAX_CVRMSE,
+    MAX_P_VALUE,
+    MIN_BASELINE_DAYS,
+    MIN_COVERAGE,
+    MIN_PERIODS,
+    MIN_TOTAL_DD_F,
+    MISSING_DAYS,
+    MISSING_METER_DAYS,
+    MISSING_MONTHLY_TEMPERATURE,
+    MISSING_TEMPERATURE_DAYS,
+    MONTHLY_DAYS,
+    NO_BILLS,
+    TOO_FEW_PERIODS,
+    rule_names,
+)
 from scoring.uncertainty import Residuals
 
-# Model kinds, as CalTRACK/eemeter name them.
-INTERCEPT_ONLY, HDD_ONLY, CDD_ONLY, HDD_CDD = 0, 1, 2, 3
+# names of the model kinds (rules.INTERCEPT_ONLY ... HDD_CDD) as CalTRACK names them
 MODEL_NAMES = ("intercept_only", "hdd_only", "cdd_only", "hdd_cdd")
 
-# Data-sufficiency reasons (bit flags in BillingModels.reasons).
-NO_BILLS = 1  # no bill ends before the competition starts
-BILLS_TOO_OLD = 2  # the last bill ends more than MAX_BILL_AGE_DAYS before the start
-BASELINE_LENGTH = 4  # first to last billed day outside 329..365 days
-MISSING_DAYS = 8  # < 90 % of the span has both usage and temperature
-MISSING_METER_DAYS = 16  # < 90 % of the span is billed (off-cycle periods dropped)
-MISSING_TEMPERATURE_DAYS = 32  # < 90 % of the span has temperature
-MISSING_MONTHLY_TEMPERATURE = 64  # a calendar month with < 90 % of its days' temperature
-TOO_FEW_PERIODS = 128  # under MIN_PERIODS periods to fit
-HIGH_CVRMSE = 256  # CV(RMSE) of the fit above 1
-REASON_NAMES = {
-    NO_BILLS: "no_bills_before_the_start",
-    BILLS_TOO_OLD: "last_bill_ends_too_long_before_the_start",
-    BASELINE_LENGTH: "incorrect_number_of_total_days",
-    MISSING_DAYS: "too_many_days_with_missing_data",
-    MISSING_METER_DAYS: "too_many_days_with_missing_meter_data",
-    MISSING_TEMPERATURE_DAYS: "too_many_days_with_missing_temperature_data",
-    MISSING_MONTHLY_TEMPERATURE: "missing_monthly_temperature_data",
-    TOO_FEW_PERIODS: "too_few_billing_periods",
-    HIGH_CVRMSE: "cvrmse",
-}
-
-BASELINE_DAYS = 365
-MIN_BASELINE_DAYS = 329  # ceil(0.9 * 365)
-MIN_COVERAGE = 0.9
-MAX_BILL_AGE_DAYS = 60  # the baseline year must end at most this long before the start
-MONTHLY_DAYS = (25, 35)  # CalTRACK 2.2.3.4/2.2.3.5, inclusive
-BIMONTHLY_DAYS = (25, 70)
-MIN_PERIODS = 4  # an HDD+CDD fit needs residual degrees of freedom
-MAX_CVRMSE = 1.0
-MIN_TOTAL_DD_F = 20.0  # CalTRACK 3.2.2.1.4, billing presets [°F-day]
-MAX_P_VALUE = 0.1
-GRID_F = np.arange(30.0, 91.0)  # balance points [°F]
 _CHUNK_SITES = 128  # sites fitted together (memory: sites x periods x 61 x 61)
-
-# Typical office day (relative power per local hour) for a site without any metered full day:
-# working days 07-18 at full power, nights and the other days at half.
-_OFFICE_WORKDAY = np.where((np.arange(24) >= 7) & (np.arange(24) < 18), 1.0, 0.5)
-TYPICAL_OFFICE_SHAPE = np.array([_OFFICE_WORKDAY, np.full(24, 0.5), np.full(24, 0.5)])
 
 
 @dataclass(frozen=True)
@@ -127,7 +112,7 @@ class BillingModels:
     sufficient : array of bool
         True where no data-sufficiency rule failed.
     reasons : array of int
-        Bit flags of the failed rules (``REASON_NAMES``).
+        Flags of the failed rules (``rules.REASON_NAMES``).
     """
 
     model_type: np.ndarray
@@ -145,9 +130,7 @@ class BillingModels:
 
     def reason_names(self, site: int) -> list[str]:
         """Names of the failed sufficiency rules of one site."""
-        # not caltrack_daily.rule_names: that module loads numba, which bills do not need
-        reasons = int(self.reasons[site])
-        return [name for bit, name in REASON_NAMES.items() if reasons & bit]
+        return rule_names(int(self.reasons[site]))
 
 
 def billing_periods(
@@ -198,7 +181,7 @@ def billing_periods(
         last = int(r[:, 1].max())
         if before_day - last > max_bill_age_days:
             reasons[i] |= BILLS_TOO_OLD
-        r = r[r[:, 0] >= last - BASELINE_DAYS]
+        r = r[r[:, 0] >= last - MAX_BASELINE_DAYS]
         days = r[:, 1] - r[:, 0]
         median = float(np.median(days))
         lo, hi = MONTHLY_DAYS if median <= MONTHLY_DAYS[1] else BIMONTHLY_DAYS
@@ -371,7 +354,7 @@ def _sufficiency(
     any_ok = usable.any(axis=1)
     span = np.where(any_ok, last - first, 0)
     reasons = np.where(
-        (span < MIN_BASELINE_DAYS) | (span > BASELINE_DAYS), BASELINE_LENGTH, 0
+        (span < MIN_BASELINE_DAYS) | (span > MAX_BASELINE_DAYS), BASELINE_LENGTH, 0
     ).astype(np.int64)
     billed = np.where(periods.ok, periods.days, 0)
     both = np.where(usable, periods.days, 0)
@@ -623,99 +606,3 @@ def billing_residuals(
         1 + 2 * np.isfinite(models.heating_balance_c) + 2 * np.isfinite(models.cooling_balance_c)
     )
     return Residuals(residual, ok, mean, params.astype(np.int64)), per_point
-
-
-def hour_profile(kwh: np.ndarray, ok: np.ndarray, calendar: LocalHours) -> np.ndarray:
-    """Mean energy of each local hour by day type over fully measured 24-hour days.
-
-    Parameters
-    ----------
-    kwh : array (S, H)
-        Hourly energy on ``calendar``'s hours (in time order) [kWh].
-    ok : array of bool (S, H)
-        Hours that were measured.
-    calendar : LocalHours
-
-    Returns
-    -------
-    array (S, 3, 24)
-        Mean kWh per hour of day for day types 0 working day, 1 Saturday, 2 Sunday/holiday;
-        NaN for a day type without a full day.
-    """
-    n_sites = kwh.shape[0]
-    if calendar.hour.size == 0:
-        return np.full((n_sites, 3, 24), np.nan)
-    _, day_start = np.unique(calendar.day_ordinal, return_index=True)
-    hours = np.diff(np.r_[day_start, calendar.hour.size])
-    days24 = np.flatnonzero(hours == 24)
-    index = (day_start[days24][:, None] + np.arange(24)[None, :]).ravel()
-    by_day = np.take(np.where(ok, kwh, 0.0), index, axis=1).reshape(n_sites, days24.size, 24)
-    full = np.take(ok, index, axis=1).reshape(n_sites, days24.size, 24).all(axis=2)
-    day_type = calendar.day_type[day_start[days24]]
-    weight = full[:, :, None] * (day_type[:, None] == np.arange(3))[None, :, :]  # (S, days, 3)
-    sums = np.einsum("sdh,sdk->skh", by_day, weight)
-    count = weight.sum(axis=1)[:, :, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, sums / count, np.nan)
-
-
-def spread_over_hours(
-    daily_kwh: np.ndarray, profile_kwh: np.ndarray, target: LocalHours
-) -> np.ndarray:
-    """Share each predicted day out over its local hours by the site's day-type × hour shape.
-
-    Parameters
-    ----------
-    daily_kwh : array (S, D)
-        Predicted energy of each local day of ``target`` in date order [kWh/day].
-    profile_kwh : array (S, 3, 24)
-        ``hour_profile`` of the site; day types without data (NaN) are filled from
-        ``TYPICAL_OFFICE_SHAPE`` scaled to the site's own day types, and a site without any
-        uses the typical office shape.
-    target : LocalHours
-
-    Returns
-    -------
-    array (S, H)
-        Baseline energy of each hour of ``target`` [kWh].
-
-    Notes
-    -----
-    The billing model predicts one energy per day whatever its type, though a town hall uses
-    less at weekends. With P_{k,h} the profile and L_k = Σ_h P_{k,h} its daily level, day d of
-    type k and hour h gets
-
-    .. math:: E_{d,h} = E_d \\, \\frac{L_{k(d)}}{\\bar L} \\, \\frac{P_{k(d),h}}{L_{k(d)}},
-              \\qquad \\bar L = \\frac{\\sum_d E_d L_{k(d)}}{\\sum_d E_d}
-
-    so the competition period's total equals the model's, shifted from weekends to working
-    days. Hours a day does not have (spring DST) are missing; the repeated autumn hour gets
-    its hour's share twice, as a meter measures it.
-    """
-    profile = _filled_profile(np.asarray(profile_kwh, dtype=float))
-    _, day_start, day_index = np.unique(target.day_ordinal, return_index=True, return_inverse=True)
-    day_type = target.day_type[day_start]
-    level = profile.sum(axis=2)  # (S, 3)
-    share = profile / level[:, :, None]
-    day_level = level[:, day_type]  # (S, D)
-    known = np.isfinite(daily_kwh)
-    e = np.where(known, daily_kwh, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_level = (e * day_level).sum(axis=1) / e.sum(axis=1)
-        factor = day_level / mean_level[:, None]
-    factor = np.where(np.isfinite(factor), factor, 1.0)
-    hourly_share = share[:, target.day_type, target.hour]  # (S, H)
-    return (daily_kwh * factor)[:, day_index] * hourly_share
-
-
-def _filled_profile(profile: np.ndarray) -> np.ndarray:
-    have = np.isfinite(profile).all(axis=2)  # (S, 3)
-    typical = np.broadcast_to(TYPICAL_OFFICE_SHAPE, profile.shape)
-    own_total = np.where(have, np.nan_to_num(profile).sum(axis=2), 0.0).sum(axis=1)
-    typ_total = np.where(have, TYPICAL_OFFICE_SHAPE.sum(axis=1)[None, :], 0.0).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.where(typ_total > 0, own_total / typ_total, 1.0)
-    filled = np.where(have[:, :, None], profile, typical * scale[:, None, None])
-    level = filled.sum(axis=2)
-    bad = ~(level > 0).all(axis=1)  # a site that measured only zeros: typical shape
-    return np.where(bad[:, None, None], typical, filled)

@@ -13,16 +13,20 @@ import numpy as np
 import pytest
 
 from scoring.calendar import hour_grid, local_hours
-from scoring.caltrack_daily import BASELINE_LENGTH, MISSING_MONTHLY_TEMPERATURE, NO_DATA
-from scoring.caltrack_hourly import (
-    BIN_ENDPOINTS_F,
-    HOURLY_REASON_NAMES,
+from scoring.caltrack.hourly import (
     HOURS_OF_WEEK,
-    MISSING_MONTHLY_METER,
     fit_towt,
     hourly_sufficiency,
     predict_towt,
     regression_hourly,
+)
+from scoring.caltrack.rules import (
+    BASELINE_LENGTH,
+    BIN_ENDPOINTS_F,
+    MISSING_MONTHLY_METER,
+    MISSING_MONTHLY_TEMPERATURE,
+    NO_DATA,
+    REASON_NAMES,
 )
 
 TZ = ZoneInfo("Europe/Stockholm")
@@ -195,7 +199,7 @@ def test_data_sufficiency_rules_of_the_hourly_method(town_hall):
     assert reasons[2] == 0
     assert reasons[3] & BASELINE_LENGTH and reasons[3] & MISSING_MONTHLY_METER
     assert reasons[4] & NO_DATA
-    assert HOURLY_REASON_NAMES[MISSING_MONTHLY_METER] == "missing_monthly_meter_data"
+    assert REASON_NAMES[MISSING_MONTHLY_METER] == "missing_monthly_meter_data"
 
     kwh = np.broadcast_to(hist_kwh, ok.shape)
     _, base_ok = regression_hourly(kwh, ok, HISTORY, TARGET, hist_t, tgt_t)

@@ -2,15 +2,15 @@
 
 Synthetic town-hall meters in a Swedish climate (daily means about -15..+25 °C) are fitted on a
 baseline year (2022-10-01..2023-09-30) and predict the following three months, once with
-eemeter and once with ``scoring.caltrack_daily``. Requirements: same data-sufficiency verdict,
+eemeter and once with ``scoring.caltrack.daily``. Requirements: same data-sufficiency verdict,
 period totals within 1 % and daily CV(RMSE) between the two prediction series under 3 %, and
 the same model kind.
 
 The optimisers eemeter's kind depends on are checked step for step against eemeter's own runs:
-the compiled loss (``scoring.caltrack_initial_fit``) against eemeter's objective at every point
-its Subplex evaluated, the compiled start against eemeter's, the compiled Subplex against
-nlopt's path (same evaluations, same end point, to the last bit) in the initial and the final
-fit, and the compiled Brent against SciPy's.
+the compiled loss (``scoring.caltrack.eemeter_loss``) against eemeter's objective at every
+point its Subplex evaluated, the compiled start against eemeter's, the compiled Subplex
+(``scoring.caltrack.subplex``) against nlopt's path (same evaluations, same end point, to the
+last bit) in the initial and the final fit, and the compiled Brent against SciPy's.
 
 eemeter compiles numba code on its first fit (20-35 s without a numba cache), so all eemeter
 fits happen once, in a module-scoped fixture.
@@ -39,9 +39,9 @@ with warnings.catch_warnings():
 
 from scipy.optimize import minimize_scalar
 
-from scoring import caltrack_daily as cd
-from scoring import caltrack_initial_fit as cif
-from scoring.caltrack_daily import MODEL_NAMES, fit_daily, predict_daily
+from scoring.caltrack import eemeter_daily, eemeter_loss, subplex
+from scoring.caltrack.daily import MODEL_NAMES, fit_daily, predict_daily
+from scoring.caltrack.sorted_days import SortedDays
 
 INDEX = pd.date_range("2022-10-01", "2023-12-31", freq="D", tz="Europe/Stockholm")
 BASELINE_DAYS = 365  # 2022-10-01..2023-09-30; the remaining 92 days are the reporting period
@@ -258,8 +258,8 @@ def test_initial_balance_point_search_is_eemeters(comparison):
     temp_f = temp_c[:BASELINE_DAYS] * 9 / 5 + 32
     usage = matrix[:, :BASELINE_DAYS]
     ok = np.isfinite(usage)
-    data = cd._Sorted(np.broadcast_to(temp_f, usage.shape), usage, ok)
-    xa, xb = cd._direct(data)
+    data = SortedDays(np.broadcast_to(temp_f, usage.shape), usage, ok)
+    xa, xb = eemeter_daily._direct(data)
     h0, c0 = np.minimum(xa, xb), np.maximum(xa, xb)
     exact = 0
     for i, name in enumerate(names):
@@ -293,14 +293,14 @@ def _eemeter_steps(x0, bounds):
     return np.where((ahead < lower) | (ahead > upper), -step, step)
 
 
-def _exact_data(usage, temp_c, penalised=True, layout=cif.FIVE, fixed_bp=0.0):
+def _exact_data(usage, temp_c, penalised=True, layout=eemeter_loss.FIVE, fixed_bp=0.0):
     """``exact_loss``'s data of one meter's baseline days, as eemeter sees them."""
     temp_f = temp_c[:BASELINE_DAYS] * 9 / 5 + 32
     usage = usage[:BASELINE_DAYS]
     ok = np.isfinite(usage) & (usage != 0) & np.isfinite(temp_f)
     t_date, y_date = temp_f[ok], usage[ok]
     order = np.argsort(t_date)
-    return cif.exact_data(
+    return eemeter_loss.exact_data(
         t_date, y_date, t_date[order], y_date[order], ok.sum(), penalised, layout, fixed_bp
     )
 
@@ -315,9 +315,9 @@ def _runs(comparison, which):
         if run is None or run["x0"].size == 1:  # the intercept alone: its mean
             continue
         free = run["bounds"][:, 0] < run["bounds"][:, 1]
-        layout = cif.FIVE if run["x0"].size == 5 else cif.ONE_SLOPE
+        layout = eemeter_loss.FIVE if run["x0"].size == 5 else eemeter_loss.ONE_SLOPE
         if not free.all():
-            layout = cif.ONE_SLOPE_FIXED
+            layout = eemeter_loss.ONE_SLOPE_FIXED
         data = _exact_data(matrix[i], temp_c, which == "initial_fit", layout, run["x0"][0])
         yield name, data, run, free
 
@@ -330,7 +330,7 @@ def test_loss_is_eemeters_objective(comparison, which):
     assert len(runs) >= 10
     for name, data, run, _ in runs:
         for point, value in run["trace"]:
-            assert cif.exact_loss(point, data) == value, name
+            assert eemeter_loss.exact_loss(point, data) == value, name
 
 
 @pytest.mark.parametrize("which", ["initial_fit", "final_fit"])
@@ -340,7 +340,9 @@ def test_subplex_takes_eemeters_path(comparison, which):
     for name, data, run, free in _runs(comparison, which):
         x0, bounds = run["x0"][free], run["bounds"][free]
         steps = _eemeter_steps(x0, bounds)
-        x, _, nevals = cif.minimize(data, x0, bounds[:, 0], bounds[:, 1], steps, 1999, 1e-5, 1e-5)
+        x, _, nevals = subplex.minimize(
+            data, x0, bounds[:, 0], bounds[:, 1], steps, 1999, 1e-5, 1e-5
+        )
         assert nevals == len(run["trace"]), name
         assert np.array_equal(x, run["x"][free]), name
 
@@ -352,9 +354,9 @@ def test_initial_fit_starts_where_eemeter_does(comparison):
     for i, name in enumerate(names):
         ref = reference[name]
         rows, _, m, *_ = _exact_data(matrix[i], temp_c)
-        ts, ys = rows[cif._T_SORTED, :m], rows[cif._E_SORTED, :m]
+        ts, ys = rows[eemeter_loss._T_SORTED, :m], rows[eemeter_loss._E_SORTED, :m]
         h, c = ref.x0_bp_f
-        start = cif.initial_guess(ts, ys, ts.size, h, c, np.empty(ts.size))
+        start = eemeter_loss.initial_guess(ts, ys, ts.size, h, c, np.empty(ts.size))
         bounds = ref.initial_fit["bounds"]
         ours = np.clip(np.array(start), bounds[:, 0], bounds[:, 1])
         assert np.array_equal(ours, ref.initial_fit["x0"]), name
@@ -394,7 +396,7 @@ def test_brent_is_scipys():
             return np.sqrt(np.sum((energy - (s * (temp - balance) + intercept)) ** 2))
 
         expected = minimize_scalar(slope_loss, method="brent", tol=0.1).x
-        ours = cif._brent_slope(temp, energy, 0, size, balance, intercept, np.empty(size))
+        ours = eemeter_loss.brent_slope(temp, energy, 0, size, balance, intercept, np.empty(size))
         assert ours == expected, size
 
 

@@ -3,7 +3,7 @@
 One synthetic town hall (occupied 08-17 on weekdays with a heating slope, flat otherwise, 5 %
 meter noise) is fitted on a baseline year and predicts the following March, once with
 eemeter's ``HourlyModel`` (three-month weighted segments, temperatures in °F) and once with
-``scoring.caltrack_hourly.regression_hourly``. eemeter takes about 5 s for the one meter.
+``scoring.caltrack.hourly.regression_hourly``. eemeter takes about 5 s for the one meter.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ with warnings.catch_warnings():
     )
     from eemeter.eemeter.models.hourly_caltrack.wrapper import HourlyModel
 
-from scoring.caltrack_hourly import regression_hourly
-from tests.scoring.test_caltrack_hourly import HISTORY, TARGET, TZ, _load_kwh, _temp_c
+from scoring.caltrack.hourly import regression_hourly
+from tests.scoring.caltrack.test_hourly import HISTORY, TARGET, TZ, _load_kwh, _temp_c
 
 
 def _index(grid):

@@ -7,9 +7,10 @@ with one coefficient per hour of the week and piecewise-linear temperature terms
 "occupied" and "unoccupied" hours of the week. ``fit_towt`` fits one month's model,
 ``predict_towt`` predicts with it, and ``regression_hourly`` fits one model per target month on
 the history (``fit_hourly``) and predicts an hourly baseline on a ``LocalHours`` grid
-(``predict_hourly``) (the return convention of
-``scoring.caltrack_daily.regression``). Temperatures cross the interface in °C; the model runs
-in °F because CalTRACK's bin endpoints and degree-day balance points are defined there.
+(``predict_hourly``; baseline kWh and a mask of known hours, as every baseline method returns).
+Temperatures cross the interface in °C; the model runs in °F because CalTRACK's bin endpoints
+and degree-day balance points are defined there. The rules and reason flags are ``rules``'.
+No numba here.
 """
 
 from __future__ import annotations
@@ -20,33 +21,30 @@ from datetime import date
 import numpy as np
 
 from scoring.calendar import LocalHours
-from scoring.caltrack_daily import (
+from scoring.caltrack.rules import (
     BASELINE_LENGTH,
+    BIN_ENDPOINTS_F,
     MAX_BASELINE_DAYS,
     MAX_TEMP_C,
     MIN_BASELINE_DAYS,
+    MIN_BIN_HOURS,
     MIN_COVERAGE,
     MIN_TEMP_C,
     MISSING_DAYS,
     MISSING_METER_DAYS,
+    MISSING_MONTHLY_METER,
     MISSING_MONTHLY_TEMPERATURE,
     MISSING_TEMPERATURE_DAYS,
+    NEIGHBOUR_MONTH_WEIGHT,
     NO_DATA,
-    REASON_NAMES,
+    OCCUPANCY_CDD_BALANCE_F,
+    OCCUPANCY_HDD_BALANCE_F,
+    OCCUPANCY_THRESHOLD,
+    rule_names,
 )
 
-BIN_ENDPOINTS_F = np.array([30.0, 45.0, 55.0, 65.0, 75.0, 90.0])  # CalTRACK default [°F]
-MIN_BIN_HOURS = 20  # a temperature bin needs this many hours, else it is merged
-OCCUPANCY_THRESHOLD = 0.65  # share of positive residuals above which an hour is "occupied"
-OCCUPANCY_HDD_BALANCE_F = 50.0  # balance points of the occupancy regression [°F]
-OCCUPANCY_CDD_BALANCE_F = 65.0
-NEIGHBOUR_MONTH_WEIGHT = 0.5  # the months either side of the modelled month
 HOURS_OF_WEEK = 168
 _N_BINS = BIN_ENDPOINTS_F.size + 1
-
-# Data sufficiency: the daily method's bit flags (scoring.caltrack_daily) plus this one.
-MISSING_MONTHLY_METER = 256  # a calendar month with < 90 % of its hours' energy
-HOURLY_REASON_NAMES = {**REASON_NAMES, MISSING_MONTHLY_METER: "missing_monthly_meter_data"}
 
 
 @dataclass(frozen=True)
@@ -225,10 +223,17 @@ class HourlyFit:
         Calendar month (1-12) of the target to the models of all sites.
     sufficient : array of bool (S,)
         True where no data-sufficiency rule (``hourly_sufficiency``) failed.
+    reasons : array of int (S,)
+        Flags of the failed rules (``rules.REASON_NAMES``).
     """
 
     models: dict[int, TowtModels]
     sufficient: np.ndarray
+    reasons: np.ndarray
+
+    def reason_names(self, site: int) -> list[str]:
+        """Names of the failed sufficiency rules of one site."""
+        return rule_names(int(self.reasons[site]))
 
 
 def regression_hourly(
@@ -314,11 +319,10 @@ def fit_hourly(
                     weight[rows],
                 )
     if usage.shape[1] == 0:
-        return HourlyFit(models, np.zeros(usage.shape[0], dtype=bool))
-    sufficient = (
-        hourly_sufficiency(usage_ok & np.isfinite(usage), np.isfinite(hist_temp), history) == 0
-    )
-    return HourlyFit(models, sufficient)
+        reasons = np.full(usage.shape[0], NO_DATA, dtype=np.int64)
+        return HourlyFit(models, np.zeros(usage.shape[0], dtype=bool), reasons)
+    reasons = hourly_sufficiency(usage_ok & np.isfinite(usage), np.isfinite(hist_temp), history)
+    return HourlyFit(models, reasons == 0, reasons)
 
 
 def predict_hourly(
@@ -351,7 +355,7 @@ def hourly_sufficiency(
     shares of hours: the span from the first to the last hour with energy and temperature is
     329-365 days; at least 90 % of its hours have both, 90 % energy and 90 % temperature; and
     every calendar month of the history has at least 90 % of its hours with temperature and
-    with energy (the hourly method's own rule). Names: ``HOURLY_REASON_NAMES``.
+    with energy (the hourly method's own rule). Names: ``rules.REASON_NAMES``.
     """
     usage_ok = np.asarray(usage_ok, dtype=bool)
     temp_ok = np.broadcast_to(np.asarray(temp_ok, dtype=bool), usage_ok.shape)

@@ -1,36 +1,74 @@
-"""Baselines: the consumption each site would have had without the competition.
+"""``previous-year``: the same period a year earlier, aligned by ISO week and weekday.
 
-All functions take a sites x hours matrix of history and return a sites x hours matrix aligned
-with the competition's hour grid, plus a mask of hours where the baseline is known.
-
-- ``previous_year``: the same period a year earlier, aligned by ISO week and weekday, with
-  public holidays matched to the same holiday, and missing hours filled from the site's own
-  day-type profile so that gaps in the baseline year do not bias its total.
-- ``pre_period``: an hour-of-week x day-type profile over the N weeks before the start, applied
-  with the competition period's own mix of working days, Saturdays and Sundays/holidays.
-
-Both use the same day-type profile (``profile_slot``): working days keep their weekday (Monday
-08:00 and Friday 08:00 differ), Saturdays are one profile, and Sundays and public holidays are
-another, so a holiday Wednesday is scored against a Sunday, never against a Wednesday.
+Public holidays are matched to the same holiday, and missing hours are filled from the site's
+own day-type profile (``day_type_profile``) so that gaps in the baseline year do not bias its
+total. The method reads exactly the baseline-year days the competition's days map to
+(``previous_year_history_days``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import holidays as holidays_lib
 import numpy as np
 
+from scoring.baselines.day_type_profile import day_type_profile, profile_slot
+from scoring.baselines.method import BaselineMethod, History, Period, Target
 from scoring.calendar import LocalHours
+from scoring.uncertainty import Residuals, previous_year_residuals
 
 WEEKS_PER_YEAR_DAYS = 364  # 52 weeks: Monday maps to Monday
 REPLACEMENT_OFFSETS_DAYS = (-7, 7, -14, 14)  # a holiday's stand-in: same weekday, nearest first
-PROFILE_SLOTS = 168  # 5 working weekdays x 24, Saturday x 24, Sunday/holiday x 24
-SATURDAY_SLOT0, SUNDAY_SLOT0 = 120, 144
-MIN_WEEKDAY_SHARE = 0.5  # a working weekday's own profile needs half its hours measured
 MIN_FILL_COVERAGE = 0.5  # a site's baseline is filled only when half of it was measured
+
+
+@dataclass(frozen=True)
+class PreviousYearFit:
+    """Nothing to fit: the history is the baseline (``previous_year``)."""
+
+    history: History
+
+    def predict(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
+        h = self.history
+        return previous_year(h.kwh, h.ok, h.calendar, target.calendar)
+
+    def residuals(self) -> Residuals:
+        return self._residuals
+
+    @cached_property
+    def _residuals(self) -> Residuals:
+        h = self.history
+        return previous_year_residuals(h.kwh, h.ok, h.calendar)
+
+    def days_per_point(self) -> float:
+        return 1.0
+
+    def problems(self) -> list[list[str]]:
+        return [[] for _ in range(self.history.kwh.shape[0])]
+
+
+def _history_days(period: Period) -> tuple[date, date]:
+    return previous_year_history_days(period.first_day, period.last_day, period.country)
+
+
+METHOD = BaselineMethod(
+    name="previous-year",
+    summary={
+        "sv": (
+            "Samma veckor året före: varje timme jämförs med samma veckodag och timme 52 veckor "
+            "tidigare, helgdag mot helgdag."
+        ),
+        "en": (
+            "The same weeks a year earlier: each hour is compared with the same weekday and hour "
+            "52 weeks before, holiday with holiday."
+        ),
+    },
+    history_days=_history_days,
+    fit=lambda history, period: PreviousYearFit(history),
+)
 
 
 @dataclass(frozen=True)
@@ -256,108 +294,6 @@ def previous_year_history_days(
     return date.fromordinal(int(source.min())), date.fromordinal(int(source.max()))
 
 
-def pre_period(
-    history_kwh: np.ndarray,
-    history_ok: np.ndarray,
-    history: LocalHours,
-    target: LocalHours,
-    *,
-    min_weekday_share: float = MIN_WEEKDAY_SHARE,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline from a day-type profile over the weeks before the start.
-
-    Parameters
-    ----------
-    history_kwh : array (sites, history hours)
-        Hourly energy over the weeks before the start [kWh].
-    history_ok : array of bool (sites, history hours)
-        Hours whose energy was measured.
-    history, target : LocalHours
-        Calendars of the history and the competition grid.
-    min_weekday_share : float
-        Share of a working weekday's history hours (for one clock hour) that must be measured
-        for that weekday's own profile to be used [0..1].
-
-    Returns
-    -------
-    baseline_kwh : array (sites, target hours) [kWh]
-    baseline_ok : array of bool (sites, target hours)
-
-    Notes
-    -----
-    The profile is ``day_type_profile`` of the history; each competition hour takes the slot
-    of its own day (``profile_slot``), so the baseline has the competition period's mix of
-    working days, Saturdays and Sundays/holidays whatever the mix of the weeks before.
-    """
-    profile = day_type_profile(history_kwh, history_ok, history, min_weekday_share)
-    baseline = profile[:, profile_slot(target)]
-    return baseline, np.isfinite(baseline)
-
-
-def profile_slot(calendar: LocalHours) -> np.ndarray:
-    """Day-type profile slot 0..167 of each hour.
-
-    Working days: weekday x 24 + hour (0..119); Saturdays: 120 + hour; Sundays and public
-    holidays (any weekday): 144 + hour. On ordinary days this is the hour of the week.
-    """
-    return np.where(calendar.holiday, SUNDAY_SLOT0 + calendar.hour, calendar.hour_of_week)
-
-
-def day_type_profile(
-    kwh: np.ndarray,
-    ok: np.ndarray,
-    calendar: LocalHours,
-    min_weekday_share: float = MIN_WEEKDAY_SHARE,
-) -> np.ndarray:
-    """Mean energy of each profile slot per site, with fallbacks for thin slots.
-
-    Parameters
-    ----------
-    kwh : array (sites, hours)
-        Hourly energy [kWh].
-    ok : array of bool (sites, hours)
-        Hours whose energy was measured.
-    calendar : LocalHours
-        Calendar of the hours.
-    min_weekday_share : float
-        See ``pre_period`` [0..1].
-
-    Returns
-    -------
-    array (sites, 168)
-        Mean hourly energy per ``profile_slot`` [kWh]; NaN where nothing stands in.
-
-    Notes
-    -----
-    A working weekday's slot (weekday w, hour h) is the mean of its measured hours when at
-    least ``max(1, min_weekday_share x hours of (w, h) in the grid)`` were measured; otherwise
-    the mean of all measured working-day hours at h (any weekday). A Saturday slot with no
-    measured hour takes the Sunday/holiday slot of the same hour and vice versa.
-    """
-    n_sites = kwh.shape[0]
-    slot = profile_slot(calendar)
-    sums = _group_sums(np.where(ok, kwh, 0.0), slot, PROFILE_SLOTS)
-    counts = _group_sums(ok.astype(float), slot, PROFILE_SLOTS)
-    hours_in_grid = np.bincount(slot, minlength=PROFILE_SLOTS)
-    own = _mean(sums, counts)
-    work_sums = sums[:, :SATURDAY_SLOT0].reshape(n_sites, 5, 24).sum(axis=1)
-    work_counts = counts[:, :SATURDAY_SLOT0].reshape(n_sites, 5, 24).sum(axis=1)
-    pooled = np.tile(_mean(work_sums, work_counts), 5)
-    enough = counts[:, :SATURDAY_SLOT0] >= np.maximum(
-        1.0, min_weekday_share * hours_in_grid[:SATURDAY_SLOT0]
-    )
-    working = np.where(enough, own[:, :SATURDAY_SLOT0], pooled)
-    saturday, sunday = own[:, SATURDAY_SLOT0:SUNDAY_SLOT0], own[:, SUNDAY_SLOT0:]
-    return np.concatenate(
-        [
-            working,
-            np.where(np.isfinite(saturday), saturday, sunday),
-            np.where(np.isfinite(sunday), sunday, saturday),
-        ],
-        axis=1,
-    )
-
-
 # -- helpers ------------------------------------------------------------------------------
 
 
@@ -412,21 +348,6 @@ def _hour_index(
     missing = index < 0
     index[missing] = _lookup(key_hist, _key(source_day, hour + 1, 0))[missing]
     return index
-
-
-def _group_sums(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum of the columns of ``values`` (sites, n) per group 0..n_groups-1 -> (sites, groups)."""
-    out = np.zeros((values.shape[0], n_groups))
-    if group.size:
-        order = np.argsort(group, kind="stable")
-        present, starts = np.unique(group[order], return_index=True)
-        out[:, present] = np.add.reduceat(values[:, order], starts, axis=1)
-    return out
-
-
-def _mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
 
 
 def _key(day: np.ndarray, hour: np.ndarray, fold: np.ndarray | int) -> np.ndarray:

@@ -1,18 +1,50 @@
-"""eemeter's initial guess of the CalTRACK daily model, compiled (numba): DIRECT over both
-balance points, one site per thread.
+"""eemeter's initial guess of the CalTRACK daily (legacy) model, compiled (numba): DIRECT over
+both balance points, one site per thread.
 
 eemeter 4.1.1 (``fit_hdd_tidd_cdd``, initial guess) searches the heating and cooling balance
-points with nlopt ``GN_DIRECT`` before its Subplex fits (``scoring.caltrack_initial_fit``).
-``direct_points`` follows nlopt's ``cdirect`` step for step on the unit square: the Jones
-diameter (rounded to float32, as cdirect keeps it), every longest side trisected, every
-point of the lower convex hull potentially optimal (magic epsilon 0), at most 199
-evaluations, stopping when an iteration improves by less than half or every divided
-rectangle is under 1e-3 of the range. Its objective, ``x0_loss``, rates a pair of balance
-points as eemeter's ``bp_obj_fcn`` does: eemeter's intercept, each slope by SciPy's Brent
-to 10 % as eemeter fits it (``_brent_slope``), the mean residual moved into the intercept,
-SSE plus the balance-point penalty. The sums come from prefix sums, so each evaluation is
-O(log days) instead of eemeter's O(days) per Brent step; they equal eemeter's up to
-rounding, which can only matter where two points tie to about 1e-12.
+points with nlopt ``GN_DIRECT`` before its Subplex fits (``subplex``). ``direct_points``
+follows nlopt's ``cdirect`` step for step on the unit square: the Jones diameter (rounded to
+float32, as cdirect keeps it), every longest side trisected, every point of the lower convex
+hull potentially optimal (magic epsilon 0), at most 199 evaluations, stopping when an iteration
+improves by less than half or every divided rectangle is under 1e-3 of the range. Its
+objective, ``x0_loss``, rates a pair of balance points as eemeter's ``bp_obj_fcn`` does:
+eemeter's intercept, each slope by SciPy's Brent to 10 % as eemeter fits it
+(``eemeter_loss.brent_slope``), the mean residual moved into the intercept, SSE plus the
+balance-point penalty. The sums come from prefix sums, so each evaluation is O(log days)
+instead of eemeter's O(days) per Brent step; they equal eemeter's up to rounding, which can only
+matter where two points tie to about 1e-12.
+
+Glossary
+--------
+Units: temperatures [°F], energy [kWh/day], slopes [kWh/(°F·day)].
+
+=========================  ===================================================================
+here                       eemeter 4.1.1 / nlopt 2.11 ``src/algs/cdirect/cdirect.c``
+=========================  ===================================================================
+``xa``, ``xb``             DIRECT's x: the two balance points in the order it finds them
+                           (eemeter ``bp_obj_fcn`` sorts them into ``hdd_bp``, ``cdd_bp``)
+``h``, ``c``               ``hdd_bp`` <= ``cdd_bp``
+``a``, ``bh``, ``bc``      ``intercept``, ``hdd_beta``, ``cdd_beta`` (both slopes >= 0)
+``t``, ``y``               ``T``, ``obs``: the site's days sorted by temperature
+``p``                      running sums over those days: rows ``_PT`` Σ T, ``_PT2`` Σ T²,
+                           ``_PY`` Σ E, ``_PY2`` Σ E², ``_PTY`` Σ T·E (prefix k: the k coldest)
+``nh``, ``ncut``           days with T < h, and with T <= c; ``nc`` = days above c,
+``nc``, ``nt``             ``nt`` = days between (``idx_hdd``, ``idx_tidd``, ``idx_cdd``)
+``th t2h yh tyh``          Σ T, Σ T², Σ E, Σ T·E over the heating days (T < h)
+``tc t2c yc tyc``          the same over the cooling days (T > c)
+``sh shh shy``             Σ (h - T), Σ (h - T)², Σ (h - T)·E over the heating days
+``sc scc scy``             Σ (T - c), Σ (T - c)², Σ (T - c)·E over the cooling days
+``q20``                    the 20 % quantile of the energy, eemeter's last-resort intercept
+``lo``, ``hi``, ``span``   the search range [T₍₁₀₎, T₍N-9₎] (eemeter ``T_bnds``)
+``ux``, ``uy``             a point of the unit square (cdirect works on [0, 1]²)
+``rects``                  cdirect's rectangles: centre ``_RX``, ``_RY``, trisections of each
+                           side ``_RKX``, ``_RKY`` (cdirect's side widths), value ``_RF``
+``w[k]``                   a side's width after k trisections
+``state``                  ``minf``, the best point, ``nevals``, done, rectangle count
+``pt_*``, ``hull_*``       cdirect ``convex_hull``'s points (one per size) and the hull
+``_diameter``              cdirect ``rect_diameter`` (Jones)
+``DIRECT_*``              eemeter's DIRECT settings (``rules``)
+=========================  ===================================================================
 
 Rating the points with exact least-squares slopes instead (as an earlier version did) picked
 another point, and so often another model kind, on about 1 % of meters: Brent's slopes stop
@@ -31,13 +63,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scoring.caltrack_initial_fit import _brent_slope, _count_below, quantile
+from scoring.caltrack.eemeter_loss import brent_slope
+from scoring.caltrack.exact_numpy import count_below, quantile
+from scoring.caltrack.rules import (
+    DIRECT_FTOL_REL,
+    DIRECT_MAXEVAL,
+    DIRECT_XTOL_REL,
+    LASSO_ALPHA,
+    SEGMENT_MIN_DAYS,
+)
 
-_LASSO = 0.001  # eemeter regularization_alpha (percent lasso 1)
-_SEGMENT_MIN_DAYS = 10  # eemeter segment_minimum_count
-MAXEVAL = 199
-_FTOL = 0.5
-_XTOL = 1e-3
 _THIRD = 0.3333333333333333333333
 _TIE = 1e-12  # relative difference below which two values count as equal (eemeter's Brent)
 _LEVELS = 64  # trisections of a side at most (its width 3^-k underflows long before)
@@ -114,8 +149,8 @@ def x0_loss(t, y, site, n, p, q20, xa, xb):
     penalty. ``t[site]``,
     ``y[site]``: the days sorted by temperature; ``p``: their ``prefix_table``."""
     h, c = min(xa, xb), max(xa, xb)
-    nh = _count_below(t, site, n, h, True)
-    ncut = _count_below(t, site, n, c, False)
+    nh = count_below(t, site, n, h, True)
+    ncut = count_below(t, site, n, c, False)
     nc, nt = n - ncut, ncut - nh
     th, t2h, yh, tyh = p[_PT, nh], p[_PT2, nh], p[_PY, nh], p[_PTY, nh]
     t_n, t2_n, sy, syy, ty_n = p[_PT, n], p[_PT2, n], p[_PY, n], p[_PY2, n], p[_PTY, n]
@@ -131,7 +166,7 @@ def x0_loss(t, y, site, n, p, q20, xa, xb):
     scc = t2c - 2 * c * tc + nc * c * c
     scy = tyc - c * yc
     # the intercept
-    k = _SEGMENT_MIN_DAYS
+    k = SEGMENT_MIN_DAYS
     if nt > 0:
         a = (ycut - yh) / nt
     elif nc >= k and nh >= k:
@@ -144,10 +179,10 @@ def x0_loss(t, y, site, n, p, q20, xa, xb):
     # through the intercept, from the side's moments (u = T - bp, v = E - a)
     vv_h = p[_PY2, nh] - 2 * a * yh + nh * a * a
     # (the work array is unused when the moments are given)
-    slope = _brent_slope(t[site], y[site], 0, nh, h, a, t[site], (shh, a * sh - shy, vv_h))
+    slope = brent_slope(t[site], y[site], 0, nh, h, a, t[site], (shh, a * sh - shy, vv_h))
     bh = 0.0 if slope > 0 else -slope
     vv_c = (syy - p[_PY2, ncut]) - 2 * a * yc + nc * a * a
-    slope = _brent_slope(t[site], y[site], ncut, nc, c, a, t[site], (scc, scy - a * sc, vv_c))
+    slope = brent_slope(t[site], y[site], ncut, nc, c, a, t[site], (scc, scy - a * sc, vv_c))
     bc = 0.0 if slope < 0 else slope
     ss_a = n * a * a - 2 * a * sy + syy  # sum (a - y)^2
     sr2 = ss_a + bh * bh * shh + bc * bc * scc + 2 * bh * (a * sh - shy) + 2 * bc * (a * sc - scy)
@@ -158,7 +193,7 @@ def x0_loss(t, y, site, n, p, q20, xa, xb):
     half_gap = (xb - xa) / 2
     pa = (min(abs(xa - lo), abs(xa - hi)) + half_gap) * scale
     pb = (min(abs(xb - lo), abs(xb - hi)) + half_gap) * scale
-    return sse + _LASSO * (abs(pa) + abs(pb))
+    return sse + LASSO_ALPHA * (abs(pa) + abs(pb))
 
 
 # cdirect's state (``_direct``): best value and point, evaluations, finished, rectangles
@@ -176,7 +211,7 @@ def _evaluate(t, y, site, n, p, q20, lo, span, ux, uy, state):
         state[_EVALS] += 1
         if _below(f, state[_MINF]):
             state[_MINF], state[_BEST_X], state[_BEST_Y] = f, ux, uy
-        state[_DONE] = state[_EVALS] >= MAXEVAL
+        state[_DONE] = state[_EVALS] >= DIRECT_MAXEVAL
     return f
 
 
@@ -208,7 +243,7 @@ def _direct(t, y, site, n, lo, hi):
     p = prefix_table(t[site], y[site], n)
     q20 = np.full(1, np.nan)
     span = hi - lo
-    rects = np.zeros((5, MAXEVAL + 1))  # one rectangle per evaluation at most
+    rects = np.zeros((5, DIRECT_MAXEVAL + 1))  # one rectangle per evaluation at most
     state = np.zeros(6)
     state[_MINF] = np.inf
     # the lower hull: points per size level and the hull itself
@@ -322,10 +357,11 @@ def _direct(t, y, site, n, lo, hi):
                 # a divided rectangle shrinks; the next point's slope sees its new size
                 kx_new, ky_new = int(rects[_RKX, r]), int(rects[_RKY, r])
                 hull_d[j] = _diameter(w[kx_new], w[ky_new])
-                small = small and w[kx_new] <= _XTOL and w[ky_new] <= _XTOL
+                small = small and w[kx_new] <= DIRECT_XTOL_REL and w[ky_new] <= DIRECT_XTOL_REL
         if not first_pass:
             minf = state[_MINF]
-            ftol = minf < minf0 and abs(minf - minf0) < _FTOL * (abs(minf) + abs(minf0)) * 0.5
+            change = abs(minf - minf0)
+            ftol = minf < minf0 and change < DIRECT_FTOL_REL * (abs(minf) + abs(minf0)) * 0.5
             state[_DONE] = state[_DONE] or ftol or small
         first_pass = False
     return lo + state[_BEST_X] * span, lo + state[_BEST_Y] * span

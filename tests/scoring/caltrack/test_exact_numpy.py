@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring import caltrack_initial_fit as cif
-from scoring.caltrack_daily import _Sorted
+from scoring.caltrack import eemeter_loss, exact_numpy
+from scoring.caltrack.sorted_days import SortedDays
 
 RNG_SEED = 20261128
 
@@ -28,8 +28,8 @@ def test_planned_sum_is_numpys_sum(n):
     a = _values(rng, n)
     rows = np.zeros((3, n + 1))
     rows[1, :n] = a
-    assert cif.planned_sum(rows, 1, cif.sum_plan(n)) == np.sum(a)
-    assert cif.pairwise_sum(a, 0, n) == np.sum(a)
+    assert exact_numpy.planned_sum(rows, 1, exact_numpy.sum_plan(n)) == np.sum(a)
+    assert exact_numpy.pairwise_sum(a, 0, n) == np.sum(a)
 
 
 def test_np_std_and_quantile_are_numpys():
@@ -39,10 +39,10 @@ def test_np_std_and_quantile_are_numpys():
         y = rng.uniform(0, 5000, n)
         if trial % 2:  # ties, as metered kWh rounded to whole units have
             y = np.round(y)
-        assert cif.np_std(y, 0, n, np.empty(n)) == np.std(y)
+        assert exact_numpy.np_std(y, 0, n, np.empty(n)) == np.std(y)
         ys = np.sort(y)
         for q in (0.0, 0.01, 0.2, 0.5, 0.99, 1.0):
-            assert cif.quantile(ys, n, q) == np.quantile(y, q), (n, q)
+            assert exact_numpy.quantile(ys, n, q) == np.quantile(y, q), (n, q)
 
 
 def test_count_below_is_searchsorted():
@@ -52,8 +52,8 @@ def test_count_below_is_searchsorted():
         rows = np.vstack([ts, ts])
         probes = [*rng.uniform(10, 90, 20), *ts[:10], 20.0, 80.0]
         for x in probes:
-            assert cif._count_below(rows, 0, n, x, True) == np.searchsorted(ts, x, "left")
-            assert cif._count_below(rows, 1, n, x, False) == np.searchsorted(ts, x, "right")
+            assert exact_numpy.count_below(rows, 0, n, x, True) == np.searchsorted(ts, x, "left")
+            assert exact_numpy.count_below(rows, 1, n, x, False) == np.searchsorted(ts, x, "right")
 
 
 def _eemeter_residual(t, e, hb, hbeta, cb, cbeta, a):
@@ -93,7 +93,7 @@ def test_day_residuals_are_eemeters_including_balance_points_at_the_ends():
         hbeta, cbeta = (0.0 if rng.random() < 0.2 else rng.uniform(0, 80) for _ in range(2))
         a = rng.uniform(0, 5000)
         out = np.empty(n)
-        cif._residuals(t, e, n, hb, hbeta, cb, cbeta, a, out)
+        eemeter_loss._residuals(t, e, n, hb, hbeta, cb, cbeta, a, out)
         expected = _eemeter_residual(t, e, hb, hbeta, cb, cbeta, a)
         assert np.array_equal(out, expected), (trial, hb, cb)
 
@@ -106,7 +106,7 @@ def test_site_tables_hold_each_sites_days_as_eemeter_sorts_them():
     temp_f = np.round(rng.uniform(10, 90, (n_sites, n_days)))  # whole °F: many ties
     usage = rng.uniform(100, 900, (n_sites, n_days))
     ok = rng.random((n_sites, n_days)) > rng.uniform(0, 0.1, (n_sites, 1))
-    sd = _Sorted(temp_f, usage, ok)
+    sd = SortedDays(temp_f, usage, ok)
     for s in range(n_sites):
         t_date, y_date = temp_f[s, ok[s]], usage[s, ok[s]]
         m = t_date.size
