@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from scoring import baselines
+
 Identifier = Annotated[
     str,
     Field(
@@ -32,6 +34,34 @@ MeterFormat = Literal["dsmr", "tasmota", "shelly", "senml", "json", "emon", "aut
 DisplayKind = Literal["text", "matrix", "awtrix", "wled", "kiosk"]
 
 _MQTT_WILDCARDS = re.compile(r"[#+]")
+
+
+def _known_method(name: str) -> str:
+    """A baseline method of the registry (``scoring.baselines.METHODS``)."""
+    if name not in baselines.METHODS:
+        known = ", ".join(repr(n) for n in baselines.METHODS)
+        raise ValueError(f"unknown baseline method; use one of {known}")
+    return name
+
+
+def _site_method(name: str) -> str:
+    """A baseline method a site may choose for itself (``BaselineMethod.per_site``)."""
+    _known_method(name)
+    if not baselines.METHODS[name].per_site:
+        allowed = ", ".join(repr(n) for n, m in baselines.METHODS.items() if m.per_site)
+        raise ValueError(
+            f"a site can choose only {allowed} for itself ({name!r} reads the competition's "
+            "history window): set it as the competition's baseline.method instead"
+        )
+    return name
+
+
+BaselineMethodName = Annotated[
+    str,
+    AfterValidator(_known_method),
+    Field(description="a baseline method (scoring.baselines)"),
+]
+SiteBaselineMethodName = Annotated[str, AfterValidator(_site_method)]
 
 
 def _plain_topic(topic: str | None) -> str | None:
@@ -51,14 +81,7 @@ class _Strict(BaseModel):
 class BaselineSpec(_Strict):
     """How a site's expected consumption without the competition is built."""
 
-    method: Literal[
-        "previous-year",
-        "pre-period",
-        "regression",
-        "regression-daytype",
-        "regression-hourly",
-        "billing",
-    ] = "previous-year"
+    method: BaselineMethodName = baselines.DEFAULT
     weeks: int = Field(8, ge=1, le=52, description="pre-period: weeks before the start")
 
 
@@ -100,10 +123,10 @@ class Site(_Strict):
     area_m2: float = Field(gt=0, description="heated floor area (Atemp) [m²]")
     target_pct: float = Field(0.0, ge=0, lt=100, description="reduction target [%]")
     weather: str | None = Field(None, description="weather station id (default: the first)")
-    baseline_method: Literal["billing"] | None = Field(
+    baseline_method: SiteBaselineMethodName | None = Field(
         None,
-        description="score this site on its imported bills (CalTRACK billing) whatever the "
-        "competition's baseline method",
+        description="score this site with its own baseline method (one a site may choose, "
+        "e.g. billing: its imported bills) whatever the competition's",
     )
     meters: list[Meter] = Field(alias="meter", min_length=1)
 
@@ -351,13 +374,15 @@ def cross_reference_problems(data: dict) -> list[tuple[Location, str]]:
         else None
     )
     if not _list_of_dicts(data.get("weather")):
-        needs_weather = [(("competition", "baseline", "method"), method)] + [
-            (("site", i, "baseline_method"), "billing")
+        chosen = [(("competition", "baseline", "method"), method, False)] + [
+            (("site", i, "baseline_method"), site.get("baseline_method"), True)
             for i, site in enumerate(sites)
-            if site.get("baseline_method") == "billing"
         ]
-        for loc, wanted in needs_weather:
-            if isinstance(wanted, str) and (wanted.startswith("regression") or wanted == "billing"):
+        for loc, wanted, by_site in chosen:
+            known = baselines.METHODS.get(wanted) if isinstance(wanted, str) else None
+            if known is None or (by_site and not known.per_site):
+                continue  # reported as an unknown (or not per-site) method
+            if known.needs.temperature:
                 problems.append(
                     (loc, f"{wanted!r} needs outdoor temperature: add a [[weather]] station")
                 )
