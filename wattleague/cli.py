@@ -261,6 +261,21 @@ def decode(fmt: str, topic: str, tz_name: str) -> None:
         click.echo(orjson.dumps(row).decode())
 
 
+class _OfflineMethodChoice(click.Choice):
+    """The baseline methods ``wattleague baseline`` runs (``scoring.baselines``, those without
+    bills), looked up when first asked: the registry loads numpy, which other commands may not
+    need."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from wattleague.offline_baseline import offline_methods
+
+        return tuple(offline_methods())
+
+
 @main.command()
 @click.option(
     "--usage",
@@ -287,9 +302,7 @@ def decode(fmt: str, topic: str, tz_name: str) -> None:
     "--method",
     default="previous-year",
     show_default=True,
-    type=click.Choice(
-        ["previous-year", "pre-period", "regression", "regression-daytype", "regression-hourly"]
-    ),
+    type=_OfflineMethodChoice(),
 )
 @click.option(
     "--out",
