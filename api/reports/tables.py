@@ -7,10 +7,12 @@ the number exactly as the API serves it. None stays None (an empty cell).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from api.reports.figures import ReportFigures
 from api.reports.texts import t
+from scoring import baselines
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,10 @@ def method_rows(
         (t(lang, "method_name"), method),
         (
             t(lang, "method"),
-            " ".join(t(lang, f"method_{m.strip()}", weeks=b["weeks"]) for m in method.split("+")),
+            " ".join(
+                baselines.by_name(m.strip()).summary[lang].format(weeks=b["weeks"])
+                for m in re.split(r"[+,]", method)
+            ),
         ),
         (t(lang, "baseline_period"), f"{b['period_start']} – {b['period_end']}"),
         (t(lang, "holiday_calendar"), c["holidays_country"]),

@@ -101,29 +101,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "confidence": "Konfidensnivå",
         "price": "Pris",
         "co2_factor": "Emissionsfaktor",
-        "method_previous-year": (
-            "Samma veckor året före: varje timme jämförs med samma veckodag och timme 52 veckor "
-            "tidigare, helgdag mot helgdag."
-        ),
-        "method_pre-period": (
-            "Veckorna före tävlingen ({weeks} veckor): medelförbrukningen för varje veckodag och "
-            "timme (helgdagar som söndagar)."
-        ),
-        "method_regression": (
-            "Regression mot utetemperatur (CalTRACK, dagsvärden) över året före tävlingen."
-        ),
-        "method_regression-daytype": (
-            "Regression mot utetemperatur per dagtyp (vardag, lördag, sön- och helgdag) över året "
-            "före tävlingen."
-        ),
-        "method_regression-hourly": (
-            "Regression mot utetemperatur per timme i veckan (CalTRACK, timvärden) över året före "
-            "tävlingen."
-        ),
-        "method_billing": (
-            "Regression av elräkningarna mot utetemperatur (CalTRACK, fakturaperioder) över "
-            "året före tävlingen, fördelad på timmar efter byggnadens förbrukningsmönster."
-        ),
         "method_notes": (
             "Minskningen räknas över timmar med både mätvärden och baslinje. Osäkerheten följer "
             "ASHRAE Guideline 14 från baslinjens avvikelser dag för dag."
@@ -268,31 +245,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "confidence": "Confidence level",
         "price": "Price",
         "co2_factor": "Emission factor",
-        "method_previous-year": (
-            "The same weeks a year earlier: each hour is compared with the same weekday and hour "
-            "52 weeks before, holiday with holiday."
-        ),
-        "method_pre-period": (
-            "The weeks before the competition ({weeks} weeks): the mean consumption of each "
-            "weekday and hour (holidays as Sundays)."
-        ),
-        "method_regression": (
-            "Regression on outdoor temperature (CalTRACK, daily) over the year before the "
-            "competition."
-        ),
-        "method_regression-daytype": (
-            "Regression on outdoor temperature by day type (working day, Saturday, Sunday and "
-            "holiday) over the year before the competition."
-        ),
-        "method_regression-hourly": (
-            "Regression on outdoor temperature by hour of the week (CalTRACK, hourly) over the "
-            "year before the competition."
-        ),
-        "method_billing": (
-            "Regression of the electricity bills on outdoor temperature (CalTRACK, billing "
-            "periods) over the year before the competition, spread over the hours by the "
-            "building's own consumption pattern."
-        ),
         "method_notes": (
             "The reduction counts the hours with both readings and a baseline. The uncertainty "
             "follows ASHRAE Guideline 14 from the baseline's day-by-day deviations."
