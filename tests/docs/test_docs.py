@@ -236,6 +236,39 @@ def test_every_route_is_documented(tmp_path):
     )
 
 
+# -- registries: one home per concept, one place in the docs each ----------------------------
+
+
+def test_every_baseline_method_has_a_section():
+    from scoring.baselines import METHODS
+
+    page = _page("scoring.md")
+    missing = [name for name in METHODS if f"\n### `{name}`\n" not in page]
+    assert missing == [], (
+        f"baseline methods without a section in docs/scoring.md: {missing}; add "
+        "'### `NAME`' under Baselines saying what the method computes"
+    )
+
+
+def test_every_payload_format_is_described():
+    from ingest.decoders import DECODERS
+
+    page = _page("meters-and-mqtt.md")
+    missing = [name for name in DECODERS if f'- `format = "{name}"`' not in page]
+    assert missing == [], (
+        f"payload formats not described in docs/meters-and-mqtt.md: {missing}; add a "
+        "'- `format = \"NAME\"`' item under Payload formats"
+    )
+
+
+def test_every_display_kind_is_named():
+    from scoring.competition import DisplayKind
+
+    page = _section(_page("competition-file.md"), "## Keys")
+    missing = [kind for kind in typing.get_args(DisplayKind) if f"`{kind}`" not in page]
+    assert missing == [], f"display kinds missing from docs/competition-file.md: {missing}"
+
+
 # -- competition file -------------------------------------------------------------------------
 
 
