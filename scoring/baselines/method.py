@@ -87,10 +87,10 @@ class History:
         Hours whose energy was measured.
     calendar : LocalHours
         The window's hours (``BaselineMethod.history_days``), in time order.
-    daily_temp_c : array (S, days of ``calendar``), optional
+    daily_temp_c : array (S, days of ``calendar``) or (days,), optional
         Daily mean outdoor temperature of each local day, in date order [°C]
-        (``Needs.history_temperature`` has "daily").
-    hourly_temp_c : array (S, H), optional
+        (``Needs.history_temperature`` has "daily"); one row serves every site.
+    hourly_temp_c : array (S, H) or (H,), optional
         Hourly mean outdoor temperature [°C] (``Needs.history_temperature`` has "hourly").
     bills : list of S arrays (n, 3), optional
         Each site's bills: first day, day after the last day (local date ordinals) and
@@ -119,9 +119,9 @@ class Target:
     ----------
     calendar : LocalHours
         The competition's hours, in time order.
-    daily_temp_c : array (S, days of ``calendar``), optional
+    daily_temp_c : array (S, days of ``calendar``) or (days,), optional
         Daily mean outdoor temperature [°C] (``Needs.target_temperature`` "daily").
-    hourly_temp_c : array (S, H), optional
+    hourly_temp_c : array (S, H) or (H,), optional
         Hourly mean outdoor temperature [°C] (``Needs.target_temperature`` "hourly").
     kwh, ok : array (S, H), optional
         The competition's hours measured so far: energy [kWh] and whether it was measured
