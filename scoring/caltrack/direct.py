@@ -46,10 +46,6 @@ here                       eemeter 4.1.1 / nlopt 2.11 ``src/algs/cdirect/cdirect
 ``DIRECT_*``              eemeter's DIRECT settings (``rules``)
 =========================  ===================================================================
 
-Rating the points with exact least-squares slopes instead (as an earlier version did) picked
-another point, and so often another model kind, on about 1 % of meters: Brent's slopes stop
-up to 10 % short of the least-squares ones.
-
 References
 ----------
 .. [1] D. R. Jones, C. D. Perttunen, B. E. Stuckman, "Lipschitzian optimization without the
