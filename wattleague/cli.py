@@ -290,11 +290,37 @@ class _OfflineMethodChoice(click.Choice):
     type=click.Path(dir_okay=False),
     help="CSV timestamp,temp_c (regression methods).",
 )
-@click.option("--baseline-start", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--baseline-end", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--report-start", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--report-end", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--timezone", "tz_name", default="Europe/Stockholm", show_default=True)
+@click.option(
+    "--baseline-start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="First local day of the baseline period (inclusive).",
+)
+@click.option(
+    "--baseline-end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Last local day of the baseline period (inclusive).",
+)
+@click.option(
+    "--report-start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="First local day of the reporting period (inclusive).",
+)
+@click.option(
+    "--report-end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Last local day of the reporting period (inclusive).",
+)
+@click.option(
+    "--timezone",
+    "tz_name",
+    default="Europe/Stockholm",
+    show_default=True,
+    help="IANA time zone of the dates and of local days.",
+)
 @click.option(
     "--holidays", "country", default="SE", show_default=True, help="Country of the public holidays."
 )
@@ -303,6 +329,7 @@ class _OfflineMethodChoice(click.Choice):
     default="previous-year",
     show_default=True,
     type=_OfflineMethodChoice(),
+    help="Baseline method (those of the registry that need no bills).",
 )
 @click.option(
     "--out",
@@ -404,7 +431,9 @@ def baseline(
     show_default=True,
     help="Display to render in the terminal.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address the demo's web server binds to."
+)
 def demo(port, mqtt_port, speed, duration, store_url, display_id, host) -> None:
     """Everything on one machine: broker, 24 simulated town halls, ingest, API, LED display."""
     from wattleague.demo import DemoOptions, run_demo

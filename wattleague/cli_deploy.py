@@ -91,7 +91,7 @@ def _sqlite_path(store_url: str) -> Path:
         raise click.BadParameter(
             f"{redact_url(store_url)!r}: backup, restore and prune work on SQLite stores "
             "(sqlite:///path/to/file.db); for InfluxDB use its own backup and retention "
-            "policies (see the README)",
+            "policies (docs/operations/backup.md)",
             param_hint="--store",
         )
     path = store_url.split("?", 1)[0][len("sqlite://") :]

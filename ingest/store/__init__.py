@@ -93,6 +93,6 @@ def _sqlite_options(query: str, shown: str) -> dict[str, str]:
         raise StoreURLError(
             f"store URL {shown!r}: synchronous={value!r} is not one of "
             f"{', '.join(SYNCHRONOUS)}; full (the default) keeps every acknowledged message "
-            "through a power cut, normal may lose the last ones (README: Store schema)"
+            "through a power cut, normal may lose the last ones (docs/sqlite.md: Durability)"
         )
     return {"synchronous": value.lower()}
