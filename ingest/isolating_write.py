@@ -34,6 +34,7 @@ class Written:
     quarantined: int = 0
     spooled: int = 0
     isolated: int = 0
+    held: int = 0
 
     def add(self, result: WriteResult) -> None:
         self.inserted += result.inserted
@@ -41,6 +42,7 @@ class Written:
         self.conflicts += result.conflicts
         self.quarantined += result.quarantined
         self.spooled += result.spooled
+        self.held += result.held
         self.isolated += result.store_rejected  # messages the store isolated by itself
 
 
@@ -96,7 +98,8 @@ def store_rejected(
     msg: Message, payload: bytes, error: BaseException, minimal: bool = False
 ) -> Message:
     """The message as quarantine entries only: what ingest already rejected, and one
-    ``store_rejected`` entry with the store's error and the raw payload."""
+    ``store_rejected`` entry with the store's error and the raw payload. Its held items are
+    not kept: reprocessing the entry holds them again."""
     detail = f"the store refused this message: {type(error).__name__}: {error}"
     if len(detail) > MAX_ERROR_CHARS:
         detail = detail[:MAX_ERROR_CHARS] + "…"

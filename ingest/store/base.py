@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from ingest.store.held import HeldItem
 from ingest.store.organiser import OrganiserStore
 
 
@@ -68,6 +69,7 @@ class Message:
     rejected: list[Rejected] = field(default_factory=list)
     temperatures: list[StoredTemperature] = field(default_factory=list)
     payload: bytes = b""
+    held: list[HeldItem] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class WriteResult:
     quarantined: int
     spooled: int = 0  # readings kept in a local spool until the remote store is back
     store_rejected: int = 0  # messages the store refused, quarantined (in ``quarantined`` too)
+    held: int = 0  # held items kept (new, or the same data as a pending item; or spooled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,9 @@ class ReadingStore(Protocol):
     def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
         """Store messages in one durable transaction; exact duplicates are ignored, readings
         that contradict a stored one (same meter and time, other values) are quarantined.
-        ``release_ids`` are quarantine entries removed in the same transaction (reprocessing)."""
+        The messages' held items are kept in the same transaction (``Message.held``; an item
+        the store refuses fails the write, ``ValueError``). ``release_ids`` are quarantine
+        entries removed in the same transaction (reprocessing)."""
 
     def read_series(
         self, meter_ids: list[str], start_s: float, end_s: float

@@ -50,7 +50,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
@@ -70,6 +70,8 @@ from ingest.store.base import (
     WriteResult,
 )
 from ingest.store.conflicts import conflict, same_value
+from ingest.store.held import HeldItem, checked_item
+from ingest.store.influx_held import held_lines, new_held_id, to_write, undo_statements
 from ingest.store.influx_http import (
     InfluxDataRefused,
     InfluxHTTP,
@@ -178,6 +180,7 @@ class InfluxStore:
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
+        _number_held(messages)  # before anything: a spooled item keeps its id when replayed
         with self._lock:
             done = Written()
             if not self._spooled:
@@ -201,6 +204,7 @@ class InfluxStore:
                 done.quarantined,
                 spooled=sum(len(m.readings) for m in messages),
                 store_rejected=done.isolated,
+                held=done.held + sum(len(m.held) for m in messages),
             )
 
     def spool_depth(self) -> int:
@@ -361,6 +365,7 @@ class InfluxStore:
             written.conflicts,
             written.quarantined,
             store_rejected=written.isolated,
+            held=written.held,
         )
 
     def _release(self, release_ids: list[int], n: int) -> None:
@@ -389,8 +394,12 @@ class InfluxStore:
         write added), ``InfluxUnavailable`` or any other error, for the caller to handle."""
         self._ensure_database()
         plan: _Plan | None = None
+        held = [item for msg in messages for item in msg.held]
+        held_new: list[HeldItem] = []  # the held items this write posts
         try:
             plan = self._plan(messages)
+            if held:  # those not stored yet (influx_held.to_write)
+                held_new = to_write(self.http, held)[1]
             # A group of meters at a time, each request its energy pieces before its readings:
             # if the server goes away, the replayed batch finds the readings of the groups not
             # written missing and writes their energy again (same series and times: they
@@ -403,7 +412,11 @@ class InfluxStore:
             def chunks():
                 late = plan.late_energy_lines + _reading_lines(plan.late_rows)
                 groups = self._extend(plan)
-                yield owed + (late or next(groups, []))  # one request less for the marker
+                first = owed + (late or next(groups, []))  # one request less for the marker
+                if held_new:  # held items in the first request, which is then in ns
+                    yield [f"{line}000000" for line in first] + held_lines(held_new), "ns"
+                else:
+                    yield first
                 yield from groups
 
             try:
@@ -426,13 +439,15 @@ class InfluxStore:
             # take back what this batch added, so that what is refused leaves no energy behind
             # and the retry of the others counts them as new
             if plan is not None:
-                self._undo(plan)
+                self._undo(plan, held_new)
             raise
         except InfluxUnavailable as exc:
             if exc.status == 404:  # the database is gone: create it again on the next try
                 self._database_ready = False
             raise
         result, rejected = plan.result, plan.rejected
+        if held:
+            result = replace(result, held=len(held))
         if rejected or release_ids:
             self._write_quarantine(rejected, avoid=frozenset(release_ids) | avoid)
             for qid in release_ids:
@@ -486,18 +501,17 @@ class InfluxStore:
                 # the readings are stored; the next write's marker tells readers about them
                 log.warning("change marker not written: %s", exc)
 
-    def _undo(self, plan: _Plan) -> None:
-        """Delete the points a refused batch may have written: its new readings and the energy
-        pieces after each meter's tail. Late readings overwrote existing pieces (zeros and
-        replacements) that a delete cannot restore: a batch with any is left as it is.
+    def _undo(self, plan: _Plan, held: list[HeldItem]) -> None:
+        """Delete the points a refused batch may have written: the held items it posted, its
+        new readings and the energy pieces after each meter's tail. Late readings overwrote
+        existing pieces (zeros and replacements) that a delete cannot restore: their energy
+        is left as it is.
 
         Readings are deleted in runs of this batch's own times only: a reading another worker
         stored in between (a shared subscription) stays."""
-        if plan.late_rows or not plan.new:
-            return
-        meters = list(plan.new.items())
+        meters = [] if plan.late_rows else list(plan.new.items())
         try:
-            statements = []
+            statements = undo_statements(held)
             for lo in range(0, len(meters), 50):
                 group = meters[lo : lo + 50]
                 results = self.http.query(
@@ -1131,6 +1145,24 @@ def _energy_lines(
             strict=True,
         )
     ]
+
+
+def _number_held(messages: list[Message]) -> None:
+    """Check each message's held items and give each an id (and its message's topic) unless it
+    has one: the items spooled keep theirs, so a replay writes the same points again."""
+    for msg in messages:
+        if msg.held:
+            msg.held = [
+                checked_item(
+                    replace(
+                        item,
+                        id=new_held_id(item.received_ms) if item.id is None else item.id,
+                        topic=item.topic or msg.topic,
+                    ),
+                    own_id=True,
+                )
+                for item in msg.held
+            ]
 
 
 def _lookback_bounds(before_ms: int) -> list[str]:

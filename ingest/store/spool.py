@@ -11,8 +11,11 @@ Format: a row per batch, ``batch`` the messages as JSON, ``spooled_ms`` when it 
 (NULL in rows of files written before that column existed). A message keeps its raw payload
 (``payload``, base64) so that a message the server refuses on replay is quarantined with the
 bytes it arrived with; its rejected entries carry ``null`` for a payload that is the message's
-own. Files written before payloads were kept read as messages without one. A batch that cannot
-be read back is set aside (table ``spool_set_aside``) instead of blocking the ones behind it.
+own. Files written before payloads were kept read as messages without one. A message's held
+items (``Message.held``) are a list ``held`` of objects with ``HeldItem``'s fields, their ids
+included (the message has no ``held`` key when it has none, as in files written before held
+data). A batch that cannot be read back is set aside (table ``spool_set_aside``) instead of
+blocking the ones behind it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from pathlib import Path
 import orjson
 
 from ingest.store.base import Message, Rejected, StoredReading, StoredTemperature
+from ingest.store.held import HeldItem
+
+_HELD_FIELDS = tuple(HeldItem.__dataclass_fields__)
 
 
 class SpoolInUse(ValueError):
@@ -69,6 +75,10 @@ def encode_messages(messages: list[Message]) -> bytes:
                 "payload": base64.b64encode(own).decode(),
             }
         )
+        if m.held:
+            out[-1]["held"] = [
+                {name: getattr(item, name) for name in _HELD_FIELDS} for item in m.held
+            ]
     return orjson.dumps(out)
 
 
@@ -85,6 +95,7 @@ def decode_messages(blob: bytes) -> list[Message]:
                 [_rejected(q, own) for q in m["rejected"]],
                 [StoredTemperature(*t) for t in m.get("temperatures", [])],
                 own,
+                [HeldItem(**item) for item in m.get("held", [])],
             )
         )
     return messages

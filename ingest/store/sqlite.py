@@ -4,6 +4,9 @@ Readings are keyed (ts_ms, meter_id) in a WITHOUT ROWID table: readings arrive i
 with the time first in the key inserts append at the end of the B-tree (about 7x faster than
 (meter_id, ts), see shared/reference/performance-notes.md). Writes are idempotent: the same
 reading stored twice is one row.
+
+A message's held items (``Message.held``) go into the ``held`` table (``sqlite_held``) in the
+transaction of its readings.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,8 @@ from ingest.store.base import (
     WriteResult,
 )
 from ingest.store.conflicts import conflict, same_value
+from ingest.store.held import HeldItem, checked_item
+from ingest.store.sqlite_held import insert_held
 from ingest.store.sqlite_organiser import SQLiteOrganiser
 from ingest.store.sqlite_quarantine import (
     ensure_quarantine_schema,
@@ -144,6 +150,7 @@ class SQLiteStore:
     # -- writing -------------------------------------------------------------------------
 
     def write(self, messages: list[Message], release_ids: list[int] = ()) -> WriteResult:
+        held = _held_of(messages)  # checked before the transaction: a refused item costs none
         with self._write_lock:
             cur = self._writer.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -151,6 +158,9 @@ class SQLiteStore:
                 if release_ids:
                     release_quarantine(cur, list(release_ids))
                 result = self._write(cur, messages)
+                if held:  # in the readings' transaction: both are stored, or neither
+                    insert_held(cur, held)
+                    result = replace(result, held=len(held))
                 cur.execute("COMMIT")
             except BaseException:
                 # SQLite has already rolled back after some errors (a full disk): a ROLLBACK
@@ -601,6 +611,15 @@ class SQLiteStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+
+
+def _held_of(messages: list[Message]) -> list[HeldItem]:
+    """The messages' held items, checked, each with its message's topic unless it has one."""
+    return [
+        checked_item(item if item.topic else replace(item, topic=msg.topic))
+        for msg in messages
+        for item in msg.held
+    ]
 
 
 def _add_points(cells: Cells, meter: str, kind: str, points: list[tuple], sign: float = 1.0):
