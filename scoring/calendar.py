@@ -64,5 +64,11 @@ def local_hours(hour_start_s: np.ndarray, tz: ZoneInfo, country: str = "SE") -> 
     calendar = holidays_lib.country_holidays(country, years=years) if years else {}
     holiday_days = np.array([d.toordinal() for d in calendar], dtype=np.int64)
     return LocalHours(
-        hour_start_s, day, hour, fold, weekday, np.isin(day, holiday_days), country=country
+        hour_start_s=hour_start_s,
+        day_ordinal=day,
+        hour=hour,
+        fold=fold,
+        weekday=weekday,
+        holiday=np.isin(day, holiday_days),
+        country=country,
     )

@@ -50,7 +50,9 @@ def load_competition(path: str | Path) -> Competition:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read file: {exc}")]) from exc
+        raise ConfigError(
+            [ConfigProblem(file=str(path), line=None, where="", message=f"cannot read file: {exc}")]
+        ) from exc
     return parse_competition(text, str(path))
 
 
@@ -89,7 +91,12 @@ def collisions(loaded: list[tuple[str, str, Competition]]) -> list[ConfigProblem
         if owner != (source, line):
             other = f"{owner[0]}:{owner[1]}" if owner[1] else owner[0]
             problems.append(
-                ConfigProblem(source, line, where, f"{kind} {value!r} is also in {other}")
+                ConfigProblem(
+                    file=source,
+                    line=line,
+                    where=where,
+                    message=f"{kind} {value!r} is also in {other}",
+                )
             )
 
     for source, text, comp in loaded:
@@ -121,10 +128,14 @@ def parse_competition(text: str, source: str = "<competition>") -> Competition:
         match = _TOML_POSITION.search(str(exc))
         line = int(match.group(1)) if match else None
         message = _TOML_POSITION.sub("", str(exc)).strip()
-        raise ConfigError([ConfigProblem(source, line, "", f"not valid TOML: {message}")]) from exc
+        raise ConfigError(
+            [ConfigProblem(file=source, line=line, where="", message=f"not valid TOML: {message}")]
+        ) from exc
     lines = _locate_lines(text)
     problems = [
-        ConfigProblem(source, _line_for(lines, loc), _describe(loc, data), message)
+        ConfigProblem(
+            file=source, line=_line_for(lines, loc), where=_describe(loc, data), message=message
+        )
         for loc, message in cross_reference_problems(data)
     ]
     try:
@@ -147,7 +158,9 @@ def _problem(source: str, lines: dict[Location, int], data: dict, err: dict) -> 
         message = err["msg"].removeprefix("Value error, ")
         if "input" in err and not isinstance(err["input"], dict | list):
             message += f" (got {err['input']!r})"
-    return ConfigProblem(source, _line_for(lines, loc), _describe(loc, data), message)
+    return ConfigProblem(
+        file=source, line=_line_for(lines, loc), where=_describe(loc, data), message=message
+    )
 
 
 def _describe(loc: Location, data: dict) -> str:

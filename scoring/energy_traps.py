@@ -150,7 +150,14 @@ def energy_traps(
         night_kw = np.where(night_n > 0, (energy * night).sum(axis=1) / night_n, np.nan)
         weekend_kw = np.where(weekend_n > 0, (energy * weekend).sum(axis=1) / weekend_n, np.nan)
         after = np.where(total > 0, 100.0 * (energy * ~office).sum(axis=1) / total, np.nan)
-    return EnergyTraps(night_kw, weekend_kw, after, night_n, weekend_n, ok.sum(axis=1))
+    return EnergyTraps(
+        night_base_kw=night_kw,
+        weekend_base_kw=weekend_kw,
+        after_hours_share_pct=after,
+        night_hours=night_n,
+        weekend_hours=weekend_n,
+        hours=ok.sum(axis=1),
+    )
 
 
 def trap_changes(
@@ -200,7 +207,13 @@ def trap_changes(
             np.nan,
         )
     share = actual.after_hours_share_pct - base.after_hours_share_pct
-    return TrapChanges(actual, base, night, weekend, share)
+    return TrapChanges(
+        actual=actual,
+        baseline=base,
+        night_base_change_pct=night,
+        weekend_base_change_pct=weekend,
+        after_hours_share_change_pp=share,
+    )
 
 
 def action_effect(

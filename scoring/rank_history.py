@@ -74,4 +74,4 @@ def rank_history(
         eligible = (completeness >= min_completeness) & (b > 0)
         reductions[k] = reduction
         ranks[k] = rank_sites(reduction, intensity, completeness, site_ids, eligible)
-    return RankHistory(days, reductions, ranks)
+    return RankHistory(day_ordinal=days, reduction_pct=reductions, rank=ranks)

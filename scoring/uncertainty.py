@@ -363,7 +363,12 @@ def previous_year_residuals(
     n = ok.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, np.where(ok, day_kwh, 0.0).sum(axis=1) / n, np.nan)
-    return Residuals(residual, ok, mean, np.zeros(day_kwh.shape[0], dtype=np.int64))
+    return Residuals(
+        residual_kwh=residual,
+        ok=ok,
+        mean_kwh=mean,
+        n_params=np.zeros(day_kwh.shape[0], dtype=np.int64),
+    )
 
 
 def pre_period_residuals(
@@ -395,7 +400,12 @@ def pre_period_residuals(
     days, day_kwh, day_ok = daily_energy(history_kwh, history_ok, history)
     n_sites = day_kwh.shape[0]
     if days.size == 0:
-        return Residuals(day_kwh, day_ok, np.full(n_sites, np.nan), np.zeros(n_sites, np.int64))
+        return Residuals(
+            residual_kwh=day_kwh,
+            ok=day_ok,
+            mean_kwh=np.full(n_sites, np.nan),
+            n_params=np.zeros(n_sites, np.int64),
+        )
     weekday = (days - 1) % 7
     holiday = np.isin(days, np.unique(history.day_ordinal[history.holiday]))
     day_type = np.where(holiday | (weekday == 6), 6, weekday)  # 0..4, 5 Saturday, 6 Sun/hol
@@ -407,7 +417,9 @@ def pre_period_residuals(
         n = day_ok.sum(axis=1)
         mean = np.where(n > 0, values.sum(axis=1) / n, np.nan)
     residual = np.where(day_ok, day_kwh - type_mean[:, day_type], np.nan)
-    return Residuals(residual, day_ok, mean, (counts > 0).sum(axis=1))
+    return Residuals(
+        residual_kwh=residual, ok=day_ok, mean_kwh=mean, n_params=(counts > 0).sum(axis=1)
+    )
 
 
 def student_t_quantile(probability: float, df: np.ndarray) -> np.ndarray:

@@ -77,7 +77,13 @@ def _fit(history: History, period: Period) -> BillingFit:
     periods = billing_periods(history.bills, period.first_day.toordinal())
     models = fit_billing(periods, temps, days)
     residuals, per_point = billing_residuals(models, periods, temps, days)
-    return BillingFit(history, periods, models, residuals, per_point)
+    return BillingFit(
+        history=history,
+        periods=periods,
+        models=models,
+        period_residuals=residuals,
+        mean_period_days=per_point,
+    )
 
 
 def _reasons() -> tuple[str, ...]:
@@ -89,10 +95,10 @@ def _reasons() -> tuple[str, ...]:
 def _joined(first: LocalHours, second: LocalHours) -> LocalHours:
     """Two consecutive hour grids as one."""
     return LocalHours(
-        *(
-            np.concatenate([getattr(first, f), getattr(second, f)])
+        **{
+            f: np.concatenate([getattr(first, f), getattr(second, f)])
             for f in ("hour_start_s", "day_ordinal", "hour", "fold", "weekday", "holiday")
-        ),
+        },
         country=first.country,
     )
 

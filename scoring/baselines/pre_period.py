@@ -58,7 +58,7 @@ METHOD = BaselineMethod(
         ),
     },
     history_days=_history_days,
-    fit=lambda history, period: PrePeriodFit(history),
+    fit=lambda history, period: PrePeriodFit(history=history),
 )
 
 

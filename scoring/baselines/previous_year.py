@@ -67,7 +67,7 @@ METHOD = BaselineMethod(
         ),
     },
     history_days=_history_days,
-    fit=lambda history, period: PreviousYearFit(history),
+    fit=lambda history, period: PreviousYearFit(history=history),
 )
 
 
@@ -189,11 +189,11 @@ def previous_year_detail(
     if history_kwh.shape[1] == 0:
         shape = (n_sites, n_target)
         return PreviousYearBaseline(
-            np.full(shape, np.nan),
-            np.zeros(shape, dtype=bool),
-            np.zeros(shape, dtype=bool),
-            source_day,
-            np.zeros(n_sites),
+            baseline_kwh=np.full(shape, np.nan),
+            ok=np.zeros(shape, dtype=bool),
+            filled=np.zeros(shape, dtype=bool),
+            source_day_ordinal=source_day,
+            coverage=np.zeros(n_sites),
         )
     index = _hour_index(history, source_day, target.hour, target.fold)
     found = index >= 0
@@ -217,7 +217,13 @@ def previous_year_detail(
         estimate = profile[:, profile_slot(target)]
         filled[sites] = ~measured[sites] & np.isfinite(estimate)
         baseline[sites] = np.where(filled[sites], estimate, baseline[sites])
-    return PreviousYearBaseline(baseline, measured | filled, filled, source_day, coverage)
+    return PreviousYearBaseline(
+        baseline_kwh=baseline,
+        ok=measured | filled,
+        filled=filled,
+        source_day_ordinal=source_day,
+        coverage=coverage,
+    )
 
 
 def _gather_columns(values: np.ndarray, columns: np.ndarray) -> np.ndarray:

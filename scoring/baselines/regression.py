@@ -145,7 +145,13 @@ def fit_history(
     history_kwh = np.asarray(history_kwh, dtype=float)
     if history_kwh.shape[1] == 0:
         n_sites = history_kwh.shape[0]
-        return HistoryFit(None, np.zeros((n_sites, 0)), np.zeros(0), np.zeros(0, int), None)
+        return HistoryFit(
+            models=None,
+            daily_kwh=np.zeros((n_sites, 0)),
+            temp_c=np.zeros(0),
+            day_type=np.zeros(0, int),
+            hour_shares=None,
+        )
     history_ok = np.asarray(history_ok, dtype=bool)
     hist_days, hist_start = np.unique(history.day_ordinal, return_index=True)
     measured = np.where(history_ok, history_kwh, 0.0)
@@ -158,7 +164,13 @@ def fit_history(
     hist_day_type = history.day_type[hist_start]
     models = fit_daily(daily_kwh, history_temp_c, hist_days, None, hist_day_type, method)
     shares = hour_shares(history_kwh, history_ok, history)
-    return HistoryFit(models, daily_kwh, history_temp_c, hist_day_type, shares)
+    return HistoryFit(
+        models=models,
+        daily_kwh=daily_kwh,
+        temp_c=history_temp_c,
+        day_type=hist_day_type,
+        hour_shares=shares,
+    )
 
 
 def predict_hours(

@@ -58,7 +58,7 @@ def _fit(history: History, period: Period) -> TowtFit:
     days = range(period.first_day.toordinal(), period.last_day.toordinal() + 1)
     months = sorted({date.fromordinal(d).month for d in days})
     fitted = fit_hourly(history.kwh, history.ok, history.calendar, months, history.hourly_temp_c)
-    return TowtFit(history, fitted)
+    return TowtFit(history=history, hourly=fitted)
 
 
 def _reasons() -> tuple[str, ...]:

@@ -191,7 +191,15 @@ def billing_periods(
         n = r.shape[0]
         start[i, :n], end[i, :n], kwh[i, :n] = r[:, 0], r[:, 1], r[:, 2]
         ok[i, :n] = on_cycle & (r[:, 2] > 0)  # zero electricity counts as missing (eemeter)
-    return BillingPeriods(start, end, np.where(ok, kwh, np.nan), ok, granularity, offcycle, reasons)
+    return BillingPeriods(
+        start_day=start,
+        end_day=end,
+        energy_kwh=np.where(ok, kwh, np.nan),
+        ok=ok,
+        granularity=granularity,
+        offcycle=offcycle,
+        reasons=reasons,
+    )
 
 
 def _as_periods(rows: np.ndarray) -> np.ndarray:
@@ -605,4 +613,7 @@ def billing_residuals(
     params = (
         1 + 2 * np.isfinite(models.heating_balance_c) + 2 * np.isfinite(models.cooling_balance_c)
     )
-    return Residuals(residual, ok, mean, params.astype(np.int64)), per_point
+    fitted = Residuals(
+        residual_kwh=residual, ok=ok, mean_kwh=mean, n_params=params.astype(np.int64)
+    )
+    return fitted, per_point

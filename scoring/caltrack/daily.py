@@ -354,7 +354,12 @@ def daily_residuals(
     terms = np.isfinite(models.heating_balance_c).astype(int) + np.isfinite(
         models.cooling_balance_c
     )
-    return Residuals(residual, ok, mean, (intercepts + 2 * terms).astype(np.int64))
+    return Residuals(
+        residual_kwh=residual,
+        ok=ok,
+        mean_kwh=mean,
+        n_params=(intercepts + 2 * terms).astype(np.int64),
+    )
 
 
 # --- data sufficiency ----------------------------------------------------------------------------

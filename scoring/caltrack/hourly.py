@@ -320,9 +320,11 @@ def fit_hourly(
                 )
     if usage.shape[1] == 0:
         reasons = np.full(usage.shape[0], NO_DATA, dtype=np.int64)
-        return HourlyFit(models, np.zeros(usage.shape[0], dtype=bool), reasons)
+        return HourlyFit(
+            models=models, sufficient=np.zeros(usage.shape[0], dtype=bool), reasons=reasons
+        )
     reasons = hourly_sufficiency(usage_ok & np.isfinite(usage), np.isfinite(hist_temp), history)
-    return HourlyFit(models, reasons == 0, reasons)
+    return HourlyFit(models=models, sufficient=reasons == 0, reasons=reasons)
 
 
 def predict_hourly(
