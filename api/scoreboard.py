@@ -99,7 +99,12 @@ class Scoreboard:
         self.target_pct = np.array([s.target_pct for s in competition.sites], dtype=float)
         self.grid = local_hours(hour_grid(info.start, info.end, self.tz), self.tz, info.holidays)
         self.method = baselines.by_name(info.baseline.method)
-        self.period = Period(info.start, info.end, info.holidays, info.baseline.weeks)
+        self.period = Period(
+            first_day=info.start,
+            last_day=info.end,
+            country=info.holidays,
+            weeks=info.baseline.weeks,
+        )
         self.history_grid = local_hours(
             hour_grid(*self._history_days(), self.tz), self.tz, info.holidays
         )
@@ -117,8 +122,8 @@ class Scoreboard:
         )
         # the competition's method scores every site, then each method sites chose for
         # themselves (per_site: billing) its own
-        self._methods = [_MethodSites(self.method, None)] + [
-            _MethodSites(baselines.by_name(name), np.flatnonzero(methods == name))
+        self._methods = [_MethodSites(method=self.method, rows=None)] + [
+            _MethodSites(method=baselines.by_name(name), rows=np.flatnonzero(methods == name))
             for name in dict.fromkeys(self.site_methods)
             if name != self.method.name
         ]
@@ -220,7 +225,16 @@ class Scoreboard:
             bill_days = np.unique(bill_grid.day_ordinal)
             sites = range(len(self.site_ids)) if part.rows is None else part.rows.tolist()
             bills = [self._site_bills(self.meters_by_site[i]) for i in sites]
-        return History(kwh, ok, grid, daily, hourly, bills, bill_days, bill_temps)
+        return History(
+            kwh=kwh,
+            ok=ok,
+            calendar=grid,
+            daily_temp_c=daily,
+            hourly_temp_c=hourly,
+            bills=bills,
+            bill_day_ordinal=bill_days,
+            bill_temp_c=bill_temps,
+        )
 
     def _target_of(self, part: _MethodSites, actual: SiteHours, elapsed: np.ndarray) -> Target:
         """What ``part``'s method reads of the competition period to predict it."""
@@ -233,7 +247,7 @@ class Scoreboard:
         if needs.target_hours:
             kwh = part.pick(actual.energy_kwh)
             ok = part.pick((actual.measured_s >= MEASURED_HOUR_S) & elapsed)
-        return Target(self.grid, daily, hourly, kwh, ok)
+        return Target(calendar=self.grid, daily_temp_c=daily, hourly_temp_c=hourly, kwh=kwh, ok=ok)
 
     def _site_bills(self, meters: list[str]) -> np.ndarray:
         """A site's bills as (first day, day after the last, kWh) in local date ordinals: the
@@ -261,7 +275,9 @@ class Scoreboard:
                 since_s = self.store.changed_since_s(cached.token)
         if since_s is None or grid.size == 0:
             hours = site_hours(self.store, self.meters_by_site, grid, until_s=now_s)
-            self._actual = _ActualHours(store_token, now_s, time.monotonic(), hours)
+            self._actual = _ActualHours(
+                token=store_token, until_s=now_s, read_all_at=time.monotonic(), hours=hours
+            )
             return hours
         # from the hour holding the last read's end on: it may have grown since
         since_s = min(since_s, cached.until_s, now_s)
@@ -269,8 +285,10 @@ class Scoreboard:
         part = site_hours(self.store, self.meters_by_site, grid[first:], until_s=now_s)
         energy, measured = cached.hours.energy_kwh.copy(), cached.hours.measured_s.copy()
         energy[:, first:], measured[:, first:] = part.energy_kwh, part.measured_s
-        hours = SiteHours(energy, measured)
-        self._actual = _ActualHours(store_token, now_s, cached.read_all_at, hours)
+        hours = SiteHours(energy_kwh=energy, measured_s=measured)
+        self._actual = _ActualHours(
+            token=store_token, until_s=now_s, read_all_at=cached.read_all_at, hours=hours
+        )
         return hours
 
     def _compute(self, now_s: float, store_token: int) -> Snapshot:
@@ -336,20 +354,20 @@ class Scoreboard:
                     min(s.last_ts_s for s in known) if len(known) == len(meters) else (np.nan)
                 )
         return Snapshot(
-            now_s,
-            self.grid,
-            actual,
-            base_kwh,
-            base_ok,
-            elapsed,
-            m,
-            rank_reduction,
-            rank_intensity,
-            live_w,
-            last_s,
-            uncertainty,
-            traps,
-            problems,
+            as_of_s=now_s,
+            grid=self.grid,
+            actual=actual,
+            baseline_kwh=base_kwh,
+            baseline_ok=base_ok,
+            elapsed=elapsed,
+            metrics=m,
+            rank_reduction=rank_reduction,
+            rank_intensity=rank_intensity,
+            live_power_w=live_w,
+            last_reading_s=last_s,
+            uncertainty=uncertainty,
+            traps=traps,
+            baseline_problem=problems,
         )
 
     # -- views --------------------------------------------------------------------------

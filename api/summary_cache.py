@@ -63,7 +63,9 @@ class SummaryCache:
             if entry is not None and entry.snapshot() is snap and entry.notes == notes:
                 return self._hit(key, entry)
             out = draw()
-            self._put(key, _Entry(weakref.ref(snap), notes, drawn_at_s, out))
+            self._put(
+                key, _Entry(snapshot=weakref.ref(snap), notes=notes, drawn_at_s=drawn_at_s, out=out)
+            )
             return out
 
     def _lookup(self, key: tuple) -> _Entry | None:

@@ -69,7 +69,14 @@ def collect(board: Scoreboard, site_indices: list[int] | None = None) -> ReportF
     for i in indices:
         detail = board.site_detail(i)
         days = _days(board.site_series(i, "day"), board.site_series(i, "hour"))
-        sites.append(SiteFigures(detail, intensity[detail["site"]], days, week_sums(days)))
+        sites.append(
+            SiteFigures(
+                detail=detail,
+                rank_kwh_per_m2=intensity[detail["site"]],
+                days=days,
+                weeks=week_sums(days),
+            )
+        )
     first, last = baseline_days(board)
     grid = board.grid
     holiday_days = sorted({int(d) for d in grid.day_ordinal[grid.holiday].tolist()})

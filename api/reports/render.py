@@ -40,7 +40,9 @@ def _stem(fig: ReportFigures) -> str:
 def render_summary(fig: ReportFigures, fmt: str, lang: str) -> Rendered:
     """The summary of ``fig`` as ``fmt`` (csv, xlsx or pdf) in ``lang``."""
     body = _RENDER[fmt](fig, lang)
-    return Rendered(body, MEDIA_TYPES[fmt], f"{_stem(fig)}-summary-{lang}.{fmt}")
+    return Rendered(
+        body=body, media_type=MEDIA_TYPES[fmt], filename=f"{_stem(fig)}-summary-{lang}.{fmt}"
+    )
 
 
 def render_status_email(
@@ -51,5 +53,7 @@ def render_status_email(
     mail = status_email(fig, lang, week)
     body = mail.html if fmt == "html" else mail.text
     return Rendered(
-        body.encode("utf-8"), MEDIA_TYPES[fmt], f"{_stem(fig)}-status-{mail.week}-{lang}.{fmt}"
+        body=body.encode("utf-8"),
+        media_type=MEDIA_TYPES[fmt],
+        filename=f"{_stem(fig)}-status-{mail.week}-{lang}.{fmt}",
     )

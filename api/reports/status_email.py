@@ -170,7 +170,7 @@ def status_email(fig: ReportFigures, lang: str, week: str | None = None) -> Stat
     heads = ("", t(lang, "email_this_week"), t(lang, "email_last_week"))
     text = _text(subject, intro, heads, table, notes, so_far, actions, fig, lang)
     html = _html(subject, intro, heads, table, notes, so_far, actions, fig, lang)
-    return StatusEmail(subject, html, text, key)
+    return StatusEmail(subject=subject, html=html, text=text, week=key)
 
 
 def _not_started(fig: ReportFigures, lang: str) -> StatusEmail:
@@ -202,7 +202,7 @@ def _not_started(fig: ReportFigures, lang: str) -> StatusEmail:
             "",
         ]
     )
-    return StatusEmail(subject, html, "\n".join(lines), key)
+    return StatusEmail(subject=subject, html=html, text="\n".join(lines), week=key)
 
 
 def _text(subject, intro, heads, table, notes, so_far, actions, fig, lang) -> str:

@@ -99,7 +99,7 @@ def totals_table(fig: ReportFigures, lang: str) -> Table:
         values["name"] = t(lang, "totals")
         values["area_m2"] = sum(fig.competition["areas_m2"].values())
         rows.append([_cell(values[k], lang) for k, *_ in _TOTAL_COLUMNS])
-    return Table(headers, decimals, rows)
+    return Table(headers=headers, decimals=decimals, rows=rows)
 
 
 def daily_table(fig: ReportFigures, lang: str) -> Table:
@@ -126,7 +126,7 @@ def daily_table(fig: ReportFigures, lang: str) -> Table:
         for s in fig.sites
         for d in s.days
     ]
-    return Table(headers, [None, None, 3, 3, None, None, None], rows)
+    return Table(headers=headers, decimals=[None, None, 3, 3, None, None, None], rows=rows)
 
 
 def _g(value: float, lang: str) -> str:
@@ -170,4 +170,4 @@ def method_rows(
 
 def method_table(fig: ReportFigures, lang: str) -> Table:
     rows = [list(r) for r in method_rows(fig, lang)]
-    return Table([t(lang, "parameter"), t(lang, "value")], [None, None], rows)
+    return Table(headers=[t(lang, "parameter"), t(lang, "value")], decimals=[None, None], rows=rows)
