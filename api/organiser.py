@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.auth import TokenSet
 from api.context import AppContext
 from api.data_quality import quality_view
 from api.errors import APIError
+from api.responses import json_response
 from api.scoreboard import Scoreboard
 from api.site_edits import EDITABLE, SiteEdit, edited
-from ingest.routing import Routing
-from ingest.store.base import Store
-from ingest.validation import Limits, process_message
+from ingest.validation import process_message
 from scoring.competition import Competition
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -43,10 +39,6 @@ class ReprocessRequest(BaseModel):
     reason: str | None = Field(None, description="every entry with this reason")
 
 
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
 def _payload_view(payload: bytes) -> dict:
     try:
         return {"payload": payload.decode("utf-8"), "payload_encoding": "utf-8"}
@@ -54,18 +46,13 @@ def _payload_view(payload: bytes) -> dict:
         return {"payload": base64.b64encode(payload).decode(), "payload_encoding": "base64"}
 
 
-def organiser_router(
-    competitions: dict[str, Competition],
-    store: Store,
-    routing: Routing,
-    tokens: TokenSet,
-    clock: Callable[[], float],
-    limits: Limits,
-) -> APIRouter:
+def organiser_router(ctx: AppContext) -> APIRouter:
+    """Bulk readings, annotations and the quarantine (token)."""
     router = APIRouter()
+    store, routing, limits = ctx.store, ctx.routing, ctx.limits
 
     def organiser(request: Request) -> str:
-        return tokens.check(request)
+        return ctx.tokens.check(request)
 
     @router.post("/api/readings")
     async def post_readings(request: Request, who: str = Depends(organiser)) -> Response:
@@ -75,7 +62,7 @@ def organiser_router(
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             raise APIError(413, "too_large", f"body over {MAX_BODY_BYTES} bytes; split it")
-        received = datetime.fromtimestamp(clock(), UTC)
+        received = datetime.fromtimestamp(ctx.clock(), UTC)
 
         def decode_and_store():
             msg = process_message(
@@ -96,7 +83,7 @@ def organiser_router(
         rejected = [{"reason": q.reason, "detail": q.detail} for q in msg.rejected]
         data = {"stored": result.inserted, "duplicates": result.duplicates, "quarantined": rejected}
         if not msg.readings and rejected:
-            return _json(
+            return json_response(
                 {
                     "error": {
                         "code": "rejected",
@@ -106,10 +93,10 @@ def organiser_router(
                 },
                 status=422,
             )
-        return _json(data)
+        return json_response(data)
 
     def site_of(cid: str, sid: str) -> None:
-        comp = competitions.get(cid)
+        comp = ctx.competitions.get(cid)
         if comp is None:
             raise APIError(404, "not_found", f"no competition {cid!r}")
         if sid is not None and comp.site(sid) is None:
@@ -132,7 +119,7 @@ def organiser_router(
         if not 0 <= ts_s < 2**33:
             raise APIError(400, "bad_request", f"ts {body.ts!r} is out of range")
         annotation_id = store.organiser.add_annotation(cid, sid, int(ts_s * 1000), body.text, who)
-        return _json(
+        return json_response(
             {
                 "id": annotation_id,
                 "competition": cid,
@@ -147,7 +134,7 @@ def organiser_router(
     @router.get("/api/competitions/{cid}/annotations")
     def list_annotations(cid: str) -> Response:
         site_of(cid, None)
-        return _json(
+        return json_response(
             {
                 "annotations": [
                     {**a, "ts": datetime.fromtimestamp(a["ts_ms"] / 1e3, UTC).isoformat()}
@@ -163,7 +150,7 @@ def organiser_router(
         site_of(cid, None)
         if not store.organiser.delete_annotation(cid, annotation_id):
             raise APIError(404, "not_found", f"no annotation {annotation_id} in {cid!r}")
-        return _json({"deleted": annotation_id})
+        return json_response({"deleted": annotation_id})
 
     @router.get("/api/quarantine")
     def list_quarantine(
@@ -172,7 +159,7 @@ def organiser_router(
         who: str = Depends(organiser),
     ) -> Response:
         rows = store.list_quarantine(limit=limit, reason=reason)
-        return _json(
+        return json_response(
             {
                 "counts": store.quarantine_counts(),
                 "entries": [
@@ -223,7 +210,7 @@ def organiser_router(
             )
             release.append(r["id"])
         result = store.write(messages, release_ids=release)
-        return _json(
+        return json_response(
             {
                 "reprocessed": len(release),
                 "stored": result.inserted,
@@ -260,7 +247,7 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
             ctx.store.organiser.save_site_edit(cid, sid, changes, who, ctx.clock())
             apply_competition(ctx, new)
         site = new.site(sid)
-        return _json(
+        return json_response(
             {
                 "competition": cid,
                 "site": sid,
@@ -273,12 +260,12 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
     @router.get("/api/competitions/{cid}/site-edits")
     def list_site_edits(cid: str, who: str = Depends(organiser)) -> Response:
         ctx.board(cid)
-        return _json({"competition": cid, "sites": ctx.store.organiser.site_edits(cid)})
+        return json_response({"competition": cid, "sites": ctx.store.organiser.site_edits(cid)})
 
     @router.get("/api/competitions/{cid}/quality")
     def quality(cid: str, who: str = Depends(organiser)) -> Response:
         """Silent meters, quarantined messages by reason and completeness per site."""
-        return _json(quality_view(ctx.board(cid), ctx.store, ctx.clock()))
+        return json_response(quality_view(ctx.board(cid), ctx.store, ctx.clock()))
 
     return router
 

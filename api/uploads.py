@@ -9,23 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
 from api.errors import APIError
+from api.responses import json_response
 from ingest.imports.consumption import import_consumption
 from ingest.imports.formats import read_consumption_file, read_weather_file
 from ingest.imports.rows import UnreadableFile
 from ingest.imports.weather import import_weather
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a year of 15-minute rows is about 2 MB
-
-
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 async def _body(request: Request) -> bytes:
@@ -87,7 +83,7 @@ def uploads_router(ctx: AppContext) -> APIRouter:
         report = await _off_the_loop(parse_and_import)
         if not dry_run:
             ctx.board(cid).forget_history()  # looked up again: never kept between requests
-        return _json(report)
+        return json_response(report)
 
     @router.post("/api/competitions/{cid}/imports/weather")
     async def upload_weather(
@@ -118,6 +114,6 @@ def uploads_router(ctx: AppContext) -> APIRouter:
         report = await _off_the_loop(parse_and_import)
         if not dry_run:
             ctx.board(cid).forget_history()
-        return _json(report)
+        return json_response(report)
 
     return router
