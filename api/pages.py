@@ -1,9 +1,11 @@
-"""HTML pages: the lobby kiosk, the public site page and the organiser page.
+"""HTML pages: the public leaderboard, the lobby kiosk, the public site page and the organiser
+page.
 
 Each page is one self-contained file in ``api/pages/`` (no CDN: lobby screens are often on
 closed networks) that draws itself from the JSON API in the browser. The server only fills in
 which competition, site or display the page is for (``/*CONFIG*/``) and answers 404 for an
-unknown one, so a mistyped address says so instead of showing an empty page.
+unknown one, so a mistyped address says so instead of showing an empty page. The leaderboard
+page at ``/`` is served as it is: it picks its competition itself.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def _page(name: str, config: dict) -> HTMLResponse:
 
 def pages_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def leaderboard_page() -> HTMLResponse:
+        """The public leaderboard (``api/pages/leaderboard.html``)."""
+        page = resources.files("api").joinpath("pages/leaderboard.html").read_text("utf-8")
+        return HTMLResponse(page)
 
     @router.get("/kiosk", response_class=HTMLResponse)
     def kiosk(competition: str | None = None) -> HTMLResponse:

@@ -1,0 +1,70 @@
+"""A competition's leaderboard: now, as it stood at the end of each day, and as a live stream.
+
+The leaderboard by reduction is what lobby screens poll and follow: one ``LeaderboardHub``
+(``api.stream``) recomputes it in the background and keeps its encoded bytes, which the
+``leaderboard`` route serves as they are (no I/O, on the event loop) and the stream sends to
+every listener.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import orjson
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
+from api.context import AppContext
+from api.responses import json_response
+from api.scoreboard import Scoreboard
+from api.stream import LeaderboardHub
+
+
+class Metric(StrEnum):
+    reduction = "reduction"
+    kwh_per_m2 = "kwh_per_m2"
+
+
+def leaderboard_view(board: Scoreboard, metric: str = "reduction") -> dict:
+    """The leaderboard body: ``Scoreboard.leaderboard`` and whether the data is synthetic."""
+    data = board.leaderboard(metric)
+    data["synthetic"] = board.competition.competition.synthetic
+    return data
+
+
+def leaderboard_hub(boards: dict[str, Scoreboard], interval_s: float) -> LeaderboardHub:
+    """The hub recomputing each competition's leaderboard by reduction every ``interval_s``;
+    it looks the board up in ``boards`` on every call, as an organiser's edit may replace it."""
+    return LeaderboardHub(
+        {cid: (lambda cid=cid: orjson.dumps(leaderboard_view(boards[cid]))) for cid in boards},
+        interval_s,
+    )
+
+
+def leaderboard_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter()
+    hub = ctx.hub
+
+    @router.get("/api/competitions/{cid}/leaderboard")
+    async def leaderboard(cid: str, metric: Metric = Metric.reduction) -> Response:
+        b = ctx.board(cid)
+        if metric is Metric.reduction and cid in hub.latest:  # the stream's bytes: no I/O
+            return Response(hub.latest[cid], media_type="application/json")
+        return json_response(await run_in_threadpool(leaderboard_view, b, metric.value))
+
+    @router.get("/api/competitions/{cid}/rank-history")
+    def rank_history(cid: str) -> Response:
+        return json_response(ctx.board(cid).rank_history_view())
+
+    @router.get("/api/competitions/{cid}/stream")
+    async def stream(cid: str) -> EventSourceResponse:
+        ctx.board(cid)
+        return EventSourceResponse(
+            hub.events(cid),
+            ping=15,
+            ping_message_factory=lambda: ServerSentEvent(event="ping", data=""),
+        )
+
+    return router
