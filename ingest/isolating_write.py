@@ -34,7 +34,9 @@ class Written:
     quarantined: int = 0
     spooled: int = 0
     isolated: int = 0
-    held: int = 0
+    held: int = 0  # held items (``WriteResult.held``)
+    held_readings: int = 0  # rows of the held items of the messages stored: meter readings
+    held_temperatures: int = 0  # and weather temperatures
 
     def add(self, result: WriteResult) -> None:
         self.inserted += result.inserted
@@ -65,7 +67,10 @@ def write_isolating(
     while stack:
         group = stack.pop()
         try:
-            written.add(store.write([msg for msg, _ in group]))
+            result = store.write([msg for msg, _ in group])
+            written.add(result)
+            if result.held:
+                _count_held(written, group)
             continue
         except Exception as exc:
             if is_unavailable(exc):
@@ -88,6 +93,16 @@ def write_isolating(
                 raise StoreUnavailable(last, _pending(group, stack), written) from last
         written.isolated += 1
     return written
+
+
+def _count_held(written: Written, group: list[Item]) -> None:
+    """Add the rows of the held items of ``group``'s messages, by kind."""
+    for msg, _ in group:
+        for item in msg.held:
+            if item.kind == "temperatures":
+                written.held_temperatures += len(item.payload)
+            else:
+                written.held_readings += len(item.payload)
 
 
 def _pending(group: list[Item], stack: list[list[Item]]) -> list[Item]:

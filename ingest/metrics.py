@@ -50,6 +50,17 @@ class IngestMetrics:
             "readings received again and ignored (redelivery, repeated publishes)",
             registry=r,
         )
+        self.held_readings = Counter(
+            "wattleague_ingest_held_readings",
+            "meter readings held because they would change a locked baseline "
+            "(ingest.baseline_lock): kept for an organiser's decision, not stored",
+            registry=r,
+        )
+        self.held_temperatures = Counter(
+            "wattleague_ingest_held_temperatures",
+            "weather-station temperatures held because they would change a locked baseline",
+            registry=r,
+        )
         self.spooled = Counter(
             "wattleague_ingest_spooled_readings",
             "readings kept in the local spool because the remote store did not answer",
@@ -132,6 +143,8 @@ class IngestMetrics:
         self.readings.inc(result.inserted)
         self.duplicates.inc(result.duplicates)
         self.spooled.inc(result.spooled)
+        self.held_readings.inc(result.held_readings)
+        self.held_temperatures.inc(result.held_temperatures)
         self.write_seconds.observe(seconds)
         self.batch_messages.observe(len(messages))
         # reasons of what ingest rejected before the store; the store adds contradictions

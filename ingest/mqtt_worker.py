@@ -309,6 +309,10 @@ class IngestWorker:
         self.stats["duplicates"] += written.duplicates
         self.stats["quarantined"] += written.quarantined
         self.stats["store_rejected"] += written.isolated
+        if written.held:
+            self.stats["held_items"] += written.held
+            self.stats["readings_held"] += written.held_readings
+            self.stats["temperatures_held"] += written.held_temperatures
         if self.metrics is not None:
             self.metrics.batch_stored(
                 [msg for msg, _ in items], written, time.perf_counter() - started_s

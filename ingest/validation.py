@@ -13,6 +13,10 @@ Several meters may share the topic of a multi-channel device, each with its ``ch
 reading goes to the meter of its channel, else to the topic's meter without a channel (which
 takes every channel); readings of other channels are skipped silently, unless no reading of
 the message belongs to any meter (``unknown_channel``).
+
+A valid reading (or temperature) that would change a locked baseline is held instead of stored
+(``ingest.baseline_lock``): it goes into ``Message.held``, one item per meter (per weather
+station) of the message, which the store keeps in the transaction of the message's readings.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ingest.baseline_lock import ALL_SITES, held_items, in_spans, station_locks
 from ingest.decoders import decode
 from ingest.decoders.bounds import shown
 from ingest.decoders.weather import decode_temperature
@@ -54,14 +59,19 @@ def process_message(
     source: str = "mqtt",
     by_topic: bool = True,
     max_payload_bytes: int | None = None,
+    applied_ms: int | None = None,
 ) -> Message:
-    """Decode and validate one message into readings and rejections (see module docstring).
+    """Decode and validate one message into readings, held data and rejections (see module
+    docstring).
 
     ``by_topic=False`` is for channels without topics (HTTP): the project's JSON, every reading
     naming its meter. ``max_payload_bytes`` [bytes] replaces the format's cap there (an HTTP
-    body has its own limit); a meter's own cap comes from its route.
+    body has its own limit); a meter's own cap comes from its route. ``applied_ms`` [Unix ms]
+    is when the data would be applied, which decides whether a baseline is locked: by default
+    the receive time; reprocessing the quarantine passes the time it reprocesses.
     """
     received_ms = int(received_utc.timestamp() * 1000)
+    applied_ms = received_ms if applied_ms is None else applied_ms
     payload = bytes(payload)
     msg = Message(topic, received_ms, source, payload=payload)
     folded: Counter[str] = Counter()  # rejections past MAX_REJECTED_PER_MESSAGE, by reason
@@ -77,10 +87,19 @@ def process_message(
         msg.rejected.append(Rejected(reason, detail, topic, payload, received_ms, source))
 
     if by_topic and topic in routing.weather_by_topic:
-        _weather(msg, topic, payload, received_utc, routing, limits, reject)
+        _weather(msg, topic, payload, received_utc, routing, limits, reject, applied_ms)
     else:
         _meter_readings(
-            msg, topic, payload, received_utc, routing, limits, by_topic, max_payload_bytes, reject
+            msg,
+            topic,
+            payload,
+            received_utc,
+            routing,
+            limits,
+            by_topic,
+            max_payload_bytes,
+            reject,
+            applied_ms,
         )
     for reason, n in folded.items():
         detail = (
@@ -102,8 +121,9 @@ def _meter_readings(
     by_topic: bool,
     max_payload_bytes: int | None,
     reject,
+    applied_ms: int,
 ) -> None:
-    """The readings of a meter topic's message, stored in ``msg`` or rejected."""
+    """The readings of a meter topic's message, stored in ``msg``, held or rejected."""
     routes = routing.by_topic.get(topic, []) if by_topic else []
     route = routes[0] if routes else None  # meters sharing a topic share its format and zone
     fmt = route.format if route else "json"
@@ -128,9 +148,12 @@ def _meter_readings(
         received_utc - timedelta(seconds=limits.max_age_s),
         received_utc + timedelta(seconds=limits.max_future_s),
     )
-    route_of_channel: dict[str | None, Route | None] = {}
+    route_of_channel: dict[str | None, tuple[Route | None, int, int]] = {}
     # one meter on the topic without a channel takes every reading: no lookup per reading
     only = routes[0] if len(routes) == 1 and routes[0].channel is None else None
+    # the span of the route's locked baseline (ingest.baseline_lock): (0, 0) holds nothing
+    lock_lo, lock_hi = route.lock_span(applied_ms) if only is not None else (0, 0)
+    held: dict[Route, list[list]] = {}  # route → its readings held, as held rows
     earliest, latest = window
     append, new_stored = msg.readings.append, tuple.__new__  # StoredReading(...) costs 3x
     for i, reading in enumerate(readings):
@@ -139,8 +162,10 @@ def _meter_readings(
             claimed += 1
         elif routes:
             if channel not in route_of_channel:
-                route_of_channel[channel] = _route_for_channel(routes, channel)
-            route = route_of_channel[channel]
+                found = _route_for_channel(routes, channel)
+                span = found.lock_span(applied_ms) if found is not None else (0, 0)
+                route_of_channel[channel] = (found, *span)
+            route, lock_lo, lock_hi = route_of_channel[channel]
             if route is None:
                 continue  # another channel of the device: another meter's, or nobody's
             claimed += 1
@@ -151,7 +176,11 @@ def _meter_readings(
             and (p is None or 0 <= p <= route.max_power_w)
             and earliest <= ts <= latest
         ):
-            append(new_stored(StoredReading, (route.meter_id, int(ts.timestamp() * 1000), e, p)))
+            ts_ms = int(ts.timestamp() * 1000)
+            if ts_ms < lock_hi and ts_ms >= lock_lo:  # live readings: one comparison
+                held.setdefault(route, []).append([ts_ms, e, p])
+                continue
+            append(new_stored(StoredReading, (route.meter_id, ts_ms, e, p)))
             continue
         problem = _check(reading, route, routing, received_utc, limits, topic, by_topic, window)
         if problem:
@@ -161,13 +190,24 @@ def _meter_readings(
             reject(problem[0], f"{where}: {problem[1]}")
             continue
         meter = _meter_for(reading, route, routing)
+        ts_ms = int(reading.ts_utc.timestamp() * 1000)
+        lo, hi = meter.lock_span(applied_ms)
+        if lo <= ts_ms < hi:
+            held.setdefault(meter, []).append([ts_ms, reading.energy_kwh, reading.power_w])
+            continue
         msg.readings.append(
-            StoredReading(
-                meter.meter_id,
-                int(reading.ts_utc.timestamp() * 1000),
-                reading.energy_kwh,
-                reading.power_w,
-            )
+            StoredReading(meter.meter_id, ts_ms, reading.energy_kwh, reading.power_w)
+        )
+    for meter, rows in held.items():
+        msg.held += held_items(
+            routing.locks[meter.competition],
+            meter.site,
+            meter.meter_id,
+            "readings",
+            rows,
+            source=msg.source,
+            received_ms=msg.received_ms,
+            topic=topic,
         )
     if routes and readings and not claimed:
         found = ", ".join(sorted({repr(r.channel) for r in readings}))
@@ -264,9 +304,21 @@ def _weather(
     routing: Routing,
     limits: Limits,
     reject,
+    applied_ms: int,
 ) -> None:
-    """Temperatures of a weather station's topic: stored, or quarantined with the reason."""
+    """Temperatures of a weather station's topic: stored, held, or quarantined with the reason.
+
+    A temperature in the window of a competition whose baselines read the station is held, once
+    per competition, for every site that reads the station (``baseline_lock.ALL_SITES``): the
+    station's record is one, so an organiser accepts or rejects it for all of them at once.
+    """
     station, fmt = routing.weather_by_topic[topic]
+    locks = [
+        (lock, spans)
+        for lock, spans in station_locks(routing.locks.values(), station)
+        if lock.locked(applied_ms)
+    ]
+    held: dict[str, list[list]] = {}  # competition → held rows
     try:
         values = decode_temperature(fmt, payload, received_utc)
     except DecodeError as exc:
@@ -286,4 +338,20 @@ def _weather(
         elif ts < earliest:
             reject("too_old", f"{where}: ts {ts.isoformat()} is too old")
         else:
-            msg.temperatures.append(StoredTemperature(station, int(ts.timestamp() * 1000), temp_c))
+            ts_ms = int(ts.timestamp() * 1000)
+            locked = [lock for lock, spans in locks if in_spans(spans, ts_ms)]
+            for lock in locked:
+                held.setdefault(lock.competition, []).append([ts_ms, temp_c])
+            if not locked:
+                msg.temperatures.append(StoredTemperature(station, ts_ms, temp_c))
+    for competition, rows in held.items():
+        msg.held += held_items(
+            routing.locks[competition],
+            ALL_SITES,
+            station,
+            "temperatures",
+            rows,
+            source=msg.source,
+            received_ms=msg.received_ms,
+            topic=topic,
+        )

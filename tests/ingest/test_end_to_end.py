@@ -57,6 +57,9 @@ columns = 20
 rows = 4
 """
 NOW = datetime(2011, 3, 8, 0, 0, tzinfo=TZ)  # 7 full days (168 hours) of the period elapsed
+# history arrives before the start: from the competition's first hour it would be held
+# (ingest.baseline_lock)
+BEFORE_START = datetime(2011, 2, 28, 12, 0, tzinfo=TZ)
 
 
 def _hourly(first: datetime, last: datetime, power_kw: float, offset_kwh: float):
@@ -91,14 +94,20 @@ def competition():
 
 
 @pytest.fixture
-def worker(mosquitto, competition, store_url, request):
+def clock():
+    """The worker's clock: ``clock[0]`` is the time it reads (NOW unless a test sets it)."""
+    return [NOW]
+
+
+@pytest.fixture
+def worker(mosquitto, competition, store_url, request, clock):
     store = open_store(store_url)
     w = IngestWorker(
         parse_mqtt_url(mosquitto.url),
         store,
         Routing.from_competitions([competition]),
         client_id=f"e2e-{request.node.name}",
-        clock=NOW.timestamp,
+        clock=lambda: clock[0].timestamp(),
     )
     w.start()
     assert w.connected.wait(10)
@@ -107,22 +116,26 @@ def worker(mosquitto, competition, store_url, request):
     store.close()
 
 
-def test_published_readings_reach_the_leaderboard(mosquitto, competition, worker):
+def test_published_readings_reach_the_leaderboard(mosquitto, competition, worker, clock):
     # Baseline a year earlier: alfa 10 kW, beta 5 kW; competition: alfa 8 kW, beta 4.5 kW.
     # 2011-03-01 (Tuesday) maps to 2010-03-02 (Tuesday), 364 days earlier.
     base_first, base_last = datetime(2010, 3, 2, tzinfo=TZ), datetime(2010, 3, 9, tzinfo=TZ)
     comp_first, comp_last = datetime(2011, 3, 1, tzinfo=TZ), NOW
-    messages = (
+    clock[0] = BEFORE_START  # the history, before the baselines lock
+    publish_all(
+        mosquitto.port,
         _json_messages(
             "wattleague/e2e/alfa/alfa-main", _hourly(base_first, base_last, 10.0, 1000.0)
         )
-        + _json_messages(
-            "wattleague/e2e/alfa/alfa-main", _hourly(comp_first, comp_last, 8.0, 5000.0)
-        )
-        + _senml_messages("senml/beta", _hourly(base_first, base_last, 5.0, 200.0))
-        + _senml_messages("senml/beta", _hourly(comp_first, comp_last, 4.5, 900.0))
+        + _senml_messages("senml/beta", _hourly(base_first, base_last, 5.0, 200.0)),
     )
-    publish_all(mosquitto.port, messages)
+    wait_until(lambda: worker.store.count_readings() == (7 * 24 + 1) * 2)
+    clock[0] = NOW
+    publish_all(
+        mosquitto.port,
+        _json_messages("wattleague/e2e/alfa/alfa-main", _hourly(comp_first, comp_last, 8.0, 5000.0))
+        + _senml_messages("senml/beta", _hourly(comp_first, comp_last, 4.5, 900.0)),
+    )
     expected_readings = 2 * (7 * 24 + 1) * 2
     wait_until(lambda: worker.store.count_readings() == expected_readings)
 
