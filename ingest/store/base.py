@@ -134,6 +134,15 @@ class ReadingStore(Protocol):
     ) -> dict[str, MeterHours]:
         """Hourly energy of each meter for UTC hours starting in [start_s, end_s)."""
 
+    def late_readings(
+        self, meter_ids: list[str], spans: list[tuple[int, int, int]]
+    ) -> dict[str, list[tuple[int, float | None, float | None, int]]]:
+        """Readings stored late: for each span ``(start_ms, end_ms, received_after_ms)``, the
+        readings of ``meter_ids`` with start_ms <= ts < end_ms that were received after
+        ``received_after_ms`` [Unix ms]. Meter → ``(ts_ms, energy_kwh, power_w, received_ms)``
+        in time order (meters without any are absent); ``ingest.late_changes`` asks for each
+        local day with the day's end plus 48 h."""
+
     def read_temperatures(
         self, stations: list[str], start_s: float, end_s: float
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -902,6 +902,33 @@ class InfluxStore:
             out[meter] = MeterSeries(a[:, 0], a[:, 1], a[:, 2])
         return out
 
+    def late_readings(
+        self, meter_ids: list[str], spans: list[tuple[int, int, int]]
+    ) -> dict[str, list[tuple[int, float | None, float | None, int]]]:
+        """``base.ReadingStore.late_readings``: each span one statement (InfluxQL compares a
+        field with a constant, not with the time), up to 50 statements a request."""
+        out: dict[str, list[tuple]] = defaultdict(list)
+        for lo in range(0, len(meter_ids), METERS_PER_QUERY):
+            where = any_of("meter", meter_ids[lo : lo + METERS_PER_QUERY])
+            for first in range(0, len(spans), 50):
+                statements = [
+                    f'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" WHERE {where} '
+                    f'AND time >= {int(a)}ms AND time < {int(b)}ms AND "received_ms" > {int(r)} '
+                    'GROUP BY "meter"'
+                    for a, b, r in spans[first : first + 50]
+                ]
+                for result in self.http.query(";".join(statements)):
+                    for tags, row in series_rows(result):
+                        out[decode_tag(tags["meter"])].append(
+                            (
+                                int(row["time"]),
+                                row.get("energy_kwh"),
+                                row.get("power_w"),
+                                int(row["received_ms"]),
+                            )
+                        )
+        return {meter: sorted(rows, key=lambda row: row[0]) for meter, rows in out.items()}
+
     def read_temperatures(
         self, stations: list[str], start_s: float, end_s: float
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
