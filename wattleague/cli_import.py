@@ -17,6 +17,43 @@ def import_group() -> None:
     """Import past consumption, bills and outdoor temperature from files."""
 
 
+def _accept_option(func):
+    return click.option(
+        "--accept-baseline-change",
+        "accept_reason",
+        default=None,
+        metavar="REASON",
+        help="Apply rows that fall in a locked baseline window (the competition has started) "
+        "at once, with this reason in the audit log; without it they are held for an "
+        "organiser.",
+    )(func)
+
+
+def _accepted(reason: str | None):
+    """The accepted change of ``--accept-baseline-change``: by ``cli:<login name>``."""
+    from ingest.imports.baseline_change import AcceptedChange
+
+    if reason is None:
+        return None
+    if not reason.strip():
+        raise click.BadParameter(
+            "give the reason the audit log keeps, e.g. --accept-baseline-change "
+            '"meter swapped in January; the grid operator\'s corrected file"',
+            param_hint="--accept-baseline-change",
+        )
+    return AcceptedChange(who=f"cli:{_login_name()}", reason=reason)
+
+
+def _login_name() -> str:
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return f"uid-{os.getuid()}"
+
+
 def _config_option(func):
     return click.option(
         "--config",
@@ -48,10 +85,14 @@ def _config_option(func):
     show_default=True,
     help="Which wins where the file overlaps stored live readings.",
 )
+@_accept_option
 @settings_options("store")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
-def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, store, files):
+def consumption(
+    config, meter_id, billing, columns, fmt, dry_run, on_overlap, accept_reason, store, files
+):
     """Import past consumption of one meter (grid-operator CSV, generic CSV, JSON or bills)."""
+    from ingest.baseline_lock import baseline_lock
     from ingest.imports.consumption import import_consumption
     from ingest.imports.formats import read_consumption_file
 
@@ -61,6 +102,8 @@ def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, st
             f"no meter {meter_id!r} in {config}; known: {', '.join(sorted(comp.meters()))}",
             param_hint="--meter",
         )
+    accepted = _accepted(accept_reason)
+    locked = {"lock": baseline_lock(comp), "accepted": accepted}
     tz = comp.competition.tz
     parsed, unreadable = _read_files(
         files,
@@ -81,14 +124,22 @@ def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, st
                     dry_run=dry_run,
                     on_overlap=on_overlap,
                     progress=bar.update,
+                    **locked,
                 )
         else:
             report = import_consumption(
-                db, meter_id, parsed, billing=billing, dry_run=dry_run, on_overlap=on_overlap
+                db,
+                meter_id,
+                parsed,
+                billing=billing,
+                dry_run=dry_run,
+                on_overlap=on_overlap,
+                **locked,
             )
     finally:
         db.close()
     _print_report(report, "rows")
+    _print_baseline_change(report, comp.id)
     if unreadable or (report["new"] == 0 and report["duplicates"] == 0):
         raise SystemExit(1)
 
@@ -98,25 +149,31 @@ def consumption(config, meter_id, billing, columns, fmt, dry_run, on_overlap, st
 @click.option("--site", "site_id", default=None, help="Site whose weather station gets the data.")
 @click.option("--columns", default=None, help="Column mapping for non-SMHI CSV: ts=…,temp=….")
 @click.option("--dry-run", is_flag=True, help="Only report what would be stored.")
+@_accept_option
 @settings_options("store")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
-def weather(config, site_id, columns, dry_run, store, files):
+def weather(config, site_id, columns, dry_run, accept_reason, store, files):
     """Import hourly outdoor temperature (SMHI open-data CSV or generic CSV)."""
+    from ingest.baseline_lock import baseline_lock
     from ingest.imports.formats import read_weather_file
     from ingest.imports.weather import import_weather
 
     (comp,) = load_competitions([config])
     station = _station(comp, site_id, config)
+    accepted = _accepted(accept_reason)
     tz = comp.competition.tz
     parsed, unreadable = _read_files(
         files, lambda data, path: read_weather_file(data, path, tz, columns)
     )
     db = open_store_or_fail(store)
     try:
-        report = import_weather(db, station, parsed, dry_run=dry_run)
+        report = import_weather(
+            db, station, parsed, dry_run=dry_run, lock=baseline_lock(comp), accepted=accepted
+        )
     finally:
         db.close()
     _print_report(report, "temperatures")
+    _print_baseline_change(report, comp.id)
     if unreadable or (report["new"] == 0 and report["duplicates"] == 0):
         raise SystemExit(1)
 
@@ -162,9 +219,11 @@ def _print_report(report: dict, what: str) -> None:
         click.echo(f"{r['file']}:{r['line']}: {r['reason']}", err=True)
     verb = "would store" if report["dry_run"] else "stored"
     target = report.get("meter") or report.get("station")
+    held = report.get("held_rows", 0)
     click.echo(
-        f"{target}: {report['rows']} {what} read; {verb} {report['new']} new, "
-        f"{report['duplicates']} duplicates, {len(report['rejected'])} rejected"
+        f"{target}: {report['rows']} {what} read; {verb} {report['new'] - held} new, "
+        + (f"{'would hold' if report['dry_run'] else 'held'} {held}, " if held else "")
+        + f"{report['duplicates']} duplicates, {len(report['rejected'])} rejected"
     )
     if report["span"]:
         click.echo(
@@ -197,3 +256,43 @@ def _print_report(report: dict, what: str) -> None:
                 else " (the file's rows replace them)"
             )
         )
+
+
+def _print_baseline_change(report: dict, competition: str) -> None:
+    """What the baseline lock held, and how to accept it; or what an accepted change applied."""
+    verb = "would hold" if report["dry_run"] else "held"
+    for h in report["held"]:
+        ids = f" (held item{'s' if len(h['ids']) > 1 else ''} {', '.join(map(str, h['ids']))})"
+        click.echo(
+            f"{verb}: {h['rows']} {_HELD_WHAT[h['kind']]} of {h['subject']} from "
+            f"{h['first_utc']} to {h['last_utc']}{ids if h['ids'] else ''}: they fall in the "
+            f"baseline window of competition {competition!r}, locked since it started",
+            err=True,
+        )
+    if report["held"]:
+        click.echo(
+            "Held data is not applied until an organiser accepts it with a reason: on the "
+            "organiser page (held data) or through the API, or import the files again with "
+            '--accept-baseline-change "reason" to apply them at once (audited). '
+            "See docs/imports.md#locked-baselines.",
+            err=True,
+        )
+    change = report.get("baseline_change")
+    if change:
+        verb = "would apply" if report["dry_run"] else "applied"
+        for a in change["applied"]:
+            audit = f" (audit entry {a['audit_id']})" if "audit_id" in a else ""
+            click.echo(
+                f"{verb} to the locked baseline window: {a['rows']} "
+                f"{_HELD_WHAT[a['kind']]} of {a['subject']} from {a['first_utc']} to "
+                f"{a['last_utc']}{audit}, accepted by {change['accepted_by']}: "
+                f"{change['reason']}"
+            )
+
+
+_HELD_WHAT = {
+    "import": "readings",
+    "readings": "readings",
+    "bills": "bills or daily rows",
+    "temperatures": "temperatures",
+}

@@ -18,22 +18,29 @@ baselines do not invent their hours; the ``billing`` baseline fits on them.
 
 Stored readings inside the span that are not this import's readings (live data) are an
 overlap: ``keep-live`` (default) skips the rows they touch, ``use-import`` deletes them.
+
+Once a competition has started, rows in the window its baseline reads are held for an organiser
+unless the caller accepts the change (``baseline_change``): planned readings in a site's history
+window (kind ``import``), bills or daily rows of a site scored on bills over its bill days
+(``bills``). ``use-import`` deletes no live readings there without an accepted change: those
+rows are skipped as with ``keep-live``.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
+from ingest.baseline_lock import BaselineLock
+from ingest.imports.baseline_change import AcceptedChange, ImportGate, now_ms
 from ingest.imports.rows import ParsedFile, Rejection
 from ingest.intervals import MAX_PLAUSIBLE_W
 from ingest.rollup import REGISTER_MAX_GAP_S
-from ingest.store.base import Message, ReadingStore, StoredReading
+from ingest.store.base import Message, Store, StoredReading
 from ingest.validation import MAX_REGISTER_KWH
 
 MIN_REGISTER_KWH = 10.0  # synthetic registers stay well above the meters' reset rule
@@ -63,7 +70,7 @@ def jump_kwh(gap_s: float) -> float:
 
 
 def import_consumption(
-    store: ReadingStore,
+    store: Store,
     meter_id: str,
     files: list[ParsedFile],
     *,
@@ -71,10 +78,22 @@ def import_consumption(
     dry_run: bool = False,
     on_overlap: str = "keep-live",
     progress: Callable[[int], None] | None = None,
+    lock: BaselineLock | None = None,
+    accepted: AcceptedChange | None = None,
+    at_ms: int | None = None,
 ) -> dict:
-    """Plan and (unless ``dry_run``) store the rows of ``files`` for one meter; the report."""
+    """Plan and (unless ``dry_run``) store the rows of ``files`` for one meter; the report.
+
+    ``store`` is the whole store (``base.Store``): held rows go to its organiser part. ``lock``
+    is the baseline lock of the meter's competition (``baseline_lock.baseline_lock``; None:
+    nothing is locked); from its first hour, rows in a locked window are held, or with
+    ``accepted`` written at once and audited. ``at_ms`` [Unix ms] is when the import runs
+    (default now). The report's ``held`` lists what was held (kind, rows, span, held ids), its
+    ``baseline_change`` what an accepted change applied (with the audit entry's id).
+    """
     if on_overlap not in OVERLAP_CHOICES:
         raise ValueError(f"on_overlap must be one of {OVERLAP_CHOICES}, got {on_overlap!r}")
+    at_ms = now_ms() if at_ms is None else at_ms
     rejected = [_rejection(f.name, r) for f in files for r in f.rejected]
     report: dict = {
         "meter": meter_id,
@@ -91,12 +110,16 @@ def import_consumption(
         "dst": [d for f in files for d in f.dst],
         "rejected": rejected,
         "overlap": None,
+        "held_rows": 0,  # of "new": rows held for a locked baseline, not stored
     }
+    topic = "import:" + ",".join(report["files"])[:200]
+    gate = ImportGate(store, lock, accepted, at_ms, dry_run, topic)
+    site = lock.site_of_meter.get(meter_id, "") if lock is not None else ""
     registers = [
         (f.name, r) for f in files for r in f.registers if _plausible_register(f.name, r, rejected)
     ]
     if registers:
-        _import_registers(store, meter_id, registers, report, dry_run)
+        _import_registers(store, meter_id, registers, report, dry_run, gate, site, at_ms)
     rows = _clean_rows(files, rejected)
     report["rows"] += len(rows)
     if rows:
@@ -107,9 +130,12 @@ def import_consumption(
     periods = rows if billing else [r for r in rows if r.end_s - r.start_s > HOUR_S]
     intervals = [] if billing else [r for r in rows if r.end_s - r.start_s <= HOUR_S]
     if periods:
-        _import_periods(store, meter_id, periods, report, dry_run)
+        _import_periods(store, meter_id, periods, report, dry_run, gate, site)
     if intervals:
-        _import_intervals(store, meter_id, intervals, report, dry_run, on_overlap, progress)
+        _import_intervals(
+            store, meter_id, intervals, report, dry_run, on_overlap, progress, gate, site, at_ms
+        )
+    gate.finish(report)
     rejected.sort(key=lambda r: (r["file"], r["line"]))
     return report
 
@@ -266,15 +292,19 @@ def _inside_pair(pairs: np.ndarray, start_ms: int, end_ms: int) -> bool:
 
 
 def _import_intervals(
-    store: ReadingStore,
+    store: Store,
     meter_id: str,
     rows: list[Row],
     report: dict,
     dry_run: bool,
     on_overlap: str,
     progress: Callable[[int], None] | None,
+    gate: ImportGate,
+    site: str,
+    at_ms: int,
 ) -> None:
     lo, hi = rows[0].start_s, rows[-1].end_s
+    gate.begin("import", meter_id, _ms(lo), _ms(hi))  # an accepted change: what was stored
     series = store.read_series([meter_id], lo - NEIGHBOUR_WINDOW_S, hi + NEIGHBOUR_WINDOW_S + 1)
     stored: dict[int, float] = {}
     if meter_id in series:
@@ -320,6 +350,16 @@ def _import_intervals(
                 for run in runs
                 if ((f >= _ms(run[0].start_s)) & (f <= _ms(run[-1].end_s))).any()
             ]
+            # live readings in a locked window stay without an accepted change: keep-live there
+            blocked = [(a, b) for a, b in ranges if gate.blocks("import", meter_id, a, b + 1)]
+            if blocked:
+                ranges = [r for r in ranges if r not in blocked]
+                kept = [
+                    r
+                    for r, t in zip(rows, touched, strict=True)
+                    if not (t and any(a <= _ms(r.start_s) < b for a, b in blocked))
+                ]
+                overlap["rows_skipped_locked"] = len(rows) - len(kept)
             for a, b in ranges:
                 n = int(((f >= a) & (f <= b)).sum())
                 deleted += n if dry_run else store.delete_readings(meter_id, a, b)
@@ -331,6 +371,7 @@ def _import_intervals(
         planned = _plan_points(runs, stored)
     readings: list[StoredReading] = []
     duplicates = new = 0
+    bounds: list[tuple[int, int]] = []  # (start_ms, end_ms) of each new row
     for run, points in zip(runs, planned, strict=True):
         have = [t in stored and abs(stored[t] - v) <= MATCH_KWH for t, v in points]
         for i in range(len(run)):
@@ -338,6 +379,7 @@ def _import_intervals(
                 duplicates += 1
             else:
                 new += 1
+                bounds.append((points[i][0], points[i + 1][0]))
         readings += [
             StoredReading(meter_id, t, v, None)
             for (t, v), h in zip(points, have, strict=True)
@@ -345,13 +387,19 @@ def _import_intervals(
         ]
     report["duplicates"] += duplicates
     report["new"] += new
-    if dry_run or not readings:
+    written = gate.readings(meter_id, site, readings)
+    if len(written) < len(readings):  # rows with a held reading at either end wait with it
+        kept_ts = {r.ts_ms for r in written}
+        held_ts = {r.ts_ms for r in readings} - kept_ts
+        held_rows = sum(1 for a, b in bounds if a in held_ts or b in held_ts)
+        report["held_rows"] += held_rows
+        new -= held_rows
+    if dry_run or not written:
         return
-    received_ms = int(time.time() * 1000)
     topic = "import:" + ",".join(report["files"])[:200]
-    for start in range(0, len(readings), WRITE_CHUNK):
-        chunk = readings[start : start + WRITE_CHUNK]
-        store.write([Message(topic, received_ms, "import", chunk)])
+    for start in range(0, len(written), WRITE_CHUNK):
+        chunk = written[start : start + WRITE_CHUNK]
+        store.write([Message(topic, at_ms, "import", chunk)])
         if progress is not None:
             progress(len(chunk))
     report["stored"] += new
@@ -361,7 +409,13 @@ def _import_intervals(
 
 
 def _import_periods(
-    store: ReadingStore, meter_id: str, rows: list[Row], report: dict, dry_run: bool
+    store: Store,
+    meter_id: str,
+    rows: list[Row],
+    report: dict,
+    dry_run: bool,
+    gate: ImportGate,
+    site: str,
 ) -> None:
     existing = store.read_bills([meter_id]).get(meter_id, np.zeros((0, 3)))
     known = {(_ms(a), _ms(b)): e for a, b, e in existing.tolist()}
@@ -390,6 +444,11 @@ def _import_periods(
     report["periods"] = {"new": len(new), "replaced": replaced, "duplicates": duplicates}
     report["duplicates"] += duplicates
     report["new"] += len(new)
+    if new:
+        gate.begin("bills", meter_id, min(b[0] for b in new), max(b[1] for b in new))
+    planned = len(new)
+    new = gate.bills(meter_id, site, new)
+    report["held_rows"] += planned - len(new)
     if new and not dry_run:
         store.write_bills(meter_id, new)
         report["stored"] += len(new)
@@ -399,12 +458,26 @@ def _import_periods(
 
 
 def _import_registers(
-    store: ReadingStore, meter_id: str, rows: list, report: dict, dry_run: bool
+    store: Store,
+    meter_id: str,
+    rows: list,
+    report: dict,
+    dry_run: bool,
+    gate: ImportGate,
+    site: str,
+    at_ms: int,
 ) -> None:
     rows = sorted(rows, key=lambda fr: fr[1].ts_s)
     report["rows"] += len(rows)
     report["span"] = {"first_utc": iso(rows[0][1].ts_s), "last_utc": iso(rows[-1][1].ts_s)}
     readings = [StoredReading(meter_id, _ms(r.ts_s), r.energy_kwh, r.power_w) for _, r in rows]
+    gate.begin("import", meter_id, readings[0].ts_ms, readings[-1].ts_ms)
+    planned = len(readings)
+    readings = gate.readings(meter_id, site, readings)
+    report["new"] += planned - len(readings)  # held: new, not stored
+    report["held_rows"] += planned - len(readings)
+    if not readings:
+        return
     if dry_run:
         stored = store.read_series([meter_id], rows[0][1].ts_s, rows[-1][1].ts_s + 1)
         have = set()
@@ -414,7 +487,7 @@ def _import_registers(
         report["duplicates"] += dup
         report["new"] += len(readings) - dup
         return
-    result = store.write([Message("import:json", int(time.time() * 1000), "import", readings)])
+    result = store.write([Message("import:json", at_ms, "import", readings)])
     report["duplicates"] += result.duplicates
     report["new"] += result.inserted
     report["stored"] += result.inserted
