@@ -14,12 +14,15 @@ from importlib import metadata
 
 from fastapi import FastAPI
 
+from api.audit import audit_router
 from api.auth import TokenSet
+from api.closing import closing_router
 from api.competitions import competitions_router
 from api.context import AppContext
 from api.downloads import downloads_router
 from api.errors import install_error_handlers
 from api.frames import frames_router
+from api.held import held_router
 from api.leaderboard import leaderboard_hub, leaderboard_router
 from api.operations import operations_router
 from api.organiser import organiser_router, site_admin_router
@@ -51,6 +54,9 @@ ROUTERS = (
     pages_router,
     downloads_router,
     uploads_router,
+    held_router,
+    audit_router,
+    closing_router,
 )
 
 
