@@ -23,6 +23,7 @@ from scoring.baselines import BaselineMethod, Fit, History, Period, Target
 from scoring.calendar import LocalHours, hour_grid, local_hours
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
+from scoring.fingerprint import baseline_fingerprint
 from scoring.metrics import MEASURED_HOUR_S, SiteMetrics, site_metrics
 from scoring.rank_history import RankHistory, rank_history
 from scoring.ranking import league_ranks
@@ -50,6 +51,8 @@ class Snapshot:
     uncertainty: SavingsUncertainty
     traps: TrapChanges
     baseline_problem: list[list[str]]  # per site: why it has no baseline (sufficiency rules)
+    # per site: SHA-256 of its locked baseline inputs (scoring.fingerprint), hex
+    fingerprints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,9 @@ class Scoreboard:
         # the fitting modules (numba for the regressions) only for the methods in use; a
         # process that cannot run them stops here (api.baseline_fits)
         load_fits(competition.id, [m.method.name for m in self._methods])
-        self._fits: dict[str, tuple[SiteHours, Fit]] = {}  # method name -> its fit
+        # method name -> the history it was fitted on, its fit, and the fingerprints of the
+        # sites it scores (site index -> hex)
+        self._fits: dict[str, tuple[SiteHours, Fit, dict[int, str]]] = {}
 
     def _history_days(self) -> tuple[date, date]:
         """The history window the competition's baseline method reads."""
@@ -202,9 +207,45 @@ class Scoreboard:
         competition's hours with it."""
         cached = self._fits.get(part.method.name)
         if cached is None or cached[0] is not history:
-            fitted = part.method.fit(self._history_of(part, history), self.period)
-            cached = self._fits[part.method.name] = (history, fitted)
+            inputs = self._history_of(part, history)
+            fitted = part.method.fit(inputs, self.period)
+            prints = self._fingerprints_of(part, inputs)
+            cached = self._fits[part.method.name] = (history, fitted, prints)
         return cached[1]
+
+    def _fingerprints_of(self, part: _MethodSites, inputs: History) -> dict[int, str]:
+        """Site index → the fingerprint of what ``part``'s method fits on (``inputs``), for
+        the sites that method scores (a site scored on its own method is not scored on the
+        competition's, which fits every site)."""
+        info = self.competition.competition
+        method = part.method
+        parameters = {
+            "competition_method": info.baseline.method,
+            "weeks": info.baseline.weeks,
+            "holidays": info.holidays,
+            "timezone": info.timezone,
+        }
+        first, last = self._history_days()
+        bill_days = method.bill_days(self.period) if method.needs.bills else None
+        rows = range(len(self.site_ids)) if part.rows is None else part.rows.tolist()
+        out = {}
+        for j, i in enumerate(rows):
+            if self.site_methods[i] != method.name:
+                continue
+            out[i] = baseline_fingerprint(
+                method.name,
+                parameters,
+                first,
+                last,
+                inputs.kwh[j],
+                inputs.ok[j],
+                bills=None if inputs.bills is None else inputs.bills[j],
+                bill_days_local=bill_days,
+                daily_temp_c=_row(inputs.daily_temp_c, j),
+                hourly_temp_c=_row(inputs.hourly_temp_c, j),
+                bill_temp_c=_row(inputs.bill_temp_c, j),
+            )
+        return out
 
     def _history_of(self, part: _MethodSites, history: SiteHours) -> History:
         """What ``part``'s method reads of the history (``BaselineMethod.needs``), for its
@@ -311,6 +352,9 @@ class Scoreboard:
                 for i, names in zip(rows, fit.problems(), strict=True):
                     problems[i] = names
             fits.append((part, fit))
+        prints: dict[int, str] = {}
+        for part in self._methods:
+            prints.update(self._fits[part.method.name][2])
         m = site_metrics(
             actual.energy_kwh,
             actual.measured_s,
@@ -368,6 +412,7 @@ class Scoreboard:
             uncertainty=uncertainty,
             traps=traps,
             baseline_problem=problems,
+            fingerprints=tuple(prints[i] for i in range(len(self.site_ids))),
         )
 
     # -- views --------------------------------------------------------------------------
@@ -399,6 +444,7 @@ class Scoreboard:
                     "saved_co2_kg": _num(m.saved_co2_kg[i], 2),
                     "baseline_method": self.site_methods[i],
                     "baseline_problem": snap.baseline_problem[i] or None,
+                    "baseline_fingerprint": snap.fingerprints[i],
                     "uncertainty_kwh": _num(snap.uncertainty.uncertainty_kwh[i], 1),
                     "uncertainty_pct_points": _num(snap.uncertainty.uncertainty_pct[i], 2),
                     "significant": bool(snap.uncertainty.significant[i]),
@@ -462,6 +508,7 @@ class Scoreboard:
             "meters": self.meters_by_site[i],
             "baseline_method": self.site_methods[i],
             "baseline_problem": snap.baseline_problem[i] or None,
+            "baseline_fingerprint": snap.fingerprints[i],
             "as_of": self.local_iso(snap.as_of_s),
             "live_power_kw": board[site.id]["live_power_kw"],
             "last_reading": board[site.id]["last_reading"],
@@ -596,6 +643,13 @@ def _with_rows(
         values[rows] = getattr(part, name)
         fields[name] = values
     return SavingsUncertainty(**fields)
+
+
+def _row(values: np.ndarray | None, j: int) -> np.ndarray | None:
+    """Row ``j`` of a (sites, n) array; a one-dimensional array serves every site."""
+    if values is None:
+        return None
+    return values if values.ndim == 1 else values[j]
 
 
 def _num(value: float | None, digits: int) -> float | None:
