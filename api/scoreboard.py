@@ -444,7 +444,7 @@ class Scoreboard:
                     "saved_co2_kg": _num(m.saved_co2_kg[i], 2),
                     "baseline_method": self.site_methods[i],
                     "baseline_problem": snap.baseline_problem[i] or None,
-                    "baseline_fingerprint": snap.fingerprints[i],
+                    "baseline_fingerprint": _fingerprint(snap, i),
                     "uncertainty_kwh": _num(snap.uncertainty.uncertainty_kwh[i], 1),
                     "uncertainty_pct_points": _num(snap.uncertainty.uncertainty_pct[i], 2),
                     "significant": bool(snap.uncertainty.significant[i]),
@@ -508,7 +508,7 @@ class Scoreboard:
             "meters": self.meters_by_site[i],
             "baseline_method": self.site_methods[i],
             "baseline_problem": snap.baseline_problem[i] or None,
-            "baseline_fingerprint": snap.fingerprints[i],
+            "baseline_fingerprint": _fingerprint(snap, i),
             "as_of": self.local_iso(snap.as_of_s),
             "live_power_kw": board[site.id]["live_power_kw"],
             "last_reading": board[site.id]["last_reading"],
@@ -643,6 +643,12 @@ def _with_rows(
         values[rows] = getattr(part, name)
         fields[name] = values
     return SavingsUncertainty(**fields)
+
+
+def _fingerprint(snap: Snapshot, i: int) -> str | None:
+    """Site ``i``'s baseline fingerprint; None in a snapshot without them (one frozen before
+    fingerprints were part of it)."""
+    return snap.fingerprints[i] if i < len(snap.fingerprints) else None
 
 
 def _row(values: np.ndarray | None, j: int) -> np.ndarray | None:
