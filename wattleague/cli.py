@@ -457,6 +457,7 @@ def demo(port, mqtt_port, speed, duration, store_url, display_id, host) -> None:
 
 # Commands that live in their own modules (one per job), registered on the group here.
 def _register_commands() -> None:
+    from wattleague.cli_close import close, verify
     from wattleague.cli_deploy import deploy
     from wattleague.cli_display import display
     from wattleague.cli_example import example
@@ -464,7 +465,7 @@ def _register_commands() -> None:
     from wattleague.cli_report import report
     from wattleague.cli_simulate import simulate
 
-    for command in (report, import_group, deploy, display, simulate, example):
+    for command in (report, close, verify, import_group, deploy, display, simulate, example):
         main.add_command(command)
 
 
