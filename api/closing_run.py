@@ -92,7 +92,7 @@ def prepare_closing(
         who=who,
         site_edits=edits,
         held=store.organiser.list_held(competition.id, status=None),
-        audit=_whole_audit(store, competition.id),
+        audit=whole_audit(store, competition.id),
         file_name=file_name,
         file_text=file_text,
     )
@@ -127,7 +127,7 @@ def store_closing(store: Store, prepared: PreparedClosing) -> int:
     )
 
 
-def _whole_audit(store: Store, competition: str) -> list[AuditEntry]:
+def whole_audit(store: Store, competition: str) -> list[AuditEntry]:
     """Every audit entry of the competition, in id order."""
     entries: list[AuditEntry] = []
     while True:
