@@ -3,6 +3,11 @@
 Routers take one ``AppContext`` instead of a long argument list; ``boards`` may be replaced per
 competition at run time (an organiser's edit of a site rebuilds that competition's scoreboard),
 so routers look a board up on every request through ``board()`` and never keep one.
+
+A closed competition's board is its ``FrozenScoreboard`` (``frozen``, loaded from the store at
+start-up and set when it is closed, ``api.closing``): ``board()`` answers it whatever replaced
+the entry in ``boards``, so its results stay the certified ones. A competition whose stored
+closing is damaged answers 503 (``closing_problems``) rather than unfrozen figures.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 
 from api.auth import TokenSet
 from api.errors import APIError
+from api.frozen_board import FrozenScoreboard
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
 from ingest.routing import Routing
@@ -32,14 +38,25 @@ class AppContext:
     hub: LeaderboardHub
     # free-form state other parts register (e.g. operation counters); keyed by owner
     extras: dict[str, object] = field(default_factory=dict)
+    # closed competitions: their frozen boards, and why a stored closing cannot be served
+    frozen: dict[str, FrozenScoreboard] = field(default_factory=dict)
+    closing_problems: dict[str, str] = field(default_factory=dict)
 
     def board(self, cid: str) -> Scoreboard:
-        """The competition's scoreboard, or a 404 naming the known ones."""
+        """The competition's scoreboard (frozen once it is closed), or a 404 naming the known
+        ones."""
         if cid not in self.boards:
             raise APIError(
                 404, "not_found", f"no competition {cid!r}; known: {sorted(self.boards)}"
             )
-        return self.boards[cid]
+        if cid in self.closing_problems:
+            raise APIError(503, "closing_damaged", self.closing_problems[cid])
+        frozen = self.frozen.get(cid)
+        if frozen is None:
+            return self.boards[cid]
+        if self.boards[cid] is not frozen:  # an edit replaced it: the results stay frozen
+            self.boards[cid] = frozen
+        return frozen
 
     def site_index(self, b: Scoreboard, sid: str) -> int:
         """The site's index in ``b``, or a 404."""

@@ -2,8 +2,9 @@
 
 Every summary is drawn from the competition's current board (an organiser's edit may replace
 it), so a download holds exactly what the API serves now; the summaries are cached per scores
-snapshot (``api.summary_cache``): a crowd asking for the same PDF gets one drawing. Routes are
-plain functions, so FastAPI runs them in its worker threads, off the event loop.
+snapshot (``api.summary_cache``): a crowd asking for the same PDF gets one drawing. A closed
+competition's summaries are drawn from its frozen results, and say so in ``X-Results-Closed``.
+Routes are plain functions, so FastAPI runs them in its worker threads, off the event loop.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ def _summary_format(fmt: str) -> str:
     return fmt
 
 
-def _file(out: Rendered, inline: bool = False) -> Response:
+def _file(out: Rendered, inline: bool = False, closed: dict | None = None) -> Response:
+    """``out`` as a file; ``closed`` (a closed competition's frozen board's) adds the
+    ``X-Results-Closed`` header: the bundle's SHA-256 the figures were certified with."""
     how = "inline" if inline else "attachment"
-    return Response(
-        out.body,
-        media_type=out.media_type,
-        headers={"Content-Disposition": f'{how}; filename="{out.filename}"'},
-    )
+    headers = {"Content-Disposition": f'{how}; filename="{out.filename}"'}
+    if closed is not None:
+        headers["X-Results-Closed"] = f"{closed['at']}; bundle-sha256={closed['bundle_sha256']}"
+    return Response(out.body, media_type=out.media_type, headers=headers)
 
 
 def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIRouter:
@@ -67,7 +69,9 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
         def draw() -> Rendered:
             return render_summary(collect(board), fmt, lang.value)
 
-        return _file(cache.get(board, (None, fmt, lang.value), draw))
+        return _file(
+            cache.get(board, (None, fmt, lang.value), draw), closed=getattr(board, "closed", None)
+        )
 
     @router.get("/api/competitions/{cid}/sites/{sid}/summary.{fmt}")
     def site_summary(cid: str, sid: str, fmt: str, lang: Lang = _LANG) -> Response:
@@ -79,7 +83,9 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
         def draw() -> Rendered:
             return render_summary(collect(board, [i]), fmt, lang.value)
 
-        return _file(cache.get(board, (sid, fmt, lang.value), draw))
+        return _file(
+            cache.get(board, (sid, fmt, lang.value), draw), closed=getattr(board, "closed", None)
+        )
 
     @router.get("/api/competitions/{cid}/sites/{sid}/status-email")
     def site_status_email(
@@ -101,6 +107,6 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
             out = render_status_email(fig, format.value, lang.value, week)
         except WeekError as exc:
             raise APIError(400, "bad_request", str(exc)) from None
-        return _file(out, inline=True)
+        return _file(out, inline=True, closed=getattr(board, "closed", None))
 
     return router

@@ -40,6 +40,7 @@ class _Drawn:
     snapshot: Snapshot
     state: DisplayState
     as_of: str  # the snapshot's time, local ISO-8601 (the site view's ``as_of``)
+    meta: dict  # merged into a json frame: ``as_of``, and ``closed`` once the results are final
     pages: int
     frames: dict[int, Frame] = field(default_factory=dict)
 
@@ -68,6 +69,10 @@ def frames_router(ctx: AppContext) -> APIRouter:
                 snapshot=snap,
                 state=state,
                 as_of=detail["as_of"],
+                meta={
+                    "as_of": detail["as_of"],
+                    **({"closed": detail["closed"]} if "closed" in detail else {}),
+                },
                 pages=n_pages(disp, state, fmt),
             )
             drawn_by[(did, fmt)] = drawn
@@ -99,7 +104,7 @@ def frames_router(ctx: AppContext) -> APIRouter:
         if out is None:  # a page out of range raises here and is never cached
             try:
                 out = await run_in_threadpool(
-                    render_frame, disp, drawn.state, format, now_s, shown, {"as_of": drawn.as_of}
+                    render_frame, disp, drawn.state, format, now_s, shown, drawn.meta
                 )
             except FrameError as exc:
                 raise APIError(400, "bad_request", str(exc)) from None

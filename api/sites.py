@@ -29,13 +29,13 @@ def sites_router(ctx: AppContext) -> APIRouter:
     def series(cid: str, sid: str, resolution: Resolution = Resolution.hour) -> Response:
         b = ctx.board(cid)
         i = ctx.site_index(b, sid)
-        return json_response(
-            {
-                "competition": cid,
-                "site": sid,
-                "resolution": resolution.value,
-                "series": b.site_series(i, resolution.value),
-            }
-        )
+        body = {
+            "competition": cid,
+            "site": sid,
+            "resolution": resolution.value,
+            "series": b.site_series(i, resolution.value),
+        }
+        closed = getattr(b, "closed", None)  # a closed competition's frozen results say so
+        return json_response(body if closed is None else {**body, "closed": closed})
 
     return router
