@@ -29,7 +29,7 @@ from reportlab.platypus import (
 from api.reports import charts
 from api.reports.figures import ReportFigures, SiteFigures
 from api.reports.tables import method_rows
-from api.reports.texts import num, pct, problem_text, t, with_unit
+from api.reports.texts import MISSING, num, pct, problem_text, t, with_unit
 
 _STYLES = getSampleStyleSheet()
 _H1 = ParagraphStyle("h1", parent=_STYLES["Title"], fontSize=18, leading=22, alignment=0)
@@ -252,7 +252,16 @@ def _method(fig: ReportFigures, lang: str, site: SiteFigures | None = None) -> T
             (t(lang, "hours_baseline"), f"{with_baseline} / {hours}"),
             (t(lang, "hours_matched"), f"{p['hours_matched']} / {fig.hours_elapsed}"),
             (t(lang, "completeness"), f"{pct(p['completeness'], lang)} %"),
+            (t(lang, "baseline_fingerprint"), p.get("baseline_fingerprint") or MISSING),
             pairs[-1],
+            ("", t(lang, "fingerprint_note")),
+        ]
+    else:  # every site's locked baseline, in leaderboard order
+        pairs = [
+            *pairs,
+            (t(lang, "baseline_fingerprint"), ""),
+            *((e["name"], e.get("baseline_fingerprint") or MISSING) for e in fig.leaderboard),
+            ("", t(lang, "fingerprint_note")),
         ]
     rows = [[_p(k, _SMALL), _p(v, _SMALL)] for k, v in pairs]
     table = Table(rows, colWidths=[130, 385])

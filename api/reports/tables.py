@@ -44,6 +44,7 @@ _TOTAL_COLUMNS: list[tuple[str, str, str, int | None]] = [
     ("completeness", "completeness", "0–1", 4),
     ("hours_matched", "hours_matched", "", None),
     ("eligible", "eligible", "", None),
+    ("baseline_fingerprint", "baseline_fingerprint", "", None),
 ]
 
 _EXTRA_TEXTS = {

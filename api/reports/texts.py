@@ -121,6 +121,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "part": " (del)",
         "significant_col": "Säkerställd",
         "eligible": "Rankad",
+        "baseline_fingerprint": "Baslinjens fingeravtryck (SHA-256)",
+        "fingerprint_note": (
+            "Fingeravtrycket är en SHA-256 av det som baslinjen byggdes på (metod, parametrar, "
+            "historikens timvärden och vilka timmar som mättes, räkningar och temperaturer där "
+            "metoden läser dem). Det ändras bara när de låsta uppgifterna ändras."
+        ),
         "yes": "ja",
         "no": "nej",
         "as_of": "Läge",
@@ -265,6 +271,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "part": " (part)",
         "significant_col": "Significant",
         "eligible": "Ranked",
+        "baseline_fingerprint": "Baseline fingerprint (SHA-256)",
+        "fingerprint_note": (
+            "The fingerprint is a SHA-256 of what the baseline was built on (method, parameters, "
+            "the history's hourly values and which hours were measured, bills and temperatures "
+            "where the method reads them). It changes only when that locked data changes."
+        ),
         "yes": "yes",
         "no": "no",
         "as_of": "Status at",
