@@ -14,7 +14,7 @@ from importlib import metadata
 
 from fastapi import FastAPI
 
-from api.audit import audit_router
+from api.audit import audit_router, record_configs
 from api.auth import TokenSet
 from api.closing import closing_router
 from api.competitions import competitions_router
@@ -68,13 +68,17 @@ def create_app(
     tokens: TokenSet | None = None,
     limits: Limits = Limits(),
     request_limits: RequestLimits | None = None,
+    config_sources: dict[str, tuple[str, bytes]] | None = None,
 ) -> FastAPI:
     """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time.
 
     ``tokens`` guard the write endpoints (default: from the environment, see api.auth);
     ``request_limits`` bound body sizes and request rates (default: from the environment).
     Organisers' stored site edits are applied over the competition files.
+    ``config_sources`` (competition id → its file's name and bytes) are hashed into the audit
+    log (``api.audit.record_configs``); a competition without one is hashed as its model.
     """
+    record_configs(store, competitions, config_sources or {}, clock)
     competitions = [_with_stored_edits(c, store) for c in competitions]
     boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
     hub = leaderboard_hub(boards, stream_interval_s)

@@ -18,6 +18,7 @@ from api.errors import APIError
 from api.responses import json_response
 from api.scoreboard import Scoreboard
 from api.site_edits import EDITABLE, SiteEdit, edited
+from ingest.store.audit import REASON_MAX_CHARS, AuditEntry
 from ingest.validation import process_message
 from scoring.competition import Competition
 
@@ -30,6 +31,15 @@ class AnnotationRequest(BaseModel):
         description="when the action took effect: ISO-8601 with an offset, or Unix seconds"
     )
     text: str = Field(min_length=1, max_length=500, description="what was done")
+
+
+class AuditedSiteEdit(SiteEdit):
+    """A site edit, with why (optional; the audit log keeps it)."""
+
+    reason: str | None = Field(None, max_length=REASON_MAX_CHARS, description="why (audited)")
+
+    def changes(self) -> dict:
+        return {k: v for k, v in super().changes().items() if k != "reason"}
 
 
 class ReprocessRequest(BaseModel):
@@ -119,12 +129,25 @@ def organiser_router(ctx: AppContext) -> APIRouter:
         if not 0 <= ts_s < 2**33:
             raise APIError(400, "bad_request", f"ts {body.ts!r} is out of range")
         annotation_id = store.organiser.add_annotation(cid, sid, int(ts_s * 1000), body.text, who)
+        ts_iso = datetime.fromtimestamp(ts_s, UTC).isoformat()
+        store.organiser.append_audit(
+            AuditEntry(
+                competition=cid,
+                ts_ms=int(ctx.clock() * 1000),
+                who=who,
+                action="annotation_added",
+                subject=sid,
+                before=None,
+                after={"id": annotation_id, "ts": ts_iso, "text": body.text},
+                reason="",
+            )
+        )
         return json_response(
             {
                 "id": annotation_id,
                 "competition": cid,
                 "site": sid,
-                "ts": datetime.fromtimestamp(ts_s, UTC).isoformat(),
+                "ts": ts_iso,
                 "text": body.text,
                 "author": who,
             },
@@ -148,8 +171,28 @@ def organiser_router(ctx: AppContext) -> APIRouter:
         cid: str, annotation_id: int = Path(ge=0, le=2**63 - 1), who: str = Depends(organiser)
     ) -> Response:
         site_of(cid, None)
-        if not store.organiser.delete_annotation(cid, annotation_id):
+        gone = next(
+            (a for a in store.organiser.list_annotations(cid) if a["id"] == annotation_id), None
+        )
+        if gone is None or not store.organiser.delete_annotation(cid, annotation_id):
             raise APIError(404, "not_found", f"no annotation {annotation_id} in {cid!r}")
+        store.organiser.append_audit(
+            AuditEntry(
+                competition=cid,
+                ts_ms=int(ctx.clock() * 1000),
+                who=who,
+                action="annotation_deleted",
+                subject=gone["site"],
+                before={
+                    "id": annotation_id,
+                    "ts": datetime.fromtimestamp(gone["ts_ms"] / 1e3, UTC).isoformat(),
+                    "text": gone["text"],
+                    "author": gone["author"],
+                },
+                after=None,
+                reason="",
+            )
+        )
         return json_response({"deleted": annotation_id})
 
     @router.get("/api/quarantine")
@@ -232,9 +275,12 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
         return ctx.tokens.check(request)
 
     @router.patch("/api/competitions/{cid}/sites/{sid}")
-    def edit_site(cid: str, sid: str, body: SiteEdit, who: str = Depends(organiser)) -> Response:
+    def edit_site(
+        cid: str, sid: str, body: AuditedSiteEdit, who: str = Depends(organiser)
+    ) -> Response:
         """Change a site's name, municipality, floor area (``area_m2``) or target
-        (``target_pct``); the scores use the new values at once and after a restart."""
+        (``target_pct``); the scores use the new values at once and after a restart. Each
+        field that changes is audited (``site_edit``: before → after, the optional reason)."""
         b = ctx.board(cid)
         ctx.site_index(b, sid)
         changes = body.changes()
@@ -243,9 +289,25 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
                 400, "bad_request", f"nothing to change; give any of {', '.join(EDITABLE)}"
             )
         with lock:
+            old = ctx.competitions[cid].site(sid)
             new = edited(ctx.competitions[cid], sid, changes)
-            ctx.store.organiser.save_site_edit(cid, sid, changes, who, ctx.clock())
+            now_s = ctx.clock()
+            ctx.store.organiser.save_site_edit(cid, sid, changes, who, now_s)
             apply_competition(ctx, new)
+            moved = [k for k in EDITABLE if k in changes and getattr(old, k) != changes[k]]
+            if moved:
+                ctx.store.organiser.append_audit(
+                    AuditEntry(
+                        competition=cid,
+                        ts_ms=int(now_s * 1000),
+                        who=who,
+                        action="site_edit",
+                        subject=sid,
+                        before={k: getattr(old, k) for k in moved},
+                        after={k: getattr(new.site(sid), k) for k in moved},
+                        reason=(body.reason or "").strip(),
+                    )
+                )
         site = new.site(sid)
         return json_response(
             {

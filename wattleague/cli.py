@@ -89,6 +89,8 @@ def check_config(files: tuple[str, ...]) -> None:
 @settings_options("store", "host", "port", "stream_interval_s", "health_mqtt", "trusted_proxies")
 def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_proxies) -> None:
     """Serve the API, the leaderboard page and display frames."""
+    from pathlib import Path
+
     import uvicorn
 
     from api.app import create_app
@@ -101,6 +103,10 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_pr
     except TrustedProxiesError as exc:
         raise click.BadParameter(str(exc), param_hint="--trusted-proxies") from None
     comps = load_competitions(configs)
+    # each file's bytes as loaded: their SHA-256 goes into the audit log at every start
+    sources = {
+        c.id: (str(path), Path(path).read_bytes()) for path, c in zip(configs, comps, strict=True)
+    }
     probe = None
     if health_mqtt:
         from ingest.broker_probe import BrokerProbe
@@ -114,6 +120,7 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_pr
             comps,
             open_store_or_fail(store, spool_name=f"serve-{port}"),
             stream_interval_s=stream_interval_s,
+            config_sources=sources,
         )
     except FitUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
