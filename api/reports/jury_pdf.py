@@ -128,7 +128,7 @@ def _leagues(bundle: dict, lang: str) -> list:
                     jt(lang, "yes" if e.get("eligible") else "no"),
                 ]
             )
-        story += [_p(jt(lang, title), _H2), _table(rows, [30, 140, 120, 60, 55, 55, 40])]
+        story += [_p(jt(lang, title), _H2), _table(rows, [28, 130, 115, 55, 55, 67, 40])]
     return story
 
 
