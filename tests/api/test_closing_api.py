@@ -8,6 +8,7 @@ import hashlib
 import io
 import sqlite3
 import zipfile
+import zlib
 from datetime import datetime
 
 import pytest
@@ -136,3 +137,27 @@ def test_closed_results_are_frozen_and_survive_a_restart(db, tmp_path):
     result = CliRunner().invoke(main, ["verify", str(bundle_dir), "--store", f"sqlite:///{db}"])
     assert result.exit_code == 1
     assert any(line.startswith("alfa, actual_kwh, ") for line in result.output.splitlines())
+
+
+def test_a_bundle_changed_in_the_store_is_never_served(db):
+    store = SQLiteStore(db)
+    try:
+        with _client(store) as client:
+            closed = client.post(CLOSE, json={"confirm": "liten"}, headers=AUTH)
+            assert closed.status_code == 201
+    finally:
+        store.close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TRIGGER closing_no_update")  # what an administrator can do
+    conn.execute("UPDATE closing SET bundle_zlib = ?", (zlib.compress(b'{"forged":1}'),))
+    conn.close()
+    store = SQLiteStore(db)
+    try:
+        with _client(store) as client:  # a restart
+            for path in ("/leaderboard", "/closing", "/sites/alfa"):
+                answer = client.get(f"/api/competitions/liten{path}")
+                assert answer.status_code == 503, path
+                assert answer.json()["error"]["code"] == "closing_damaged"
+                assert "changed in the store" in answer.json()["error"]["message"]
+    finally:
+        store.close()
