@@ -138,6 +138,7 @@ def baseline_fingerprint(
 def _steps(values: np.ndarray) -> bytes:
     """``values`` as little-endian int64 multiples of ``STEP`` (NaN: ``NAN_CODE``)."""
     known = np.isfinite(values)
-    out = np.full(values.shape, NAN_CODE, dtype="<i8")
-    out[known] = np.rint(values[known] / STEP).astype("<i8")
+    out = np.rint(np.where(known, values, 0.0) / STEP).astype("<i8")
+    if not known.all():
+        out[~known] = NAN_CODE
     return out.tobytes()
