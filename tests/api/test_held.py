@@ -501,3 +501,19 @@ def test_the_overlay_adds_held_bills_and_temperatures(tmp_path):
     with pytest.raises(TypeError):
         HeldOverlay(store, temps).write([msg])
     store.close()
+
+
+def test_a_closed_competitions_held_data_is_no_longer_decided(sqlite_scenario):
+    store, client, _ = sqlite_scenario
+    (item,) = client.get("/api/competitions/lock/held", headers=AUTH).json()["items"]
+    store.organiser.close_competition("lock", round(NOW_S * 1000), "anna", {"x": 1}, "0" * 64)
+    for action in ("accept", "reject"):
+        r = client.post(
+            f"/api/competitions/lock/held/{item['id']}/{action}",
+            json={"reason": "too late"},
+            headers=AUTH,
+        )
+        assert r.status_code == 409, r.text
+        assert "closed" in r.json()["error"]["message"]
+    assert store.organiser.get_held(item["id"]).status == "pending"
+    assert _reductions(client) == {"alfa": 10.0, "beta": 10.0}
