@@ -87,6 +87,31 @@ ROUTES: dict[str, dict[tuple[str, str], str | None]] = {
             "upload_weather_api_competitions__cid__imports_weather_post"
         ),
     },
+    "api.held": {
+        ("GET", "/api/competitions/{cid}/held"): "list_held_api_competitions__cid__held_get",
+        ("GET", "/api/competitions/{cid}/held/{held_id}"): (
+            "get_held_api_competitions__cid__held__held_id__get"
+        ),
+        ("POST", "/api/competitions/{cid}/held/{held_id}/accept"): (
+            "accept_api_competitions__cid__held__held_id__accept_post"
+        ),
+        ("POST", "/api/competitions/{cid}/held/{held_id}/reject"): (
+            "reject_api_competitions__cid__held__held_id__reject_post"
+        ),
+    },
+    "api.audit": {
+        ("GET", "/api/competitions/{cid}/audit"): "audit_api_competitions__cid__audit_get",
+        ("GET", "/api/competitions/{cid}/audit.csv"): (
+            "audit_download_api_competitions__cid__audit_csv_get"
+        ),
+    },
+    "api.closing": {
+        ("POST", "/api/competitions/{cid}/close"): "close_api_competitions__cid__close_post",
+        ("GET", "/api/competitions/{cid}/closing"): "closing_api_competitions__cid__closing_get",
+        ("GET", "/api/competitions/{cid}/closing/bundle.zip"): (
+            "bundle_zip_api_competitions__cid__closing_bundle_zip_get"
+        ),
+    },
 }
 
 
