@@ -81,7 +81,8 @@ def create_app(
     record_configs(store, competitions, config_sources or {}, clock)
     competitions = [_with_stored_edits(c, store) for c in competitions]
     boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
-    hub = leaderboard_hub(boards, stream_interval_s)
+    # the hub looks boards up through the context (built below), as the routes do
+    hub = leaderboard_hub(list(boards), lambda cid: ctx.board(cid), stream_interval_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

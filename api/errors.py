@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ingest.store.availability import is_unavailable, problem
+
 log = logging.getLogger(__name__)
 
 _CODES = {
@@ -56,5 +58,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):  # the store is down or full: worth retrying, not our bug
+            log.warning("store unavailable on %s: %s", request.url.path, problem(exc))
+            response = error_response(
+                503,
+                "store_unavailable",
+                f"the store is unavailable ({problem(exc)}); nothing was lost, try again",
+            )
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled error on %s", request.url.path)
         return error_response(500, "internal", "internal error; the server log has details")

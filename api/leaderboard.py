@@ -8,6 +8,7 @@ every listener.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 import orjson
@@ -34,11 +35,14 @@ def leaderboard_view(board: Scoreboard, metric: str = "reduction") -> dict:
     return data
 
 
-def leaderboard_hub(boards: dict[str, Scoreboard], interval_s: float) -> LeaderboardHub:
+def leaderboard_hub(
+    cids: list[str], board_of: Callable[[str], Scoreboard], interval_s: float
+) -> LeaderboardHub:
     """The hub recomputing each competition's leaderboard by reduction every ``interval_s``;
-    it looks the board up in ``boards`` on every call, as an organiser's edit may replace it."""
+    it looks the board up with ``board_of`` (``AppContext.board``) on every call, as an
+    organiser's edit may replace it and a closed competition's is its frozen one."""
     return LeaderboardHub(
-        {cid: (lambda cid=cid: orjson.dumps(leaderboard_view(boards[cid]))) for cid in boards},
+        {cid: (lambda cid=cid: orjson.dumps(leaderboard_view(board_of(cid)))) for cid in cids},
         interval_s,
     )
 
@@ -50,7 +54,8 @@ def leaderboard_router(ctx: AppContext) -> APIRouter:
     @router.get("/api/competitions/{cid}/leaderboard")
     async def leaderboard(cid: str, metric: Metric = Metric.reduction) -> Response:
         b = ctx.board(cid)
-        if metric is Metric.reduction and cid in hub.latest:  # the stream's bytes: no I/O
+        # the stream's bytes (no I/O), unless closed: the frozen results from the first answer
+        if metric is Metric.reduction and cid in hub.latest and cid not in ctx.frozen:
             return Response(hub.latest[cid], media_type="application/json")
         return json_response(await run_in_threadpool(leaderboard_view, b, metric.value))
 

@@ -48,7 +48,11 @@ class LeaderboardHub:
     async def _refresh_all(self) -> None:
         changed = False
         for cid, compute in self._compute.items():
-            data = await asyncio.to_thread(compute)
+            try:
+                data = await asyncio.to_thread(compute)
+            except Exception:  # this competition keeps its last good leaderboard, not the rest
+                log.exception("leaderboard refresh of %r failed", cid)
+                continue
             if data != self.latest.get(cid):
                 self.latest[cid] = data
                 self.version[cid] += 1
