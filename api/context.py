@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from api.auth import TokenSet
 from api.errors import APIError
@@ -22,6 +23,7 @@ from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
 from ingest.routing import Routing
 from ingest.store.base import Store
+from ingest.store.closing import ClosingDamaged
 from ingest.validation import Limits
 from scoring.competition import Competition
 
@@ -57,6 +59,22 @@ class AppContext:
         if self.boards[cid] is not frozen:  # an edit replaced it: the results stay frozen
             self.boards[cid] = frozen
         return frozen
+
+    def refuse_if_closed(self, cid: str, what: str) -> None:
+        """A 409 when the competition was closed (asked of the store: it may have been closed
+        by ``wattleague close`` since this server started); ``what`` says what is refused."""
+        try:
+            closing = self.store.organiser.closing(cid)
+        except ClosingDamaged as exc:
+            raise APIError(409, "conflict", f"competition {cid!r} is closed: {exc}") from None
+        if closing is not None:
+            closed = datetime.fromtimestamp(closing.closed_ms / 1000, UTC).isoformat()
+            raise APIError(
+                409,
+                "conflict",
+                f"competition {cid!r} was closed at {closed} by {closing.who}: its results "
+                f"are frozen and {what}",
+            )
 
     def site_index(self, b: Scoreboard, sid: str) -> int:
         """The site's index in ``b``, or a 404."""

@@ -25,7 +25,6 @@ from api.what_if import compute_what_if, site_figures, sites_in, what_if_key
 from ingest.baseline_lock import ALL_SITES
 from ingest.imports.baseline_change import apply_held
 from ingest.store.audit import AuditEntry
-from ingest.store.closing import ClosingDamaged
 from ingest.store.held import HELD_KINDS, REASON_MAX_CHARS, HeldDecided, HeldItem, UnknownHeld
 
 log = logging.getLogger(__name__)
@@ -197,24 +196,11 @@ def held_router(ctx: AppContext) -> APIRouter:
         view["payload_truncated"] = offset + limit < len(item.payload)
         return json_response(view)
 
-    def refuse_if_closed(cid: str) -> None:
-        try:
-            closing = ctx.store.organiser.closing(cid)
-        except ClosingDamaged as exc:
-            raise APIError(409, "conflict", f"competition {cid!r} is closed: {exc}") from None
-        if closing is not None:
-            raise APIError(
-                409,
-                "conflict",
-                f"competition {cid!r} was closed at {iso_utc(closing.closed_ms)} by "
-                f"{closing.who}: its results are frozen and held data is no longer decided",
-            )
-
     def pending(cid: str, held_id: int) -> HeldItem:
         item = item_of(cid, held_id)
         if item.status != "pending":
             raise APIError(409, "conflict", str(_decided(item)))
-        refuse_if_closed(cid)
+        ctx.refuse_if_closed(cid, "held data is no longer decided")
         return item
 
     def decide(held_id: int, status: str, who: str, reason: str, at_ms: int) -> HeldItem:

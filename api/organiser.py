@@ -118,6 +118,7 @@ def organiser_router(ctx: AppContext) -> APIRouter:
     ) -> Response:
         """Record an action a town hall took; the site view shows its measured effect."""
         site_of(cid, sid)
+        ctx.refuse_if_closed(cid, "annotations are no longer added")
         if isinstance(body.ts, datetime):
             if body.ts.tzinfo is None:
                 raise APIError(
@@ -171,6 +172,7 @@ def organiser_router(ctx: AppContext) -> APIRouter:
         cid: str, annotation_id: int = Path(ge=0, le=2**63 - 1), who: str = Depends(organiser)
     ) -> Response:
         site_of(cid, None)
+        ctx.refuse_if_closed(cid, "annotations are no longer deleted")
         gone = next(
             (a for a in store.organiser.list_annotations(cid) if a["id"] == annotation_id), None
         )
@@ -283,6 +285,7 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
         field that changes is audited (``site_edit``: before → after, the optional reason)."""
         b = ctx.board(cid)
         ctx.site_index(b, sid)
+        ctx.refuse_if_closed(cid, "its sites are no longer edited")
         changes = body.changes()
         if not changes:
             raise APIError(

@@ -87,8 +87,18 @@ def test_closed_results_are_frozen_and_survive_a_restart(db, tmp_path):
             board = client.get("/api/competitions/liten/leaderboard?metric=kwh_per_m2").json()
             assert board["closed"]["bundle_sha256"] == sha
             assert board["as_of"] == "2011-04-01T00:00:00+02:00"
-            # an organiser's edit after closing changes no certified figure
-            client.patch("/api/competitions/liten/sites/gamma", json={"area_m2": 100}, headers=AUTH)
+            # after closing an organiser's edit or annotation is refused (409, saying when it
+            # closed) and changes no certified figure
+            edit = client.patch(
+                "/api/competitions/liten/sites/gamma", json={"area_m2": 100}, headers=AUTH
+            )
+            assert edit.status_code == 409 and "closed at" in edit.json()["error"]["message"]
+            note = client.post(
+                "/api/competitions/liten/sites/gamma/annotations",
+                json={"ts": "2011-03-20T12:00:00+01:00", "text": "late note"},
+                headers=AUTH,
+            )
+            assert note.status_code == 409
             after_edit = client.get("/api/competitions/liten/leaderboard?metric=kwh_per_m2")
             assert after_edit.json()["entries"] == board["entries"]
             zipped = client.get("/api/competitions/liten/closing/bundle.zip")
