@@ -72,6 +72,16 @@ from ingest.store.base import (
 from ingest.store.conflicts import conflict, same_value
 from ingest.store.held import HeldItem, checked_item
 from ingest.store.influx_held import held_lines, new_held_id, to_write, undo_statements
+from ingest.store.influx_hourly import (
+    OpenHours,
+    hourly_lines,
+    piece_records,
+    read_rollup,
+    remember_tails,
+    resum_lines,
+    rollup_cells,
+    rollup_complete,
+)
 from ingest.store.influx_http import (
     InfluxDataRefused,
     InfluxHTTP,
@@ -106,6 +116,7 @@ NO_CHANGE_MS = 2**62  # a write's since_ms when it stored no reading
 MARKER_DELAY_S = 0.05  # an owed change marker waits this long for the next batch
 REPLAY_BACKOFF_MAX_S = 60.0  # a failing replay is retried at most this far apart [s]
 REPLAY_ISOLATE_AFTER = 3  # failures of one spooled batch (not unavailability), then split it
+ROLLUP_RECHECK_S = 60.0  # an incomplete hourly rollup is looked at again this often [s]
 LOG_EVERY_S = 60.0  # the same replay error is logged at most this often [s]
 
 
@@ -121,6 +132,8 @@ class _Plan:
     late_energy_lines: list[str]  # the pieces late rows replace and add
     tails: dict[str, dict]  # meter -> {"reg": (ts_ms, kwh), "pow": (ts_ms, w), "last": ts_ms}
     since_ms: int  # the earliest time whose energy this batch changes (NO_CHANGE_MS: none)
+    cells: dict  # (meter, kind, hour_s) -> its hourly (kwh, measured_s) after the write
+    tails_after: dict  # (meter, kind) -> the chain's tail [ms] after the write, if it has pieces
 
 
 class InfluxStore:
@@ -171,6 +184,8 @@ class InfluxStore:
         self._marker_timer: threading.Timer | None = None
         self._marker_posting = threading.Lock()
         self._closed = False
+        self._open_hours = OpenHours()  # each chain's stored sum in its tail's hour
+        self._rollup_checked: bool | float = -math.inf  # True, or when last found incomplete
         self._stop = threading.Event()
         self._replayer = threading.Thread(
             target=self._replay_loop, args=(replay_interval_s,), name="influx-spool", daemon=True
@@ -412,7 +427,9 @@ class InfluxStore:
             def chunks():
                 late = plan.late_energy_lines + _reading_lines(plan.late_rows)
                 groups = self._extend(plan)
-                first = owed + (late or next(groups, []))  # one request less for the marker
+                # the hourly totals first: they are sums of the pieces as they will be after
+                # this batch, so a replay of a partly written batch writes them again alike
+                first = owed + hourly_lines(plan.cells) + (late or next(groups, []))
                 if held_new:  # held items in the first request, which is then in ns
                     yield [f"{line}000000" for line in first] + held_lines(held_new), "ns"
                 else:
@@ -424,7 +441,9 @@ class InfluxStore:
             except Exception:
                 if owed:
                     self._owe_marker(0, 0)  # still owed; since when no longer known: all
+                self._open_hours.forget({key[0] for key in plan.cells})
                 raise
+            remember_tails(self._open_hours, plan.cells, plan.tails_after)
             self.http.write(
                 [
                     encode_point(
@@ -540,6 +559,7 @@ class InfluxStore:
                         )
             for lo in range(0, len(statements), 50):
                 self.http.query(";".join(statements[lo : lo + 50]))
+            self._resum_cells(plan.cells)
         except InfluxUnavailable:
             raise  # the batch is kept and written again, refusal and all
         except Exception as exc:  # e.g. a server without InfluxQL DELETE (2.x): go on
@@ -550,6 +570,20 @@ class InfluxStore:
                 type(exc).__name__,
                 exc,
             )
+
+    def _resum_cells(self, cells: dict) -> None:
+        """Write the hourly totals of ``cells`` again from the pieces stored now (after a
+        refused batch was taken back, or readings deleted): zeros first, for hours left
+        without pieces."""
+        self._open_hours.forget({meter for meter, _, _ in cells})
+        spans: dict[str, list[float]] = {}
+        for meter, _, hour_s in cells:
+            span = spans.setdefault(meter, [hour_s, hour_s])
+            span[0], span[1] = min(span[0], hour_s), max(span[1], hour_s)
+        lines = hourly_lines({cell: (0.0, 0.0) for cell in cells})
+        for meter, (first_s, last_s) in spans.items():
+            lines += resum_lines(self.http, [meter], first_s, last_s + 3600)
+        self.http.write(lines)
 
     def _write_quarantine(
         self, rejected: list[list[Rejected]], avoid: frozenset[int] = frozenset()
@@ -623,6 +657,12 @@ class InfluxStore:
             reading_lines[meter] = _reading_lines(by_meter[meter])
             encoded += len(by_meter[meter])
         tails = lookup.result()
+        tails_before = {
+            (meter, kind): tail[kind][0]
+            for meter, tail in tails.items()
+            for kind in ("reg", "pow")
+            if tail.get(kind)
+        }
 
         new: dict[str, list[tuple]] = {}
         late_rows, duplicates = [], 0
@@ -651,8 +691,9 @@ class InfluxStore:
         late_energy_lines: list[str] = []
         since_ms = NO_CHANGE_MS
         overlay: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+        records: list[tuple] = []  # every piece written, in order, for the hourly rollup
         for row in sorted(late_rows, key=lambda r: (r[1], r[0])):
-            lines, from_ms = self._splice_late(row, tails, overlay)
+            lines, from_ms = self._splice_late(row, tails, overlay, records)
             late_energy_lines += lines
             since_ms = min(since_ms, from_ms)
         for meter, rows in new.items():  # pieces from each chain's tail on
@@ -660,6 +701,18 @@ class InfluxStore:
             since_ms = min(
                 since_ms, rows[0][0], *(tail[k][0] for k in ("reg", "pow") if tail.get(k))
             )
+        tails_after = self._extension_records(new, tails, records)
+        try:
+            cells = rollup_cells(
+                self.http,
+                self._open_hours,
+                records,
+                tails_before,
+                {row[1] for row in late_rows},
+            )
+        except ValueError as exc:  # no non-finite piece has a place in the rollup
+            raise InfluxDataRefused(str(exc)) from exc
+        touched = {r[:2] for r in records}
         inserted = sum(len(rows) for rows in new.values()) + len(late_rows)
         conflicts = sum(1 for e in rejected for q in e if q.reason == "conflicting_duplicate")
         return _Plan(
@@ -671,6 +724,8 @@ class InfluxStore:
             late_energy_lines,
             tails,
             since_ms,
+            cells,
+            {key: t for key, t in tails_after.items() if key in touched},
         )
 
     def _tails(self, first_ms: dict[str, int]) -> dict[str, dict]:
@@ -756,7 +811,9 @@ class InfluxStore:
                 return int(row["time"]), float(row[field])
         return None
 
-    def _splice_late(self, row: tuple, tails: dict, overlay: dict) -> tuple[list[str], int]:
+    def _splice_late(
+        self, row: tuple, tails: dict, overlay: dict, records: list[tuple]
+    ) -> tuple[list[str], int]:
         """Lines for one late reading: zero the pieces of the pair it splits, add two pairs;
         and the earliest time they touch."""
         ts_ms, meter = row[0], row[1]
@@ -777,13 +834,44 @@ class InfluxStore:
             if prev:
                 from_ms = min(from_ms, prev[0])
             if prev and nxt:
-                lines += _points_lines(meter, kind, [prev, nxt], zero=True)
-            lines += _points_lines(meter, kind, [p for p in (prev, here, nxt) if p])
+                lines += _points_lines(meter, kind, [prev, nxt], zero=True, records=records)
+            lines += _points_lines(
+                meter, kind, [p for p in (prev, here, nxt) if p], records=records
+            )
             overlay[(meter, kind)].append(here)
             tail = tails.setdefault(meter, {"reg": None, "pow": None, "last": None})
             if tail[kind] is None or tail[kind][0] < ts_ms:
                 tail[kind] = here
         return lines, from_ms
+
+    def _extension_records(
+        self, new: dict[str, list[tuple]], tails: dict, records: list[tuple]
+    ) -> dict[tuple[str, str], int]:
+        """Add to ``records`` the pieces from each chain's tail through the new readings
+        (as ``_extend_meters`` writes them); return each chain's tail after them [ms]."""
+        tails_after: dict[tuple[str, str], int] = {}
+        for kind, col in (("reg", 2), ("pow", 3)):
+            chain_meters, chain_ms, chain_values = [], [], []
+            for meter in sorted(new):
+                tail = (tails.get(meter) or {}).get(kind)
+                if tail is not None:
+                    chain_meters.append(meter)
+                    chain_ms.append(tail[0])
+                    chain_values.append(tail[1])
+                    tails_after[(meter, kind)] = tail[0]
+                for row in new[meter]:
+                    if row[col] is not None:
+                        chain_meters.append(meter)
+                        chain_ms.append(row[0])
+                        chain_values.append(row[col])
+                        tails_after[(meter, kind)] = row[0]
+            if len(chain_meters) > 1:
+                _energy_lines(chain_meters, chain_ms, chain_values, kind, records=records)
+        for meter, tail in tails.items():  # late readings after a chain's tail moved it
+            for kind in ("reg", "pow"):
+                if tail.get(kind) and tail[kind][0] > tails_after.get((meter, kind), -1):
+                    tails_after[(meter, kind)] = tail[kind][0]
+        return tails_after
 
     def _extend(self, plan: _Plan):
         """For a group of meters at a time (all of a meter's new readings in one group): the
@@ -826,6 +914,46 @@ class InfluxStore:
     # -- reading ---------------------------------------------------------------------------
 
     def read_hourly(
+        self, meter_ids: list[str], start_s: float, end_s: float
+    ) -> dict[str, MeterHours]:
+        """``base.ReadingStore.read_hourly``: from the ``hourly`` rollup (one point per
+        meter-hour), ``METERS_PER_QUERY`` meters a query, two queries at a time; from the
+        energy pieces while the rollup of a store written before it is not backfilled."""
+        if not self._rollup_ready():
+            return self._read_hourly_pieces(meter_ids, start_s, end_s)
+        groups = [
+            self.http.in_background(
+                read_rollup, self.http, meter_ids[lo : lo + METERS_PER_QUERY], start_s, end_s
+            )
+            for lo in range(0, len(meter_ids), METERS_PER_QUERY)
+        ]
+        out = {}
+        for group in groups:
+            for meter, a in group.result():
+                out[meter] = MeterHours(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+        return out
+
+    def _rollup_ready(self) -> bool:
+        """Whether ``hourly`` is complete (``influx_hourly.rollup_complete``); asked again at
+        most every ``ROLLUP_RECHECK_S`` while not, so a backfill elsewhere is noticed."""
+        if self._rollup_checked is True:
+            return True
+        if time.monotonic() - self._rollup_checked < ROLLUP_RECHECK_S:
+            return False
+        self._ensure_database()
+        if rollup_complete(self.http):
+            self._rollup_checked = True
+            return True
+        self._rollup_checked = time.monotonic()
+        log.warning(
+            "InfluxDB database %s has energy pieces but no complete hourly rollup (written "
+            "before it existed): hourly energy is summed from the pieces, slowly, until "
+            "`wattleague deploy influx-rollup` fills it (docs/influxdb.md)",
+            self.target.database,
+        )
+        return False
+
+    def _read_hourly_pieces(
         self, meter_ids: list[str], start_s: float, end_s: float
     ) -> dict[str, MeterHours]:
         # two groups of meters at a time: InfluxDB answers each on its own core
@@ -1062,6 +1190,7 @@ class InfluxStore:
             self._ensure_database()
             meter = literal(meter_id)
             lines: list[str] = []
+            records: list[tuple] = []
             for kind, field in (("reg", "energy_kwh"), ("pow", "power_w")):
                 (result,) = self.http.query(
                     f'SELECT {ident(field)} FROM "reading" WHERE "meter" = {meter} AND '
@@ -1077,15 +1206,16 @@ class InfluxStore:
                 prev = self._neighbour(meter_id, field, int(start_ms), before=True)
                 nxt = self._neighbour(meter_id, field, int(end_ms), before=False)
                 chain = [p for p in (prev, *inside, nxt) if p]
-                lines += _points_lines(meter_id, kind, chain, zero=True)
+                lines += _points_lines(meter_id, kind, chain, zero=True, records=records)
                 if prev and nxt:
-                    lines += _points_lines(meter_id, kind, [prev, nxt])
+                    lines += _points_lines(meter_id, kind, [prev, nxt], records=records)
             (result,) = self.http.query(
                 f'SELECT count("received_ms") FROM "reading" WHERE "meter" = {meter} AND '
                 f"time >= {int(start_ms)}ms AND time <= {int(end_ms)}ms"
             )
             removed = sum(int(row["count"]) for _, row in series_rows(result))
             self.http.write(lines)
+            self._resum_cells({(r[0], r[1], r[2]): None for r in records})
             self.http.query(
                 f'DELETE FROM "reading" WHERE "meter" = {meter} AND time >= {int(start_ms)}ms '
                 f"AND time <= {int(end_ms)}ms"
@@ -1137,10 +1267,16 @@ class InfluxStore:
 
 
 def _energy_lines(
-    meters: list[str], ts_ms: list[int], values: list[float], kind: str, zero: bool = False
+    meters: list[str],
+    ts_ms: list[int],
+    values: list[float],
+    kind: str,
+    zero: bool = False,
+    records: list[tuple] | None = None,
 ) -> list[str]:
     """Energy pieces of the pairs of consecutive points of one chain (points sorted by meter,
-    then time); ``zero`` writes zeros over pieces that a late reading replaces."""
+    then time); ``zero`` writes zeros over pieces that a late reading replaces. ``records``
+    gets each piece as ``influx_hourly.piece_records`` describes it (for the rollup)."""
     pieces = chain_pieces(
         np.array(meters, dtype=object),
         np.array(ts_ms, dtype=float) / 1000.0,
@@ -1155,6 +1291,14 @@ def _energy_lines(
     # The lines written out (the hot path of a write). Values with 12 significant digits (a
     # relative 5e-13, far below any meter's resolution): repr's shortest round trip costs
     # twice as much, and a piece is a computed value, not what a meter sent.
+    if records is not None:
+        if zero:
+            pieces = replace(
+                pieces,
+                energy_kwh=np.zeros(pieces.hour_s.size),
+                measured_s=np.zeros(pieces.hour_s.size),
+            )
+        records += piece_records(pieces, kind, middle_ms)
     meter_ids = pieces.meter_ids.tolist()
     head = {m: f"energy,chain={kind},meter={tag_value(m)} kwh=" for m in set(meter_ids)}
     if zero:
@@ -1232,10 +1376,14 @@ def _reading_lines(rows: list[tuple]) -> list[str]:
 
 
 def _points_lines(
-    meter: str, kind: str, points: list[tuple[int, float]], zero: bool = False
+    meter: str,
+    kind: str,
+    points: list[tuple[int, float]],
+    zero: bool = False,
+    records: list[tuple] | None = None,
 ) -> list[str]:
     return _energy_lines(
-        [meter] * len(points), [p[0] for p in points], [p[1] for p in points], kind, zero
+        [meter] * len(points), [p[0] for p in points], [p[1] for p in points], kind, zero, records
     )
 
 
