@@ -20,15 +20,18 @@ from api.closing import closing_router
 from api.competitions import competitions_router
 from api.context import AppContext
 from api.downloads import downloads_router
+from api.embed import embed_router
 from api.errors import install_error_handlers
 from api.frames import frames_router
 from api.held import held_router
+from api.home_assistant import home_assistant_publisher
 from api.leaderboard import leaderboard_hub, leaderboard_router
 from api.operations import operations_router
 from api.organiser import organiser_router, site_admin_router
 from api.pages import pages_router
 from api.request_limits import RequestLimits, install_request_limits
 from api.scoreboard import Scoreboard
+from api.security_headers import install_security_headers
 from api.site_edits import with_site_edits
 from api.sites import sites_router
 from api.uploads import uploads_router
@@ -57,6 +60,7 @@ ROUTERS = (
     held_router,
     audit_router,
     closing_router,
+    embed_router,
 )
 
 
@@ -87,7 +91,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         await hub.start()
+        stop_home_assistant = home_assistant_publisher(ctx)
         yield
+        if stop_home_assistant is not None:
+            await stop_home_assistant()
         await hub.stop()
 
     app = FastAPI(title="Watt League", version=metadata.version("wattleague"), lifespan=lifespan)
@@ -105,6 +112,7 @@ def create_app(
     app.state.boards = boards
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_security_headers(app, ctx)
     install_request_limits(app, ctx, request_limits)
     for router in ROUTERS:
         app.include_router(router(ctx))

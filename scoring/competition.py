@@ -223,6 +223,45 @@ class Display(_Strict):
         return None
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origin(origin: str) -> str:
+    """A web origin (scheme, host, optional port; no path, no wildcard): what a page may be
+    framed by, written into a Content-Security-Policy as it is, so nothing else gets in."""
+    if not _ORIGIN.match(origin):
+        raise ValueError(
+            f"{origin!r} is not an origin; write scheme and host (and port), e.g. "
+            "'https://www.soderhamn.se'"
+        )
+    return origin.lower()
+
+
+class HomeAssistant(_Strict):
+    """Home Assistant MQTT discovery: ``serve`` publishes each site's sensors (its presence
+    in the file turns it on)."""
+
+    discovery_prefix: str = Field(
+        "homeassistant",
+        pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+        max_length=100,
+        description="Home Assistant's discovery prefix (its MQTT integration's setting)",
+    )
+    state_interval_s: float = Field(
+        60.0, ge=5, le=3600, description="how often the sites' states are published [s]"
+    )
+
+
+class Embed(_Strict):
+    """Embeddable standing pages (``/embed/{cid}/{sid}``): who may frame them."""
+
+    frame_ancestors: list[Annotated[str, AfterValidator(_origin)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="origins allowed to frame the embed pages (none: only this server)",
+    )
+
+
 class CompetitionInfo(_Strict):
     id: Identifier
     name: str = Field(min_length=1)
@@ -265,6 +304,8 @@ class Competition(_Strict):
     sites: list[Site] = Field(alias="site", min_length=1)
     displays: list[Display] = Field(default_factory=list, alias="display")
     weather: list[WeatherStation] = Field(default_factory=list)
+    home_assistant: HomeAssistant | None = None
+    embed: Embed = Embed()
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
