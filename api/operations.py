@@ -1,8 +1,9 @@
 """Operations endpoints: ``/healthz`` (store and broker connectivity) and ``/metrics``.
 
 ``/metrics`` is Prometheus text, computed at scrape time from the app's state: SSE clients,
-how old each competition's served leaderboard is, store latency, quarantine by reason and
-meters gone silent. API replicas are stateless, so each one is scraped on its own.
+how old each competition's served leaderboard is, each site's leaderboard figures, which
+meters make each site, store latency, quarantine by reason and meters gone silent. API
+replicas are stateless, so each one is scraped on its own.
 
 A broker probe (``ingest.broker_probe.BrokerProbe``, started by ``serve --health-mqtt``) is
 looked up in ``ctx.extras["broker_probe"]``; without one the broker is reported as unknown.
@@ -155,11 +156,14 @@ class _AppCollector:
             "time since the as_of of the leaderboard being served (grows if refreshes fail)",
             labels=["competition"],
         )
-        for cid, body in ctx.hub.latest.items():
-            as_of = orjson.loads(body).get("as_of")
+        boards = {cid: orjson.loads(body) for cid, body in ctx.hub.latest.items()}
+        for cid, board in boards.items():
+            as_of = board.get("as_of")
             if as_of:
                 age.add_metric([cid], max(0.0, now_s - datetime.fromisoformat(as_of).timestamp()))
         yield age
+        yield from _site_gauges(boards)
+        yield _meter_info(ctx)
         if not store_ok:
             return
         quarantine = GaugeMetricFamily(
@@ -192,6 +196,54 @@ class _AppCollector:
                 newest.add_metric([cid], max(0.0, now_s - max(received)))
         yield silent
         yield newest
+
+
+# leaderboard entry field → (gauge, help): what Grafana and alerts can follow per site
+SITE_GAUGES = {
+    "rank": ("wattleague_site_rank", "the site's rank by reduction (0: not ranked)"),
+    "reduction_pct": (
+        "wattleague_site_reduction_percent",
+        "the site's reduction against its baseline so far [%]",
+    ),
+    "actual_kwh": ("wattleague_site_energy_kwh", "energy the site used so far [kWh]"),
+    "baseline_kwh": (
+        "wattleague_site_baseline_kwh",
+        "the site's baseline energy for the same hours [kWh]",
+    ),
+    "saved_kwh": ("wattleague_site_saved_kwh", "baseline less actual energy so far [kWh]"),
+    "live_power_kw": ("wattleague_site_power_kw", "the site's power now [kW]"),
+    "completeness": (
+        "wattleague_site_completeness_ratio",
+        "share of the elapsed hours with measured energy (0-1)",
+    ),
+}
+
+
+def _site_gauges(boards: dict[str, dict]):
+    """Per-site figures of the leaderboards being served (by reduction), labelled
+    ``competition`` and ``site``; a figure the leaderboard has as null is left out."""
+    for field, (name, doc) in SITE_GAUGES.items():
+        family = GaugeMetricFamily(name, doc, labels=["competition", "site"])
+        for cid, board in boards.items():
+            for entry in board.get("entries", []):
+                value = entry.get(field)
+                if isinstance(value, int | float):
+                    family.add_metric([cid, entry["site"]], float(value))
+        yield family
+
+
+def _meter_info(ctx: AppContext) -> GaugeMetricFamily:
+    """1 for each meter of each site: joins the store's ``meter`` tag to the competition
+    file's sites (Grafana's ``site`` variable lists a site's meters from it)."""
+    info = GaugeMetricFamily(
+        "wattleague_meter_info",
+        "1 for each meter of each site of each competition",
+        labels=["competition", "site", "meter"],
+    )
+    for cid, comp in ctx.competitions.items():
+        for meter_id, (site, _meter) in comp.meters().items():
+            info.add_metric([cid, site.id, meter_id], 1.0)
+    return info
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

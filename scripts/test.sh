@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh ".[dev]"
-apt_install mosquitto chromium influxdb poppler-utils systemd libseccomp2
+apt_install mosquitto chromium influxdb poppler-utils systemd libseccomp2 prometheus
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"
