@@ -25,6 +25,7 @@ from api.errors import install_error_handlers
 from api.frames import frames_router
 from api.held import held_router
 from api.home_assistant import home_assistant_publisher
+from api.home_assistant_discovery import HomeAssistantLink
 from api.leaderboard import leaderboard_hub, leaderboard_router
 from api.operations import operations_router
 from api.organiser import organiser_router, site_admin_router
@@ -73,6 +74,7 @@ def create_app(
     limits: Limits = Limits(),
     request_limits: RequestLimits | None = None,
     config_sources: dict[str, tuple[str, bytes]] | None = None,
+    home_assistant: HomeAssistantLink | None = None,
 ) -> FastAPI:
     """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time.
 
@@ -81,6 +83,8 @@ def create_app(
     Organisers' stored site edits are applied over the competition files.
     ``config_sources`` (competition id → its file's name and bytes) are hashed into the audit
     log (``api.audit.record_configs``); a competition without one is hashed as its model.
+    ``home_assistant``: the broker (and public URL) for the Home Assistant discovery of the
+    competitions with ``[home_assistant]`` (``api.home_assistant``); None publishes nothing.
     """
     record_configs(store, competitions, config_sources or {}, clock)
     competitions = [_with_stored_edits(c, store) for c in competitions]
@@ -107,6 +111,7 @@ def create_app(
         clock=clock,
         limits=limits,
         hub=hub,
+        home_assistant=home_assistant,
     )
     app.state.hub = hub
     app.state.boards = boards

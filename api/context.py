@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from api.auth import TokenSet
 from api.errors import APIError
 from api.frozen_board import FrozenScoreboard
+from api.home_assistant_discovery import HomeAssistantLink
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
 from ingest.routing import Routing
@@ -43,6 +44,8 @@ class AppContext:
     # closed competitions: their frozen boards, and why a stored closing cannot be served
     frozen: dict[str, FrozenScoreboard] = field(default_factory=dict)
     closing_problems: dict[str, str] = field(default_factory=dict)
+    # where Home Assistant discovery is published (serve --mqtt); None: nowhere
+    home_assistant: HomeAssistantLink | None = None
 
     def board(self, cid: str) -> Scoreboard:
         """The competition's scoreboard (frozen once it is closed), or a 404 naming the known

@@ -86,15 +86,28 @@ def check_config(files: tuple[str, ...]) -> None:
 
 @main.command()
 @config_files_option()
-@settings_options("store", "host", "port", "stream_interval_s", "health_mqtt", "trusted_proxies")
-def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_proxies) -> None:
-    """Serve the API, the leaderboard page and display frames."""
+@settings_options(
+    "store",
+    "mqtt",
+    "public_url",
+    "host",
+    "port",
+    "stream_interval_s",
+    "health_mqtt",
+    "trusted_proxies",
+)
+def serve(
+    configs, store, mqtt, public_url, host, port, stream_interval_s, health_mqtt, trusted_proxies
+) -> None:
+    """Serve the API, the leaderboard page and display frames (and, for competitions with
+    [home_assistant], Home Assistant MQTT discovery on --mqtt)."""
     from pathlib import Path
 
     import uvicorn
 
     from api.app import create_app
     from api.baseline_fits import FitUnavailable
+    from api.home_assistant_discovery import HomeAssistantLink, parse_public_url
     from api.operations import BROKER_PROBE
     from api.proxies import TrustedProxiesError, parse_trusted_proxies, server_options
 
@@ -102,7 +115,14 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_pr
         proxies = server_options(parse_trusted_proxies(trusted_proxies))
     except TrustedProxiesError as exc:
         raise click.BadParameter(str(exc), param_hint="--trusted-proxies") from None
+    try:
+        site_root = parse_public_url(public_url) if public_url else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--public-url") from None
     comps = load_competitions(configs)
+    home_assistant = None
+    if any(c.home_assistant is not None for c in comps):  # else serve never dials the broker
+        home_assistant = HomeAssistantLink(broker_or_fail(mqtt), site_root)
     # each file's bytes as loaded: their SHA-256 goes into the audit log at every start
     sources = {
         c.id: (str(path), Path(path).read_bytes()) for path, c in zip(configs, comps, strict=True)
@@ -121,6 +141,7 @@ def serve(configs, store, host, port, stream_interval_s, health_mqtt, trusted_pr
             open_store_or_fail(store, spool_name=f"serve-{port}"),
             stream_interval_s=stream_interval_s,
             config_sources=sources,
+            home_assistant=home_assistant,
         )
     except FitUnavailable as exc:
         click.echo(f"error: {exc}", err=True)

@@ -103,6 +103,7 @@ def run_demo(opts: DemoOptions) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.home_assistant_discovery import HomeAssistantLink
 
     clock = SimClock(opts.speed)
     tz_today = (
@@ -171,7 +172,9 @@ def run_demo(opts: DemoOptions) -> int:
     if not tokens.hashes:  # a token for this run only, so the organiser page can be tried
         demo_token = new_token()
         tokens = TokenSet({"demo": hash_token(demo_token)})
-    app = create_app([comp], store, clock=clock, tokens=tokens)
+    # Home Assistant discovery on the embedded broker; devices link to this server's pages
+    home_assistant = HomeAssistantLink(address, f"http://{opts.host}:{opts.port}")
+    app = create_app([comp], store, clock=clock, tokens=tokens, home_assistant=home_assistant)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -40,6 +40,11 @@ def demo_competition_toml(today_local: date, page_s: float = 10.0) -> str:
         "co2_g_per_kwh = 45",
         "synthetic = true",
         "",
+        "# Home Assistant MQTT discovery on the demo's broker: each town hall a device",
+        "[home_assistant]",
+        'discovery_prefix = "homeassistant"',
+        "state_interval_s = 10",
+        "",
     ]
     for i, site in enumerate(DEMO_SITES):
         fmt = "senml" if i % SENML_EVERY == SENML_EVERY - 1 else "json"

@@ -38,7 +38,9 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "mqtt",
             "mqtt://127.0.0.1:1883",
-            "MQTT broker URL: mqtt://[user:pass@]host:port or mqtts://…",
+            "MQTT broker URL: mqtt://[user:pass@]host:port or mqtts://…; ingest reads the "
+            "meters from it, serve publishes Home Assistant discovery to it (competitions "
+            "with [home_assistant] only)",
             "WATTLEAGUE_MQTT",
         ),
         Setting("host", "127.0.0.1", "address the HTTP server binds to", "WATTLEAGUE_HOST"),
@@ -92,6 +94,14 @@ SETTINGS: dict[str, Setting] = {
             "127.0.0.1",
             "ingest: address the /metrics server binds to",
             "WATTLEAGUE_METRICS_HOST",
+        ),
+        Setting(
+            "public_url",
+            "",
+            "serve: the address people reach this server at, e.g. https://watt.example.se "
+            "(behind the reverse proxy); Home Assistant devices link to their site page "
+            "there (empty: no link)",
+            "WATTLEAGUE_PUBLIC_URL",
         ),
         Setting(
             "health_mqtt",
