@@ -99,8 +99,11 @@ def check_config(files: tuple[str, ...]) -> None:
 def serve(
     configs, store, mqtt, public_url, host, port, stream_interval_s, health_mqtt, trusted_proxies
 ) -> None:
-    """Serve the API, the leaderboard page and display frames (and, for competitions with
-    [home_assistant], Home Assistant MQTT discovery on --mqtt)."""
+    """Serve the API, the leaderboard page and display frames.
+
+    Competitions with [home_assistant] are also published for Home Assistant (MQTT discovery)
+    on the broker of --mqtt.
+    """
     from pathlib import Path
 
     import uvicorn

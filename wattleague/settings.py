@@ -38,9 +38,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "mqtt",
             "mqtt://127.0.0.1:1883",
-            "MQTT broker URL: mqtt://[user:pass@]host:port or mqtts://…; ingest reads the "
-            "meters from it, serve publishes Home Assistant discovery to it (competitions "
-            "with [home_assistant] only)",
+            "MQTT broker URL: mqtt://[user:pass@]host:port or mqtts://… (serve: Home "
+            "Assistant discovery goes there, for competitions with [home_assistant] only)",
             "WATTLEAGUE_MQTT",
         ),
         Setting("host", "127.0.0.1", "address the HTTP server binds to", "WATTLEAGUE_HOST"),
