@@ -455,6 +455,24 @@ def site() -> dict:
             h=8,
             unit="watt",
         ),
+        panel(
+            "timeseries",
+            "Register against integrated power, per hour",
+            [
+                influx(
+                    'SELECT sum("reg_kwh") AS "register", sum("pow_kwh") AS "integrated power" '
+                    f'FROM "hourly" WHERE {METERS} AND $timeFilter GROUP BY time(1h) fill(none)',
+                )
+            ],
+            w=24,
+            h=8,
+            unit="kwatth",
+            description="The store's hourly rollup (measurement hourly: one point per meter "
+            "and hour): both chains of the site's meters. The scores use the register where it "
+            "measured at least as long as power did; a gap in one line shows where the other "
+            "stood in. A store written before the rollup existed shows nothing here until it "
+            "is backfilled (docs/influxdb.md).",
+        ),
     ]
     return dashboard(
         "wattleague-site",

@@ -270,6 +270,11 @@ def test_the_site_panels_show_the_site(influxd, filled):
         values("The same hours 52 weeks earlier", day_ms - year, day_ms - year + 3_599_999)
     ) == {10.0}
     assert values("Base load (lowest hour of each day)", day_ms, day_ms + 86_400_000 - 1) == [8.0]
+    query = by_title["Register against integrated power, per hour"]["targets"][0]["query"]
+    sent = interpolate(query, variables, day_ms, day_ms + 3_599_999, "1h")
+    (rollup,) = run_influxql(influxd, filled, sent)  # the store's hourly rollup
+    assert rollup["columns"] == ["time", "register", "integrated power"]
+    assert rollup["values"][0][1] == 8.0  # hourly power readings are too sparse to integrate
 
 
 def test_every_promql_query_is_valid_and_reads_exposed_metrics(exposition, tmp_path):  # noqa: F811
