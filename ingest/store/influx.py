@@ -398,6 +398,9 @@ class InfluxStore:
         if self.target.version == 1:
             self.http.query(f"CREATE DATABASE {ident(self.target.database)}")
         self._database_ready = True
+        # a database without pieces is marked as having its rollup complete before the first
+        # write; one written before the rollup existed is told of here (and read from pieces)
+        self._rollup_ready()
 
     def _write_now(
         self,

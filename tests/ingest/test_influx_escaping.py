@@ -195,8 +195,16 @@ def _check_exactly_what_was_written(
     assert store.list_quarantine(ids=[row["id"]]) == [row]
     # nothing but the intended points: 2 readings, energy pieces of two chains, 1 quarantine
     assert db in influxd.databases()
-    assert sorted(influxd.measurements(db)) == ["energy", "quarantine", "reading", "writes"]
-    assert len(influxd.series(db)) == 5  # reading; energy reg and pow; quarantine; writes
+    assert sorted(influxd.measurements(db)) == [
+        "energy",
+        "hourly",
+        "quarantine",
+        "reading",
+        "schema",
+        "writes",
+    ]
+    # reading; energy reg and pow; hourly; quarantine; writes; schema (the rollup's mark)
+    assert len(influxd.series(db)) == 7
     assert influxd.count_points(db, "reading") == 2
     assert influxd.count_points(db, "quarantine") == 1
 
@@ -276,7 +284,13 @@ def test_tricky_meter_ids_side_by_side_stay_apart(influxd, influx_database):
             assert series[meter].energy_kwh.tolist() == [float(i)] * 3, meter
         assert sorted(store.meter_states()) == sorted(TRICKY)
         assert store.count_readings() == 3 * len(TRICKY)
-        assert sorted(influxd.measurements(db)) == ["energy", "reading", "writes"]
+        assert sorted(influxd.measurements(db)) == [
+            "energy",
+            "hourly",
+            "reading",
+            "schema",
+            "writes",
+        ]
         assert db in influxd.databases()
     finally:
         store.close()

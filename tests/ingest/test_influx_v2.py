@@ -103,7 +103,10 @@ def _write_through(url: str, fake: FakeInflux) -> list[dict]:
         assert (result.inserted, result.quarantined, result.spooled) == (3, 1, 0)
     finally:
         store.close()
-    return fake.writes()
+    writes = fake.writes()
+    # first, a new database's mark that its hourly rollup is complete (influx_hourly)
+    assert gzip.decompress(writes[0]["body"]).decode().startswith("schema hourly_rollup=")
+    return writes[1:]
 
 
 def test_v2_writes_and_queries(fake, tmp_path):
@@ -120,7 +123,10 @@ def test_v2_writes_and_queries(fake, tmp_path):
     lines = gzip.decompress(writes[0]["body"]).decode().split("\n")
     first_reading = next(i for i, line in enumerate(lines) if line.startswith("reading,"))
     energy, readings = lines[:first_reading], lines[first_reading:]
-    assert energy and all(line.startswith("energy,chain=") for line in energy)  # energy first
+    hourly = [line for line in energy if line.startswith("hourly,")]
+    energy = energy[len(hourly) :]  # the hourly totals, then the pieces, then the readings
+    assert hourly and all(line.startswith("hourly,meter=") for line in hourly)
+    assert energy and all(line.startswith("energy,chain=") for line in energy)
     assert any("meter=m1" in line for line in energy)
     m1 = next(line for line in readings if line.startswith("reading,meter=m1 "))
     assert m1.startswith("reading,meter=m1 energy_kwh=100.0,power_w=500.0,")
