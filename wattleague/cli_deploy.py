@@ -185,3 +185,30 @@ def prune_cmd(store, retention_days, max_age_days, quarantine_days) -> None:
         f"pruned {result.readings} readings, {result.messages} messages {kept}, {quarantine} "
         f"from {path}"
     )
+
+
+@deploy.command("influx-rollup")
+@settings_options("store")
+def influx_rollup_cmd(store) -> None:
+    """Fill the hourly rollup of an InfluxDB store written before it existed (safe to run
+    again, and while ingest writes; docs/influxdb.md)."""
+    from ingest.store.influx import InfluxStore
+    from ingest.store.influx_hourly import backfill
+
+    if not store.startswith(("influxdb://", "influxdb2://")):
+        raise click.BadParameter(
+            f"{store!r} is not an InfluxDB store (influxdb://host:port/database); the SQLite "
+            "store keeps its hourly table itself",
+            param_hint="--store",
+        )
+    target = InfluxStore(store, spool_name="influx-rollup")
+    try:
+        t0 = time.monotonic()
+        meters, points = backfill(target.http, progress=lambda text: click.echo(f"  {text}"))
+    finally:
+        target.close()
+    click.echo(
+        f"hourly rollup of {store.split('@')[-1]} complete: {meters} meters, {points} hourly "
+        f"points, {time.monotonic() - t0:.1f} s; serve reads it from its next check (at most "
+        "a minute)"
+    )
