@@ -13,6 +13,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
+from ingest.store.availability import is_unavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ class LeaderboardHub:
         self.listeners = 0
 
     async def start(self) -> None:
-        await self._refresh_all()
+        await self._refresh_all(starting=True)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -45,12 +47,17 @@ class LeaderboardHub:
             except Exception:  # keep serving the last good leaderboard
                 log.exception("leaderboard refresh failed")
 
-    async def _refresh_all(self) -> None:
+    async def _refresh_all(self, starting: bool = False) -> None:
+        """Recompute every competition's leaderboard. One that fails keeps its last good one
+        and the others go on; at start a store that cannot be read stops the server instead
+        (it says so and exits, rather than serving nothing)."""
         changed = False
         for cid, compute in self._compute.items():
             try:
                 data = await asyncio.to_thread(compute)
-            except Exception:  # this competition keeps its last good leaderboard, not the rest
+            except Exception as exc:
+                if starting and is_unavailable(exc):
+                    raise
                 log.exception("leaderboard refresh of %r failed", cid)
                 continue
             if data != self.latest.get(cid):
