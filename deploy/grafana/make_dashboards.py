@@ -34,10 +34,12 @@ def influx(query: str, alias: str = "", table: bool = False) -> dict:
     }
 
 
-def prom(expr: str, legend: str = "", instant: bool = False) -> dict:
+def prom(expr: str, legend: str = "", instant: bool = False, table: bool = False) -> dict:
     target = {"datasource": PROM, "expr": expr, "legendFormat": legend or "__auto"}
     if instant:
-        target |= {"instant": True, "range": False, "format": "table"}
+        target |= {"instant": True, "range": False}
+    if table:
+        target["format"] = "table"
     return target
 
 
@@ -48,7 +50,7 @@ def prom_variable(name: str, label: str, metric: str, multi: bool = False) -> di
         "label": name.capitalize(),
         "type": "query",
         "datasource": PROM,
-        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "query": query,
         "definition": query,
         "refresh": 2,  # on time range change: new sites and meters appear
         "sort": 1,
@@ -195,13 +197,16 @@ def dashboard(
 def overview() -> dict:
     cmp = 'competition="$competition"'
     board = [
-        prom(f"wattleague_site_rank{{{cmp}}}", instant=True),
-        prom(f"wattleague_site_reduction_percent{{{cmp}}}", instant=True),
-        prom(f"wattleague_site_saved_kwh{{{cmp}}}", instant=True),
-        prom(f"wattleague_site_energy_kwh{{{cmp}}}", instant=True),
-        prom(f"wattleague_site_baseline_kwh{{{cmp}}}", instant=True),
-        prom(f"wattleague_site_power_kw{{{cmp}}}", instant=True),
-        prom(f"wattleague_site_completeness_ratio{{{cmp}}}", instant=True),
+        prom(f"max by (site) ({metric}{{{cmp}}})", instant=True, table=True)
+        for metric in (
+            "wattleague_site_rank",
+            "wattleague_site_reduction_percent",
+            "wattleague_site_saved_kwh",
+            "wattleague_site_energy_kwh",
+            "wattleague_site_baseline_kwh",
+            "wattleague_site_power_kw",
+            "wattleague_site_completeness_ratio",
+        )
     ]
     names = ["Rank", "Reduction %", "Saved kWh", "Used kWh", "Baseline kWh", "kW now", "Complete"]
     rename = {f"Value #{ref}": name for ref, name in zip("ABCDEFG", names, strict=True)}
@@ -220,8 +225,7 @@ def overview() -> dict:
                 {
                     "id": "organize",
                     "options": {
-                        "excludeByName": {"Time": True, "__name__": True, "competition": True}
-                        | {"instance": True, "job": True},
+                        "excludeByName": {"Time": True},
                         "renameByName": rename | {"site": "Site"},
                         "indexByName": {"Value #A": 0, "site": 1},
                     },
@@ -250,7 +254,13 @@ def overview() -> dict:
         panel(
             "bargauge",
             "Reduction by site",
-            [prom(f"sort_desc(wattleague_site_reduction_percent{{{cmp}}})", "{{site}}", True)],
+            [
+                prom(
+                    f"sort_desc(max by (site) (wattleague_site_reduction_percent{{{cmp}}}))",
+                    "{{site}}",
+                    True,
+                )
+            ],
             w=10,
             h=10,
             unit="percent",
@@ -259,7 +269,7 @@ def overview() -> dict:
         panel(
             "timeseries",
             "Reduction over time",
-            [prom(f"wattleague_site_reduction_percent{{{cmp}}}", "{{site}}")],
+            [prom(f"max by (site) (wattleague_site_reduction_percent{{{cmp}}})", "{{site}}")],
             w=12,
             h=8,
             unit="percent",
@@ -267,7 +277,7 @@ def overview() -> dict:
         panel(
             "timeseries",
             "Power by site",
-            [prom(f"wattleague_site_power_kw{{{cmp}}}", "{{site}}")],
+            [prom(f"max by (site) (wattleague_site_power_kw{{{cmp}}})", "{{site}}")],
             w=12,
             h=8,
             unit="kwatt",
@@ -370,7 +380,7 @@ def site() -> dict:
 
     def stat(title: str, metric: str, unit: str | None = None, **extra) -> dict:
         return panel(
-            "stat", title, [prom(f"{metric}{{{sel}}}", "{{site}}", True)], w=4, h=4,
+            "stat", title, [prom(f"max({metric}{{{sel}}})", "$site", True)], w=4, h=4,
             unit=unit, **extra,
         )  # fmt: skip
 
@@ -385,8 +395,8 @@ def site() -> dict:
             "timeseries",
             "Energy so far against the baseline",
             [
-                prom(f"wattleague_site_energy_kwh{{{sel}}}", "used"),
-                prom(f"wattleague_site_baseline_kwh{{{sel}}}", "baseline"),
+                prom(f"max(wattleague_site_energy_kwh{{{sel}}})", "used"),
+                prom(f"max(wattleague_site_baseline_kwh{{{sel}}})", "baseline"),
             ],
             w=12,
             h=8,
@@ -398,7 +408,7 @@ def site() -> dict:
         panel(
             "timeseries",
             "Reduction over time",
-            [prom(f"wattleague_site_reduction_percent{{{sel}}}", "reduction")],
+            [prom(f"max(wattleague_site_reduction_percent{{{sel}}})", "reduction")],
             w=12,
             h=8,
             unit="percent",
@@ -516,7 +526,12 @@ def data_quality() -> dict:
         panel(
             "stat",
             "Silent meters",
-            [prom('wattleague_meters_silent{competition=~"$competition"}', "{{competition}}")],
+            [
+                prom(
+                    'max by (competition) (wattleague_meters_silent{competition=~"$competition"})',
+                    "{{competition}}",
+                )
+            ],
             w=6,
             h=5,
             thresholds=[(1, "red")],
@@ -528,7 +543,8 @@ def data_quality() -> dict:
             "Newest reading received",
             [
                 prom(
-                    'wattleague_newest_reading_age_seconds{competition=~"$competition"}',
+                    "min by (competition) (wattleague_newest_reading_age_seconds"
+                    '{competition=~"$competition"})',
                     "{{competition}}",
                 )
             ],
