@@ -480,8 +480,9 @@ def site() -> dict:
             description="The store's hourly rollup (measurement hourly: one point per meter "
             "and hour): both chains of the site's meters. The scores use the register where it "
             "measured at least as long as power did; a gap in one line shows where the other "
-            "stood in. A store written before the rollup existed shows nothing here until it "
-            "is backfilled (docs/influxdb.md).",
+            "stood in. A store written before the rollup existed shows nothing here until "
+            "`wattleague deploy influx-rollup` has filled it (docs/influxdb.md, The hourly "
+            "rollup).",
         ),
     ]
     return dashboard(
