@@ -6,6 +6,12 @@ closed networks) that draws itself from the JSON API in the browser. The server 
 which competition, site or display the page is for (``/*CONFIG*/``) and answers 404 for an
 unknown one, so a mistyped address says so instead of showing an empty page. The leaderboard
 page at ``/`` is served as it is: it picks its competition itself.
+
+The configuration goes into a JSON data block (``<script type="application/json"
+id="config">``), which the browser never runs: the page's own inline script and style stay the
+same bytes, allowed by their hashes in the page's Content-Security-Policy
+(``api.security_headers.page_policy``), so no other script can run in the page. The pages are
+read once, when the router is built.
 """
 
 from __future__ import annotations
@@ -18,23 +24,33 @@ from fastapi.responses import HTMLResponse
 
 from api.context import AppContext
 from api.errors import APIError
+from api.security_headers import page_policy
+
+CONFIG_BLOCK = '<script type="application/json" id="config">null</script>'
 
 
-def _page(name: str, config: dict) -> HTMLResponse:
+def _load(name: str) -> tuple[str, dict[str, str]]:
+    """The page's text and its headers (its Content-Security-Policy)."""
     text = resources.files("api").joinpath(f"pages/{name}").read_text("utf-8")
-    # JSON inside <script>: "<" escaped so a name with "</script>" cannot end the script
-    blob = orjson.dumps(config).decode().replace("<", "\\u003c")
-    return HTMLResponse(text.replace("/*CONFIG*/null", blob, 1))
+    return text, {"Content-Security-Policy": page_policy(text)}
 
 
 def pages_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    pages = {n: _load(n) for n in ("leaderboard.html", "kiosk.html", "site.html", "organiser.html")}
+
+    def _page(name: str, config: dict) -> HTMLResponse:
+        text, headers = pages[name]
+        # JSON in a <script> block: "<" escaped so a name with "</script>" cannot end it
+        blob = orjson.dumps(config).decode().replace("<", "\\u003c")
+        block = CONFIG_BLOCK.replace(">null<", f">{blob}<")
+        return HTMLResponse(text.replace(CONFIG_BLOCK, block, 1), headers=headers)
 
     @router.get("/", response_class=HTMLResponse)
     def leaderboard_page() -> HTMLResponse:
         """The public leaderboard (``api/pages/leaderboard.html``)."""
-        page = resources.files("api").joinpath("pages/leaderboard.html").read_text("utf-8")
-        return HTMLResponse(page)
+        text, headers = pages["leaderboard.html"]
+        return HTMLResponse(text, headers=headers)
 
     @router.get("/kiosk", response_class=HTMLResponse)
     def kiosk(competition: str | None = None) -> HTMLResponse:

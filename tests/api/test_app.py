@@ -105,6 +105,9 @@ ROUTES: dict[str, dict[tuple[str, str], str | None]] = {
             "audit_download_api_competitions__cid__audit_csv_get"
         ),
     },
+    "api.embed": {
+        ("GET", "/embed/{cid}/{sid}"): None,
+    },
     "api.closing": {
         ("POST", "/api/competitions/{cid}/close"): "close_api_competitions__cid__close_post",
         ("GET", "/api/competitions/{cid}/closing"): "closing_api_competitions__cid__closing_get",

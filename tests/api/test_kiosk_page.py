@@ -42,9 +42,11 @@ kind = "kiosk"
 class Server:
     """The app on a fixed port that the test can stop and start again on the same store."""
 
-    def __init__(self, store: SQLiteStore, sites: list[SiteSpec], clock: Clock) -> None:
+    def __init__(
+        self, store: SQLiteStore, sites: list[SiteSpec], clock: Clock, extra: str = ""
+    ) -> None:
         toml = _competition_toml("spar", "Energispartävling för kommunhus", sites)
-        self.competition = parse_competition(toml + KIOSK_DISPLAY, "spar.toml")
+        self.competition = parse_competition(toml + KIOSK_DISPLAY + extra, "spar.toml")
         self.store, self.clock = store, clock
         self.running: RunningApp | None = None
         self.port: int | None = None
@@ -78,10 +80,11 @@ class Server:
 def make_server(tmp_path) -> Iterator:
     made: list[Server] = []
 
-    def make(sites: list[SiteSpec] = SITES) -> Server:
+    def make(sites: list[SiteSpec] = SITES, extra: str = "") -> Server:
+        """A started server; ``extra`` is appended to its competition file."""
         store = SQLiteStore(tmp_path / f"kiosk-{len(made)}.db")
         _seed(store, sites)
-        server = Server(store, sites, Clock(NOW))
+        server = Server(store, sites, Clock(NOW), extra)
         server.start()
         made.append(server)
         return server
