@@ -15,12 +15,14 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from api.auth import organiser_guard
 from api.context import AppContext
 from api.reports.spreadsheet_text import neutralised
-from api.responses import json_response
+from api.responses import ATTACHMENT, errors, files, json_response
+from api.schemas.audit import AuditLog
 from ingest.store.audit import AuditEntry, entry_sha256, verify_audit_chain
 from ingest.store.base import Store
 from ingest.store.checks import JSON_MAX_CHARS, canonical_json, sha256_hex
@@ -99,11 +101,13 @@ def audit_csv(entries: list[AuditEntry]) -> bytes:
 def audit_router(ctx: AppContext) -> APIRouter:
     """The audit log of a competition as JSON and CSV (token)."""
     router = APIRouter()
+    organiser = organiser_guard(lambda: ctx.tokens)
 
-    def organiser(request: Request) -> str:
-        return ctx.tokens.check(request)
-
-    @router.get("/api/competitions/{cid}/audit")
+    @router.get(
+        "/api/competitions/{cid}/audit",
+        response_model=AuditLog,
+        responses=errors(400, 401, 404, 503),
+    )
     def audit(
         cid: str,
         after_id: int = Query(0, ge=0, le=2**63 - 1, description="entries after this id"),
@@ -129,7 +133,20 @@ def audit_router(ctx: AppContext) -> APIRouter:
             }
         )
 
-    @router.get("/api/competitions/{cid}/audit.csv")
+    @router.get(
+        "/api/competitions/{cid}/audit.csv",
+        response_class=Response,
+        responses={
+            **files(
+                "text/csv",
+                description="the audit log as CSV (UTF-8 with a BOM, CRLF): "
+                + ", ".join(CSV_COLUMNS)
+                + "; before and after as canonical JSON",
+                headers=ATTACHMENT,
+            ),
+            **errors(401, 404, 503),
+        },
+    )
     def audit_download(cid: str, who: str = Depends(organiser)) -> Response:
         """The whole audit log as a CSV file."""
         ctx.board(cid)

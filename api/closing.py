@@ -19,17 +19,19 @@ import logging
 import zipfile
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import organiser_guard
 from api.closing_bundle import competition_from_bundle
 from api.closing_files import MANIFEST, bundle_files
 from api.closing_run import NotFinished, prepare_closing, store_closing
 from api.context import AppContext
 from api.errors import APIError
 from api.frozen_board import FrozenScoreboard
-from api.responses import json_response
+from api.responses import ATTACHMENT, errors, files, json_response
+from api.schemas.audit import ClosedNow, ClosingState
 from ingest.store import checks
 from ingest.store.closing import AlreadyClosed, Closing, ClosingDamaged, bundle_sha256
 
@@ -100,8 +102,7 @@ def closing_router(ctx: AppContext) -> APIRouter:
         except Exception:  # an unreachable store: serve, and read the closing when asked
             log.exception("the closing of %r could not be read", cid)
 
-    def organiser(request: Request) -> str:
-        return ctx.tokens.check(request)
+    organiser = organiser_guard(lambda: ctx.tokens)
 
     def stored_closing(cid: str) -> Closing | None:
         ctx.board(cid)  # 404 for an unknown competition, 503 for a damaged closing
@@ -113,7 +114,16 @@ def closing_router(ctx: AppContext) -> APIRouter:
     @router.post(
         "/api/competitions/{cid}/close",
         status_code=201,
-        responses={401: {}, 404: {}, 409: {"description": "not ended yet, or closed already"}},
+        response_model=ClosedNow,
+        responses=errors(
+            400,
+            401,
+            404,
+            409,
+            413,
+            503,
+            s409="conflict: the competition has not ended yet, or is closed already",
+        ),
     )
     def close(cid: str, body: CloseRequest, who: str = Depends(organiser)) -> Response:
         """Close a finished competition: its results are frozen and certified (final)."""
@@ -144,7 +154,11 @@ def closing_router(ctx: AppContext) -> APIRouter:
             status=201,
         )
 
-    @router.get("/api/competitions/{cid}/closing")
+    @router.get(
+        "/api/competitions/{cid}/closing",
+        response_model=ClosingState,
+        responses=errors(404, 503),
+    )
     def closing(cid: str) -> Response:
         """Whether the competition is closed; when, as of when, and the bundle's SHA-256."""
         stored = stored_closing(cid)
@@ -161,7 +175,24 @@ def closing_router(ctx: AppContext) -> APIRouter:
 
     @router.get(
         "/api/competitions/{cid}/closing/bundle.zip",
-        responses={200: {"content": {"application/zip": {}}}, 401: {}, 404: {}},
+        response_class=Response,
+        responses={
+            **files(
+                "application/zip",
+                description="the results bundle in a folder <cid>-results/: results.json "
+                "(the frozen figures and the audit log), jury-report-sv.pdf, "
+                "jury-report-en.pdf and MANIFEST.sha256 (sha256sum's format)",
+                headers={
+                    **ATTACHMENT,
+                    "X-Manifest-Matches": {
+                        "description": "true when the manifest drawn again has the SHA-256 "
+                        "stored at closing",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                },
+            ),
+            **errors(401, 404, 503, s404="not_found: no such competition, or it is not closed"),
+        },
     )
     def bundle_zip(cid: str, who: str = Depends(organiser)) -> Response:
         """The results bundle's files as a zip (the audit log is in it: token)."""

@@ -6,12 +6,13 @@ edit updates): no store access.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from api.auth import OPTIONAL_TOKEN, optional_organiser
 from api.context import AppContext
-from api.errors import APIError
-from api.responses import json_response
+from api.responses import errors, json_response
+from api.schemas.competitions import CompetitionDetail, CompetitionList
 from scoring.competition import Competition, Site
 
 # where a display lives on the network (a WLED address, an AWTRIX clock's topic prefix, which
@@ -21,29 +22,26 @@ PRIVATE_DISPLAY_FIELDS = {"wled_url", "awtrix_prefix"}
 
 def competitions_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
+    # whether the request carries a valid organiser token (none, or a wrong one: the public)
+    is_organiser = optional_organiser(lambda: ctx.tokens)
 
-    def is_organiser(request: Request) -> bool:
-        """Whether the request carries a valid organiser token (no token: the public)."""
-        if "authorization" not in request.headers:
-            return False
-        try:
-            ctx.tokens.check(request)
-        except APIError:
-            return False
-        return True
-
-    @router.get("/api/competitions")
+    @router.get("/api/competitions", response_model=CompetitionList, responses=errors())
     async def list_competitions() -> Response:  # the competitions in memory: no I/O
         return json_response(
             {"competitions": [competition_view(c) for c in ctx.competitions.values()]}
         )
 
-    @router.get("/api/competitions/{cid}")
-    def get_competition(cid: str, request: Request) -> Response:
+    @router.get(
+        "/api/competitions/{cid}",
+        response_model=CompetitionDetail,
+        responses=errors(404, 503),
+        openapi_extra=OPTIONAL_TOKEN,
+    )
+    def get_competition(cid: str, organiser: bool = Depends(is_organiser)) -> Response:
         """The competition; where displays live on the network (``wled_url``,
         ``awtrix_prefix``) only for an organiser's token."""
         c = ctx.board(cid).competition
-        hidden = set() if is_organiser(request) else PRIVATE_DISPLAY_FIELDS
+        hidden = set() if organiser else PRIVATE_DISPLAY_FIELDS
         return json_response(
             {
                 **competition_view(c),

@@ -19,6 +19,7 @@ from api.errors import APIError
 from api.reports.figures import collect
 from api.reports.render import SUMMARY_FORMATS, Rendered, render_status_email, render_summary
 from api.reports.status_email import WeekError
+from api.responses import ATTACHMENT, errors, files
 from api.summary_cache import SummaryCache
 
 
@@ -33,6 +34,47 @@ class EmailFormat(StrEnum):
 
 
 _LANG = Query(Lang.sv, description="language of the texts: sv (default) or en")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_CLOSED_HEADER = {
+    "X-Results-Closed": {
+        "description": "only for a closed competition: when it was closed and the bundle's "
+        "SHA-256 its figures were certified with (`<time>; bundle-sha256=<hex>`)",
+        "schema": {"type": "string"},
+    }
+}
+SUMMARY_RESPONSES = {
+    **files(
+        "text/csv",
+        XLSX,
+        "application/pdf",
+        description="the summary as `fmt` says: csv (text/csv, UTF-8 with a BOM), xlsx "
+        "(an Excel workbook) or pdf",
+        headers={**ATTACHMENT, **_CLOSED_HEADER},
+    ),
+    **errors(
+        400,
+        404,
+        503,
+        s404="not_found: no such competition or site, or a format other than csv, xlsx or pdf",
+    ),
+}
+EMAIL_RESPONSES = {
+    **files(
+        "text/html",
+        "text/plain",
+        description="the e-mail body: html (default) or txt, UTF-8",
+        headers={**ATTACHMENT, **_CLOSED_HEADER},
+    ),
+    **errors(
+        400,
+        404,
+        503,
+        s400="bad_request: a week that is malformed, outside the competition or not begun, "
+        "or a bad parameter",
+    ),
+}
 
 
 def _summary_format(fmt: str) -> str:
@@ -60,7 +102,11 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
     cache = cache if cache is not None else SummaryCache()
     ctx.extras["summary_cache"] = cache
 
-    @router.get("/api/competitions/{cid}/summary.{fmt}")
+    @router.get(
+        "/api/competitions/{cid}/summary.{fmt}",
+        response_class=Response,
+        responses=SUMMARY_RESPONSES,
+    )
     def competition_summary(cid: str, fmt: str, lang: Lang = _LANG) -> Response:
         """The whole competition: totals, leaderboard, every site's figures (csv|xlsx|pdf)."""
         board = ctx.board(cid)
@@ -73,7 +119,11 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
             cache.get(board, (None, fmt, lang.value), draw), closed=getattr(board, "closed", None)
         )
 
-    @router.get("/api/competitions/{cid}/sites/{sid}/summary.{fmt}")
+    @router.get(
+        "/api/competitions/{cid}/sites/{sid}/summary.{fmt}",
+        response_class=Response,
+        responses=SUMMARY_RESPONSES,
+    )
     def site_summary(cid: str, sid: str, fmt: str, lang: Lang = _LANG) -> Response:
         """One site's savings summary (csv|xlsx|pdf)."""
         board = ctx.board(cid)
@@ -87,7 +137,11 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
             cache.get(board, (sid, fmt, lang.value), draw), closed=getattr(board, "closed", None)
         )
 
-    @router.get("/api/competitions/{cid}/sites/{sid}/status-email")
+    @router.get(
+        "/api/competitions/{cid}/sites/{sid}/status-email",
+        response_class=Response,
+        responses=EMAIL_RESPONSES,
+    )
     def site_status_email(
         cid: str,
         sid: str,

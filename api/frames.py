@@ -18,6 +18,8 @@ from fastapi.responses import Response
 
 from api.context import AppContext
 from api.errors import APIError
+from api.responses import errors
+from api.schemas.frames import AwtrixApp, TextFrame, WledState
 from api.scoreboard import Scoreboard, Snapshot
 from display.content import DisplayState, page_index, state_from_api
 from display.frames import Frame, FrameError, FrameFormat, n_pages, render_frame
@@ -43,6 +45,30 @@ class _Drawn:
     meta: dict  # merged into a json frame: ``as_of``, and ``closed`` once the results are final
     pages: int
     frames: dict[int, Frame] = field(default_factory=dict)
+
+
+_PAGE_HEADERS = {
+    "X-Frame-Page": {"description": "the page shown, 0-based", "schema": {"type": "integer"}},
+    "X-Frame-Pages": {"description": "pages it rotates through", "schema": {"type": "integer"}},
+}
+FRAME_RESPONSE = {
+    200: {
+        "description": "the display's current page: `json` a TextFrame, `awtrix` an array of "
+        "three AWTRIX 3 custom apps, `wled` a WLED JSON state (application/json); `txt` "
+        "exactly `rows` lines of exactly `columns` characters, each ending in a newline "
+        "(text/plain, UTF-8); `png` an image of the panel's size (image/png); `rgb565` raw "
+        "pixels, row by row from the top left, 2 bytes each big-endian (5 bits red, 6 green, "
+        "5 blue): width x height x 2 bytes (application/octet-stream)",
+        "headers": _PAGE_HEADERS,
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+            },
+        },
+    }
+}
 
 
 def frames_router(ctx: AppContext) -> APIRouter:
@@ -78,12 +104,26 @@ def frames_router(ctx: AppContext) -> APIRouter:
             drawn_by[(did, fmt)] = drawn
         return drawn
 
-    @router.get("/api/displays/{did}/frame")
+    @router.get(
+        "/api/displays/{did}/frame",
+        response_model=TextFrame | list[AwtrixApp] | WledState,
+        responses={
+            **FRAME_RESPONSE,
+            **errors(
+                400,
+                404,
+                503,
+                s400="bad_request: a format the display cannot show (png and rgb565 need a "
+                "pixel size), a page it does not have, or a bad parameter",
+            ),
+        },
+    )
     async def frame(
         did: str,
-        format: FrameFormat = Query(FrameFormat.json),
+        format: FrameFormat = Query(FrameFormat.json, description="the frame's format"),
         page: int | None = Query(None, ge=0, description="force a page (default: by time)"),
     ) -> Response:
+        """What the display shows now, in ``format``; pages rotate every ``page_s``."""
         if did not in displays:
             raise APIError(404, "not_found", f"no display {did!r}; known: {sorted(displays)}")
         served = displays[did]

@@ -14,13 +14,15 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.auth import organiser_guard
 from api.context import AppContext
 from api.errors import APIError
-from api.responses import json_response
+from api.responses import errors, json_response
+from api.schemas.held import HeldDecision, HeldDetail, HeldList
 from api.what_if import compute_what_if, site_figures, sites_in, what_if_key
 from ingest.baseline_lock import ALL_SITES
 from ingest.imports.baseline_change import apply_held
@@ -111,9 +113,7 @@ def held_router(ctx: AppContext) -> APIRouter:
     """Held data: list, one item, accept, reject (token)."""
     router = APIRouter()
     decide_lock = threading.Lock()  # one decision at a time: each scores before and after
-
-    def organiser(request: Request) -> str:
-        return ctx.tokens.check(request)
+    organiser = organiser_guard(lambda: ctx.tokens)
 
     def item_of(cid: str, held_id: int) -> HeldItem:
         ctx.board(cid)
@@ -156,7 +156,11 @@ def held_router(ctx: AppContext) -> APIRouter:
         except (HeldDecided, UnknownHeld):  # decided meanwhile: its what-if is frozen
             return ctx.store.organiser.get_held(item.id) or item
 
-    @router.get("/api/competitions/{cid}/held")
+    @router.get(
+        "/api/competitions/{cid}/held",
+        response_model=HeldList,
+        responses=errors(400, 401, 404, 503),
+    )
     def list_held(
         cid: str,
         status: str = Query("pending", pattern="^(pending|accepted|rejected|all)$"),
@@ -180,7 +184,11 @@ def held_router(ctx: AppContext) -> APIRouter:
             }
         )
 
-    @router.get("/api/competitions/{cid}/held/{held_id}")
+    @router.get(
+        "/api/competitions/{cid}/held/{held_id}",
+        response_model=HeldDetail,
+        responses=errors(400, 401, 404, 503),
+    )
     def get_held(
         cid: str,
         held_id: int = HELD_ID,
@@ -211,7 +219,11 @@ def held_router(ctx: AppContext) -> APIRouter:
         except ValueError as exc:  # a reason or name the store refuses
             raise APIError(400, "bad_request", str(exc)) from None
 
-    @router.post("/api/competitions/{cid}/held/{held_id}/accept")
+    @router.post(
+        "/api/competitions/{cid}/held/{held_id}/accept",
+        response_model=HeldDecision,
+        responses=errors(400, 401, 404, 409, 413, 503),
+    )
     def accept(
         cid: str, body: Decision, held_id: int = HELD_ID, who: str = Depends(organiser)
     ) -> Response:
@@ -250,7 +262,11 @@ def held_router(ctx: AppContext) -> APIRouter:
             {**item_view(decided), "applied": applied, "audit_id": audit_id, "sites": after}
         )
 
-    @router.post("/api/competitions/{cid}/held/{held_id}/reject")
+    @router.post(
+        "/api/competitions/{cid}/held/{held_id}/reject",
+        response_model=HeldDecision,
+        responses=errors(400, 401, 404, 409, 413, 503),
+    )
     def reject(
         cid: str, body: Decision, held_id: int = HELD_ID, who: str = Depends(organiser)
     ) -> Response:

@@ -18,7 +18,8 @@ from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from api.context import AppContext
-from api.responses import json_response
+from api.responses import errors, json_response
+from api.schemas.scores import Leaderboard, RankHistory
 from api.scoreboard import Scoreboard
 from api.stream import LeaderboardHub
 
@@ -47,24 +48,64 @@ def leaderboard_hub(
     )
 
 
+STREAM_RESPONSE = {
+    200: {
+        "description": "an endless event stream: `event: leaderboard` whose `data` is the "
+        "leaderboard JSON (the Leaderboard schema), and `event: ping` with empty data",
+        "content": {
+            "text/event-stream": {
+                "schema": {"type": "string"},
+                "example": 'event: leaderboard\ndata: {"competition": "kommunhus-2011", …}\n\n',
+            }
+        },
+    }
+}
+
+
 def leaderboard_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
     hub = ctx.hub
 
-    @router.get("/api/competitions/{cid}/leaderboard")
+    @router.get(
+        "/api/competitions/{cid}/leaderboard",
+        response_model=Leaderboard,
+        responses=errors(400, 404, 503),
+    )
     async def leaderboard(cid: str, metric: Metric = Metric.reduction) -> Response:
+        """Every site's figures over the elapsed part of the competition, ranked by
+        ``metric``: ``reduction`` [%] against the baseline, or ``kwh_per_m2`` [kWh/m²]."""
         b = ctx.board(cid)
         # the stream's bytes (no I/O), unless closed: the frozen results from the first answer
         if metric is Metric.reduction and cid in hub.latest and cid not in ctx.frozen:
             return Response(hub.latest[cid], media_type="application/json")
         return json_response(await run_in_threadpool(leaderboard_view, b, metric.value))
 
-    @router.get("/api/competitions/{cid}/rank-history")
+    @router.get(
+        "/api/competitions/{cid}/rank-history",
+        response_model=RankHistory,
+        responses=errors(404, 503),
+    )
     def rank_history(cid: str) -> Response:
+        """Every site's rank and reduction [%] at the end of each elapsed day."""
         return json_response(ctx.board(cid).rank_history_view())
 
-    @router.get("/api/competitions/{cid}/stream")
+    @router.get(
+        "/api/competitions/{cid}/stream",
+        response_class=Response,  # the errors are JSON; the 200 is declared below
+        responses={
+            **STREAM_RESPONSE,
+            **errors(
+                404,
+                503,
+                s503="too_many_streams: over the stream limits (retry after `Retry-After` s); "
+                "or closing_damaged",
+            ),
+        },
+    )
     async def stream(cid: str) -> EventSourceResponse:
+        """Server-Sent Events: ``event: leaderboard`` with the leaderboard JSON (as
+        ``GET …/leaderboard``) at once and on every change; ``event: ping`` every 15 s. Past
+        the stream limits a new stream gets 503 ``too_many_streams`` with ``Retry-After``."""
         ctx.board(cid)
         return EventSourceResponse(
             hub.events(cid),

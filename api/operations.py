@@ -23,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api.context import AppContext
+from api.responses import errors
+from api.schemas.operations import Health
 from api.scoreboard import STALE_AFTER_S
 from ingest.store.availability import HINTS, problem
 
@@ -38,8 +40,20 @@ def operations_router(ctx: AppContext) -> APIRouter:
     if isinstance(path, str) and os.path.isfile(path):
         _store_inode[path] = os.stat(path).st_ino  # the file this process opened
 
-    @router.get("/healthz")
+    @router.get(
+        "/healthz",
+        response_model=Health,
+        responses={
+            **errors(),
+            503: {
+                "model": Health,
+                "description": "the store does not answer: `status` degraded, `store_error` "
+                "its problem code and `store_hint` what to do",
+            },
+        },
+    )
     def healthz(request: Request) -> Response:
+        """Whether the store (and the broker, with a probe) answers; the installed version."""
         store_ok, store_error, latency_s = _probe_store(ctx)
         broker = _broker_state(ctx)
         # the API serves leaderboards without a broker; only a dead store makes it unhealthy

@@ -12,10 +12,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.auth import organiser_guard
 from api.context import AppContext
 from api.data_quality import quality_view
 from api.errors import APIError
-from api.responses import json_response
+from api.responses import errors, json_response
+from api.schemas.organiser import (
+    Annotation,
+    AnnotationDeleted,
+    AnnotationList,
+    Quarantine,
+    ReadingsRejected,
+    ReadingsStored,
+    Reprocessed,
+    SiteEdited,
+    SiteEdits,
+)
+from api.schemas.quality import Quality
 from api.scoreboard import Scoreboard
 from api.site_edits import EDITABLE, SiteEdit, edited
 from ingest.store.audit import REASON_MAX_CHARS, AuditEntry
@@ -49,6 +62,33 @@ class ReprocessRequest(BaseModel):
     reason: str | None = Field(None, description="every entry with this reason")
 
 
+# the body is read as bytes (a bulk upload is decoded by the ingest path, not by FastAPI), so
+# it is described here: the project's JSON readings, one object or an array of them
+READINGS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "description": "readings in the project's JSON: an object or an array of "
+                    "objects, each naming its `meter`, with `ts` (ISO-8601 with an offset, or "
+                    "Unix s) and `energy_kwh` (register [kWh]) and/or `power_w` [W]; at most "
+                    "4 MB",
+                    "example": [
+                        {
+                            "meter": "kommunhus-main",
+                            "ts": "2011-03-07T12:00:00+01:00",
+                            "energy_kwh": 51234.5,
+                            "power_w": 8200,
+                        }
+                    ],
+                }
+            }
+        },
+    }
+}
+
+
 def _payload_view(payload: bytes) -> dict:
     try:
         return {"payload": payload.decode("utf-8"), "payload_encoding": "utf-8"}
@@ -60,11 +100,21 @@ def organiser_router(ctx: AppContext) -> APIRouter:
     """Bulk readings, annotations and the quarantine (token)."""
     router = APIRouter()
     store, routing, limits = ctx.store, ctx.routing, ctx.limits
+    organiser = organiser_guard(lambda: ctx.tokens)
 
-    def organiser(request: Request) -> str:
-        return ctx.tokens.check(request)
-
-    @router.post("/api/readings")
+    @router.post(
+        "/api/readings",
+        response_model=ReadingsStored,
+        responses={
+            **errors(401, 413, 503),
+            422: {
+                "model": ReadingsRejected,
+                "description": "rejected: nothing in the body could be stored; `quarantined` "
+                "says why for each reading",
+            },
+        },
+        openapi_extra=READINGS_BODY,
+    )
     async def post_readings(request: Request, who: str = Depends(organiser)) -> Response:
         """Bulk readings in the project's JSON; each reading names its ``meter``."""
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
@@ -112,7 +162,12 @@ def organiser_router(ctx: AppContext) -> APIRouter:
         if sid is not None and comp.site(sid) is None:
             raise APIError(404, "not_found", f"competition {cid!r} has no site {sid!r}")
 
-    @router.post("/api/competitions/{cid}/sites/{sid}/annotations", status_code=201)
+    @router.post(
+        "/api/competitions/{cid}/sites/{sid}/annotations",
+        status_code=201,
+        response_model=Annotation,
+        responses=errors(400, 401, 404, 409, 413, 503),
+    )
     def add_annotation(
         cid: str, sid: str, body: AnnotationRequest, who: str = Depends(organiser)
     ) -> Response:
@@ -155,8 +210,13 @@ def organiser_router(ctx: AppContext) -> APIRouter:
             status=201,
         )
 
-    @router.get("/api/competitions/{cid}/annotations")
+    @router.get(
+        "/api/competitions/{cid}/annotations",
+        response_model=AnnotationList,
+        responses=errors(404, 503),
+    )
     def list_annotations(cid: str) -> Response:
+        """The competition's recorded actions (the site view gives each one's effect)."""
         site_of(cid, None)
         return json_response(
             {
@@ -167,10 +227,15 @@ def organiser_router(ctx: AppContext) -> APIRouter:
             }
         )
 
-    @router.delete("/api/competitions/{cid}/annotations/{annotation_id}")
+    @router.delete(
+        "/api/competitions/{cid}/annotations/{annotation_id}",
+        response_model=AnnotationDeleted,
+        responses=errors(400, 401, 404, 409, 503),
+    )
     def delete_annotation(
         cid: str, annotation_id: int = Path(ge=0, le=2**63 - 1), who: str = Depends(organiser)
     ) -> Response:
+        """Remove a recorded action (audited: ``annotation_deleted``)."""
         site_of(cid, None)
         ctx.refuse_if_closed(cid, "annotations are no longer deleted")
         gone = next(
@@ -197,12 +262,13 @@ def organiser_router(ctx: AppContext) -> APIRouter:
         )
         return json_response({"deleted": annotation_id})
 
-    @router.get("/api/quarantine")
+    @router.get("/api/quarantine", response_model=Quarantine, responses=errors(400, 401, 503))
     def list_quarantine(
         reason: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
         who: str = Depends(organiser),
     ) -> Response:
+        """Quarantine counts per reason and the latest entries (``reason``, ``limit``)."""
         rows = store.list_quarantine(limit=limit, reason=reason)
         return json_response(
             {
@@ -225,7 +291,11 @@ def organiser_router(ctx: AppContext) -> APIRouter:
             }
         )
 
-    @router.post("/api/quarantine/reprocess")
+    @router.post(
+        "/api/quarantine/reprocess",
+        response_model=Reprocessed,
+        responses=errors(400, 401, 413, 503),
+    )
     def reprocess(body: ReprocessRequest, who: str = Depends(organiser)) -> Response:
         """Run quarantined messages through decoding and validation again (after the
         competition file was fixed); each one ends up stored or quarantined anew."""
@@ -272,11 +342,13 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
     """Organisers' edits of sites and the data-quality view (token)."""
     router = APIRouter()
     lock = threading.Lock()  # one edit at a time: each builds on the competition before it
+    organiser = organiser_guard(lambda: ctx.tokens)
 
-    def organiser(request: Request) -> str:
-        return ctx.tokens.check(request)
-
-    @router.patch("/api/competitions/{cid}/sites/{sid}")
+    @router.patch(
+        "/api/competitions/{cid}/sites/{sid}",
+        response_model=SiteEdited,
+        responses=errors(400, 401, 404, 409, 413, 503),
+    )
     def edit_site(
         cid: str, sid: str, body: AuditedSiteEdit, who: str = Depends(organiser)
     ) -> Response:
@@ -322,12 +394,21 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
             }
         )
 
-    @router.get("/api/competitions/{cid}/site-edits")
+    @router.get(
+        "/api/competitions/{cid}/site-edits",
+        response_model=SiteEdits,
+        responses=errors(401, 404, 503),
+    )
     def list_site_edits(cid: str, who: str = Depends(organiser)) -> Response:
+        """The organisers' stored edits per site, merged (applied over the competition file)."""
         ctx.board(cid)
         return json_response({"competition": cid, "sites": ctx.store.organiser.site_edits(cid)})
 
-    @router.get("/api/competitions/{cid}/quality")
+    @router.get(
+        "/api/competitions/{cid}/quality",
+        response_model=Quality,
+        responses=errors(401, 404, 503),
+    )
     def quality(cid: str, who: str = Depends(organiser)) -> Response:
         """Silent meters, quarantined messages by reason and completeness per site."""
         return json_response(quality_view(ctx.board(cid), ctx.store, ctx.clock()))

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.context import AppContext
-from api.responses import json_response
+from api.responses import errors, json_response
+from api.schemas.scores import Series, SiteDetail
 
 
 class Resolution(StrEnum):
@@ -20,13 +21,24 @@ class Resolution(StrEnum):
 def sites_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/api/competitions/{cid}/sites/{sid}")
+    @router.get(
+        "/api/competitions/{cid}/sites/{sid}",
+        response_model=SiteDetail,
+        responses=errors(404, 503),
+    )
     def site(cid: str, sid: str) -> Response:
+        """One site: live power, today so far against its baseline, the period's figures,
+        its energy traps, actions with their measured effect and its rank history."""
         b = ctx.board(cid)
         return json_response(b.site_detail(ctx.site_index(b, sid)))
 
-    @router.get("/api/competitions/{cid}/sites/{sid}/series")
+    @router.get(
+        "/api/competitions/{cid}/sites/{sid}/series",
+        response_model=Series,
+        responses=errors(400, 404, 503),
+    )
     def series(cid: str, sid: str, resolution: Resolution = Resolution.hour) -> Response:
+        """Actual against baseline energy [kWh] per elapsed local hour or day."""
         b = ctx.board(cid)
         i = ctx.site_index(b, sid)
         body = {

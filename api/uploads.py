@@ -13,15 +13,40 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import organiser_guard
 from api.context import AppContext
 from api.errors import APIError
-from api.responses import json_response
+from api.responses import errors, json_response
+from api.schemas.imports import ImportReport
 from ingest.imports.consumption import import_consumption
 from ingest.imports.formats import read_consumption_file, read_weather_file
 from ingest.imports.rows import UnreadableFile
 from ingest.imports.weather import import_weather
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a year of 15-minute rows is about 2 MB
+
+
+# the file is the raw body, read by the route (any content type): described here
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the file as it was exported (CSV, a grid operator's export, or the "
+        "project's JSON), at most 64 MB",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+UPLOAD_RESPONSES = errors(
+    400,
+    401,
+    404,
+    413,
+    503,
+    s400="bad_request or unreadable_file: an empty body, a file that cannot be read (the "
+    "message says which line and why), or a bad parameter",
+)
 
 
 async def _body(request: Request) -> bytes:
@@ -46,11 +71,14 @@ async def _off_the_loop(parse_and_import: Callable[[], dict]) -> dict:
 
 def uploads_router(ctx: AppContext) -> APIRouter:
     router = APIRouter()
+    organiser = organiser_guard(lambda: ctx.tokens)
 
-    def organiser(request: Request) -> str:
-        return ctx.tokens.check(request)
-
-    @router.post("/api/competitions/{cid}/imports/consumption")
+    @router.post(
+        "/api/competitions/{cid}/imports/consumption",
+        response_model=ImportReport,
+        responses=UPLOAD_RESPONSES,
+        openapi_extra=FILE_BODY,
+    )
     async def upload_consumption(
         cid: str,
         request: Request,
@@ -85,7 +113,12 @@ def uploads_router(ctx: AppContext) -> APIRouter:
             ctx.board(cid).forget_history()  # looked up again: never kept between requests
         return json_response(report)
 
-    @router.post("/api/competitions/{cid}/imports/weather")
+    @router.post(
+        "/api/competitions/{cid}/imports/weather",
+        response_model=ImportReport,
+        responses=UPLOAD_RESPONSES,
+        openapi_extra=FILE_BODY,
+    )
     async def upload_weather(
         cid: str,
         request: Request,
