@@ -63,7 +63,6 @@ from bench import cold_leaderboard as cold
 from ingest.mqtt_worker import BATCH_MAX, BATCH_MAX_BYTES
 from ingest.store.base import Message, StoredReading
 from ingest.store.influx import METERS_PER_QUERY, InfluxStore, _energy_lines, _reading_lines
-from ingest.store.influx_hourly import backfill
 from ingest.store.influx_http import POSTERS
 from ingest.store.influxql import any_of
 from ingest.store.line_protocol import encode_point
@@ -346,7 +345,7 @@ def run_leaderboard(sites: int) -> None:
         if not (workdir / "rollup").exists():  # seeded as a store from before the rollup
             store = InfluxStore(server.url("leaderboard", owner="backfill"))
             t0 = time.perf_counter()
-            meters, points = backfill(store.http)
+            meters, points = store.backfill_rollup()
             store.close()
             print(
                 f"(c) backfilled the hourly rollup (wattleague deploy influx-rollup): {meters} "

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from ingest.rollup import combine_chains
 from ingest.store.base import ReadingStore
+
+# meters a store read covers: what one read holds in memory (10,000 sites would otherwise hold
+# every meter's year of hours at once, twice the sites x hours arrays), two reads at a time
+METERS_PER_READ = 200
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,9 @@ def site_hours(
     The store keeps energy per UTC hour; a local hour grid of a zone with whole-hour offsets
     lies on UTC hours. An hour counts as measured for a site only as far as all of its meters
     measured it. Hours starting after ``until_s`` [Unix s] are left empty (the demo's
-    simulated clock runs ahead of data the store may already hold).
+    simulated clock runs ahead of data the store may already hold). The store is read
+    ``METERS_PER_READ`` meters at a time, the next read while one is placed, so memory beyond
+    the result stays bounded whatever the number of sites.
     """
     n_sites, n_hours = len(meters_by_site), hour_start_s.size
     energy = np.zeros((n_sites, n_hours))
@@ -39,9 +46,43 @@ def site_hours(
     end_s = hour_start_s[-1] + 3600.0
     if until_s is not None:
         end_s = min(end_s, until_s)
-    all_meters = [m for meters in meters_by_site for m in meters]
-    hours = store.read_hourly(all_meters, hour_start_s[0], end_s)
-    for i, meters in enumerate(meters_by_site):
+    chunks = _site_chunks(meters_by_site)
+    with ThreadPoolExecutor(1, thread_name_prefix="hourly-read") as reader:
+        # the next chunk is read while this one is placed on the grid
+        pending = reader.submit(store.read_hourly, chunks[0][1], hour_start_s[0], end_s)
+        for k, (sites, _) in enumerate(chunks):
+            hours = pending.result()
+            if k + 1 < len(chunks):
+                pending = reader.submit(store.read_hourly, chunks[k + 1][1], hour_start_s[0], end_s)
+            _place(hours, meters_by_site, sites, hour_start_s, energy, measured)
+    return SiteHours(energy, measured)
+
+
+def _site_chunks(meters_by_site: list[list[str]]) -> list[tuple[range, list[str]]]:
+    """Sites in runs of about ``METERS_PER_READ`` meters: (their indices, their meters)."""
+    chunks, first, meters = [], 0, []
+    for i, site_meters in enumerate(meters_by_site):
+        meters += site_meters
+        if len(meters) >= METERS_PER_READ:
+            chunks.append((range(first, i + 1), meters))
+            first, meters = i + 1, []
+    if meters or not chunks:
+        chunks.append((range(first, len(meters_by_site)), meters))
+    return chunks
+
+
+def _place(
+    hours: dict,
+    meters_by_site: list[list[str]],
+    sites: range,
+    hour_start_s: np.ndarray,
+    energy: np.ndarray,
+    measured: np.ndarray,
+) -> None:
+    """Add the meters' hours of ``sites`` to their rows of ``energy`` and ``measured``."""
+    n_hours = hour_start_s.size
+    for i in sites:
+        meters = meters_by_site[i]
         site_measured = np.full(n_hours, 3600.0)
         for meter_id in meters:
             h = hours.get(meter_id)
@@ -56,4 +97,3 @@ def site_hours(
             np.add.at(meter_measured, pos[on_grid], m[on_grid])
             site_measured = np.minimum(site_measured, meter_measured)
         measured[i] = site_measured
-    return SiteHours(energy, measured)

@@ -193,7 +193,6 @@ def influx_rollup_cmd(store) -> None:
     """Fill the hourly rollup of an InfluxDB store written before it existed (safe to run
     again, and while ingest writes; docs/influxdb.md)."""
     from ingest.store.influx import InfluxStore
-    from ingest.store.influx_hourly import backfill
 
     if not store.startswith(("influxdb://", "influxdb2://")):
         raise click.BadParameter(
@@ -204,7 +203,7 @@ def influx_rollup_cmd(store) -> None:
     target = InfluxStore(store, spool_name="influx-rollup")
     try:
         t0 = time.monotonic()
-        meters, points = backfill(target.http, progress=lambda text: click.echo(f"  {text}"))
+        meters, points = target.backfill_rollup(progress=lambda text: click.echo(f"  {text}"))
     finally:
         target.close()
     click.echo(

@@ -74,6 +74,7 @@ from ingest.store.held import HeldItem, checked_item
 from ingest.store.influx_held import held_lines, new_held_id, to_write, undo_statements
 from ingest.store.influx_hourly import (
     OpenHours,
+    backfill,
     hourly_lines,
     piece_records,
     read_rollup,
@@ -105,6 +106,7 @@ from ingest.store.spool import Spool, SpoolUnreadable
 log = logging.getLogger(__name__)
 
 METERS_PER_QUERY = 100
+ROLLUP_POINTS_PER_QUERY = 50_000  # meter-hours a read of the hourly rollup asks for, at most
 DENSE_PIECES_PER_HOUR = 4  # above: read_hourly has InfluxDB sum the pieces per hour
 # where a meter's last reading is looked for, in turn, before its first new one (None: all)
 TAIL_LOOKBACKS_MS = (600_000, 86_400_000, None)
@@ -924,17 +926,29 @@ class InfluxStore:
         energy pieces while the rollup of a store written before it is not backfilled."""
         if not self._rollup_ready():
             return self._read_hourly_pieces(meter_ids, start_s, end_s)
+        # a query of at most ROLLUP_POINTS_PER_QUERY points: a year of 100 meters would take
+        # InfluxDB 1.x longer to answer than the client waits
+        span_h = max(1.0, (min(end_s, 4e9) - max(start_s, 0.0)) / 3600.0)
+        per = max(1, min(METERS_PER_QUERY, int(ROLLUP_POINTS_PER_QUERY // span_h)))
         groups = [
             self.http.in_background(
-                read_rollup, self.http, meter_ids[lo : lo + METERS_PER_QUERY], start_s, end_s
+                read_rollup, self.http, meter_ids[lo : lo + per], start_s, end_s
             )
-            for lo in range(0, len(meter_ids), METERS_PER_QUERY)
+            for lo in range(0, len(meter_ids), per)
         ]
         out = {}
         for group in groups:
             for meter, a in group.result():
                 out[meter] = MeterHours(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
         return out
+
+    def backfill_rollup(self, progress=lambda text: None) -> tuple[int, int]:
+        """Fill ``hourly`` from the pieces (a store written before the rollup) and mark it
+        complete (``influx_hourly.backfill``); (meters, points written)."""
+        self._ensure_database()
+        done = backfill(self.http, self._read_hourly_pieces, progress)
+        self._rollup_checked = True
+        return done
 
     def _rollup_ready(self) -> bool:
         """Whether ``hourly`` is complete (``influx_hourly.rollup_complete``); asked again at

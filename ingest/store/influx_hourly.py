@@ -13,8 +13,9 @@ writing a batch again (a replay after a partial write) gives the same totals:
 
 - a chain extended after its tail: the stored pieces of the tail's hour (those before the
   tail: the batch's own lie after it) plus the batch's pieces. The stored part is remembered
-  per chain (``OpenHours``: valid while the chain's tail is the one it was computed at), else
-  summed by InfluxDB (``tail_sums``);
+  per chain (``OpenHours``) and used while the chain's tail is the one it was computed at and
+  the hour's stored total is still the one written (one small read a batch: another process's
+  late reading, or a partial write, changes it); else InfluxDB sums it (``tail_sums``);
 - a meter with late readings: the stored pieces of the hours its batch pieces touch are read
   (``stored_pieces``) and the batch's pieces (zeros over replaced ones, the new ones) laid
   over them by time, as InfluxDB does.
@@ -39,8 +40,9 @@ from ingest.store.line_protocol import decode_tag, tag_value
 ROLLUP_VERSION = 1  # the ``schema`` point's ``hourly_rollup`` once the rollup is complete
 OPEN_HOURS_MAX = 200_000  # chains whose open hour is remembered (about 100 B each)
 STATEMENTS_PER_QUERY = 50
-BACKFILL_METERS = 100  # meters a backfill query sums
-BACKFILL_SPAN_S = 31 * 86400  # hours a backfill query sums, at most [s]
+METERS_PER_STATEMENT = 100
+BACKFILL_METERS = 50  # meters a backfill step reads
+BACKFILL_SPAN_S = 31 * 86400  # time a backfill step reads, at most [s]
 
 Cell = tuple[str, str, float]  # (meter, chain "reg"/"pow", hour start [Unix s])
 
@@ -88,6 +90,45 @@ class OpenHours:
 
 def _hour_of_ms(ts_ms: int) -> float:
     return float(ts_ms // 3_600_000 * 3600)
+
+
+def stored_totals(
+    http: InfluxHTTP, wanted: list[tuple[str, str, float]]
+) -> dict[Cell, tuple[float, float]]:
+    """The stored ``hourly`` totals [kWh, s] of (meter, kind, hour_s) cells: one statement per
+    hour, ``METERS_PER_STATEMENT`` meters each, 50 statements a request."""
+    by_hour: dict[float, set[str]] = defaultdict(set)
+    for meter, _, hour_s in wanted:
+        by_hour[hour_s].add(meter)
+    statements = []
+    for hour_s, meters in sorted(by_hour.items()):
+        names = sorted(meters)
+        for lo in range(0, len(names), METERS_PER_STATEMENT):
+            statements.append(
+                'SELECT "reg_kwh", "reg_s", "pow_kwh", "pow_s" FROM "hourly" WHERE '
+                f"{any_of('meter', names[lo : lo + METERS_PER_STATEMENT])} AND "
+                f'time = {int(hour_s) * 1000}ms GROUP BY "meter"'
+            )
+    out: dict[Cell, tuple[float, float]] = {}
+    for lo in range(0, len(statements), STATEMENTS_PER_QUERY):
+        for result in http.query(";".join(statements[lo : lo + STATEMENTS_PER_QUERY])):
+            for tags, row in series_rows(result):
+                meter, hour_s = decode_tag(tags["meter"]), float(row["time"] // 1000)
+                for kind in ("reg", "pow"):
+                    out[(meter, kind, hour_s)] = (
+                        float(row.get(f"{kind}_kwh") or 0.0),
+                        float(row.get(f"{kind}_s") or 0.0),
+                    )
+    return out
+
+
+def _same(stored: tuple[float, float] | None, remembered: tuple[float, float]) -> bool:
+    """Whether a stored total is the one written (as 12 significant digits)."""
+    stored = stored or (0.0, 0.0)
+    return all(
+        abs(a - _clean(b)) <= 1e-9 * max(1.0, abs(b))
+        for a, b in zip(stored, remembered, strict=True)
+    )
 
 
 def tail_sums(
@@ -172,6 +213,7 @@ def rollup_cells(
     extended = [key for key in batch if key[0] not in late_meters]
     missing = []
     bases: dict[tuple[str, str], tuple[float, float]] = {}
+    hits: dict[tuple[str, str], tuple[float, float]] = {}
     for key in extended:
         tail_ms = tails_before.get(key)
         if tail_ms is None:
@@ -181,7 +223,16 @@ def rollup_cells(
         if hit is None:
             missing.append((*key, tail_ms))
         else:
+            hits[key] = hit
+    # a remembered sum holds while the stored total of that hour is still the one this
+    # process wrote: another process's late reading there, or a partial write of this batch,
+    # changed it; then InfluxDB sums the pieces before the tail
+    stored = stored_totals(http, [(*key, _hour_of_ms(tails_before[key])) for key in hits])
+    for key, hit in hits.items():
+        if _same(stored.get((*key, _hour_of_ms(tails_before[key]))), hit):
             bases[key] = hit
+        else:
+            missing.append((*key, tails_before[key]))
     bases.update(tail_sums(http, missing) if missing else {})
     for key in extended:
         tail_ms = tails_before.get(key)
@@ -257,13 +308,16 @@ def mark_complete(http: InfluxHTTP) -> None:
 
 
 def backfill(
-    http: InfluxHTTP, progress: Callable[[str], None] = lambda text: None
+    http: InfluxHTTP,
+    read_pieces: Callable[[list[str], float, float], dict],
+    progress: Callable[[str], None] = lambda text: None,
 ) -> tuple[int, int]:
     """Sum every meter's pieces per hour into ``hourly`` (a store written before the rollup),
     ``BACKFILL_METERS`` meters over ``BACKFILL_SPAN_S`` at a time (bounded memory), then mark
-    the rollup complete. Safe to run again, and while ingest writes: the hours it writes are
-    the sums of the pieces, which is what the writer keeps there too; the last two hours are
-    summed again at the end, after any writes that raced with the first pass.
+    the rollup complete. ``read_pieces(meters, start_s, end_s)`` is the store's hourly read
+    from the pieces (``MeterHours`` by meter). Safe to run again, and while ingest writes: the
+    hours it writes are the sums of the pieces, which is what the writer keeps there too; the
+    last two hours are summed again at the end, after any writes that raced with the first pass.
 
     Returns (meters, hourly points written)."""
     (known,) = http.query('SHOW TAG VALUES FROM "energy" WITH KEY = "meter"')
@@ -275,18 +329,27 @@ def backfill(
     (last,) = http.query('SELECT last("kwh") FROM "energy"')
     first_s = min(row["time"] for _, row in series_rows(first)) // 1000 // 3600 * 3600
     last_s = max(row["time"] for _, row in series_rows(last)) // 1000 // 3600 * 3600 + 3600
+
+    def copy(group: list[str], start_s: float, end_s: float) -> int:
+        lines = []
+        for meter, h in read_pieces(group, start_s, end_s).items():
+            cells = {}
+            for i, hour_s in enumerate(h.hour_s.tolist()):
+                cells[(meter, "reg", hour_s)] = (float(h.reg_kwh[i]), float(h.reg_s[i]))
+                cells[(meter, "pow", hour_s)] = (float(h.pow_kwh[i]), float(h.pow_s[i]))
+            lines += hourly_lines(cells)
+        http.write(lines)
+        return len(lines)
+
     written = 0
     for lo in range(0, len(meters), BACKFILL_METERS):
         group = meters[lo : lo + BACKFILL_METERS]
         for a in range(first_s, last_s, BACKFILL_SPAN_S):
-            lines = resum_lines(http, group, a, min(a + BACKFILL_SPAN_S, last_s))
-            http.write(lines)
-            written += len(lines)
+            written += copy(group, a, min(a + BACKFILL_SPAN_S, last_s))
         progress(f"{min(lo + BACKFILL_METERS, len(meters))} of {len(meters)} meters")
     mark_complete(http)
     for lo in range(0, len(meters), BACKFILL_METERS):  # the hours ingest may have raced
-        group = meters[lo : lo + BACKFILL_METERS]
-        http.write(resum_lines(http, group, last_s - 7200, last_s + 86400))
+        copy(meters[lo : lo + BACKFILL_METERS], last_s - 7200, last_s + 86400)
     return len(meters), written
 
 

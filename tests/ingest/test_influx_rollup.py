@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from ingest.rollup import cells_from_readings
 from ingest.store.base import Message, StoredReading
 from ingest.store.influx import InfluxStore
-from ingest.store.influx_hourly import backfill
 from tests.ingest.test_rollup import _assert_same_cells, meter_streams
 
 T0 = 1_300_000_000
@@ -120,7 +119,7 @@ def test_a_store_from_before_the_rollup_reads_pieces_until_backfilled(
         assert _rollup_cells(influxd, db) == {}
         for meter in ("a", "b"):
             assert got[meter].reg_kwh.tolist() == pytest.approx(want[meter].reg_kwh.tolist())
-        meters, points = backfill(old.http)
+        meters, points = old.backfill_rollup()
         assert meters == 2 and points > 0
         _assert_same_cells(_rollup_cells(influxd, db), cells_from_readings(readings))
         fresh = InfluxStore(influxd.url(db, owner="after"))
