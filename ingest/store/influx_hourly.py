@@ -335,8 +335,11 @@ def backfill(
         for meter, h in read_pieces(group, start_s, end_s).items():
             cells = {}
             for i, hour_s in enumerate(h.hour_s.tolist()):
-                cells[(meter, "reg", hour_s)] = (float(h.reg_kwh[i]), float(h.reg_s[i]))
-                cells[(meter, "pow", hour_s)] = (float(h.pow_kwh[i]), float(h.pow_s[i]))
+                # a chain without pieces in the hour gets no fields (as the writer leaves it)
+                if h.reg_kwh[i] or h.reg_s[i]:
+                    cells[(meter, "reg", hour_s)] = (float(h.reg_kwh[i]), float(h.reg_s[i]))
+                if h.pow_kwh[i] or h.pow_s[i]:
+                    cells[(meter, "pow", hour_s)] = (float(h.pow_kwh[i]), float(h.pow_s[i]))
             lines += hourly_lines(cells)
         http.write(lines)
         return len(lines)
