@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 30
 SWEEP_TIMEOUT_S = 5.0  # the retained configs are read back at most this long at start [s]
+RECENT_SNAPSHOT_S = 5.0  # a snapshot this fresh is published as it is [s]
 CLOSE_TIMEOUT_S = 5.0  # how long a clean shutdown waits for "offline" to be acknowledged [s]
 
 
@@ -186,7 +187,9 @@ class _Publisher:
 
     def _states(self) -> dict[str, dict]:
         board = self.ctx.board(self.cid)
-        return site_states(board.competition, board.snapshot())
+        # the leaderboard stream refreshes the snapshot every second or so: take that one
+        snap = board.recent_snapshot(RECENT_SNAPSHOT_S) or board.snapshot()
+        return site_states(board.competition, snap)
 
     def _wake_up(self) -> None:
         """Publish the states now (from paho's thread)."""
@@ -273,7 +276,8 @@ class _Publisher:
             and msg.payload
             and mqtt.topic_matches_sub(config_filter(self.prefix, self.cid), topic)
         ):
-            self._found.add(topic)
+            with self._lock:  # the sweep timer's thread reads it
+                self._found.add(topic)
 
     # -- publishing and removal ---------------------------------------------------------------
 
