@@ -59,7 +59,7 @@ import numpy as np
 import orjson
 
 from ingest.isolating_write import StoreUnavailable, Written, write_isolating
-from ingest.rollup import chain_pieces
+from ingest.rollup import add_chain, chain_pieces, new_cells
 from ingest.store.availability import is_unavailable
 from ingest.store.base import (
     Message,
@@ -706,18 +706,16 @@ class InfluxStore:
             since_ms = min(
                 since_ms, rows[0][0], *(tail[k][0] for k in ("reg", "pow") if tail.get(k))
             )
-        tails_after = self._extension_records(new, tails, records)
+        late_meters = {row[1] for row in late_rows}
         try:
+            extended: dict = {}  # (meter, kind) -> {hour_s: [kwh, s]} of meters without late rows
+            tails_after = self._extension_records(new, tails, records, late_meters, extended)
             cells = rollup_cells(
-                self.http,
-                self._open_hours,
-                records,
-                tails_before,
-                {row[1] for row in late_rows},
+                self.http, self._open_hours, records, tails_before, late_meters, extended
             )
         except ValueError as exc:  # no non-finite piece has a place in the rollup
             raise InfluxDataRefused(str(exc)) from exc
-        touched = {r[:2] for r in records}
+        touched = {r[:2] for r in records} | set(extended)
         inserted = sum(len(rows) for rows in new.values()) + len(late_rows)
         conflicts = sum(1 for e in rejected for q in e if q.reason == "conflicting_duplicate")
         return _Plan(
@@ -850,10 +848,17 @@ class InfluxStore:
         return lines, from_ms
 
     def _extension_records(
-        self, new: dict[str, list[tuple]], tails: dict, records: list[tuple]
+        self,
+        new: dict[str, list[tuple]],
+        tails: dict,
+        records: list[tuple],
+        late_meters: set[str],
+        extended: dict,
     ) -> dict[tuple[str, str], int]:
-        """Add to ``records`` the pieces from each chain's tail through the new readings
-        (as ``_extend_meters`` writes them); return each chain's tail after them [ms]."""
+        """The pieces from each chain's tail through the new readings (as ``_extend_meters``
+        writes them): of meters with late rows added to ``records`` piece by piece, of the
+        others summed per hour into ``extended`` ((meter, kind) -> {hour_s: [kwh, s]}: the
+        common case, vectorised). Return each chain's tail after them [ms]."""
         tails_after: dict[tuple[str, str], int] = {}
         for kind, col in (("reg", 2), ("pow", 3)):
             chain_meters, chain_ms, chain_values = [], [], []
@@ -870,8 +875,32 @@ class InfluxStore:
                         chain_ms.append(row[0])
                         chain_values.append(row[col])
                         tails_after[(meter, kind)] = row[0]
-            if len(chain_meters) > 1:
-                _energy_lines(chain_meters, chain_ms, chain_values, kind, records=records)
+            if len(chain_meters) < 2:
+                continue
+            ids = np.array(chain_meters, dtype=object)
+            late = np.isin(ids, list(late_meters)) if late_meters else np.zeros(ids.size, bool)
+            if late.any():
+                pick = np.flatnonzero(late).tolist()
+                _energy_lines(
+                    [chain_meters[i] for i in pick],
+                    [chain_ms[i] for i in pick],
+                    [chain_values[i] for i in pick],
+                    kind,
+                    records=records,
+                )
+            if not late.all():
+                keep = ~late
+                sums = new_cells()
+                add_chain(
+                    sums,
+                    ids[keep],
+                    np.array(chain_ms, dtype=float)[keep] / 1000.0,
+                    np.array(chain_values, dtype=float)[keep],
+                    kind,
+                )
+                col = 0 if kind == "reg" else 2
+                for (meter, hour_s), v in sums.items():
+                    extended.setdefault((meter, kind), {})[hour_s] = [v[col], v[col + 1]]
         for meter, tail in tails.items():  # late readings after a chain's tail moved it
             for kind in ("reg", "pow"):
                 if tail.get(kind) and tail[kind][0] > tails_after.get((meter, kind), -1):

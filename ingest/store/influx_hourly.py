@@ -182,12 +182,14 @@ def rollup_cells(
     records: list[tuple],
     tails_before: dict[tuple[str, str], int],
     late_meters: set[str],
+    extended: dict[tuple[str, str], dict[float, list[float]]],
 ) -> dict[Cell, tuple[float, float]]:
     """The totals [kWh, s] after a write of every (meter, kind, hour) its pieces touch.
 
     ``records`` are the batch's pieces (``piece_records``) in the order written (a later one
     at the same time replaces an earlier one, zeros included); ``tails_before`` each chain's
-    tail [ms] before the batch; ``late_meters`` the meters with readings before their tail.
+    tail [ms] before the batch; ``late_meters`` the meters with readings before their tail;
+    ``extended`` the batch's pieces of the other meters' chains, summed per hour.
     """
     batch: dict[tuple[str, str], dict[int, tuple[float, float, float]]] = defaultdict(dict)
     for meter, kind, hour_s, middle_ms, kwh, seconds in records:
@@ -210,7 +212,6 @@ def rollup_cells(
                 cell[0] += kwh
                 cell[1] += seconds
     # chains extended after their tail: the tail hour's stored sum, then the batch's pieces
-    extended = [key for key in batch if key[0] not in late_meters]
     missing = []
     bases: dict[tuple[str, str], tuple[float, float]] = {}
     hits: dict[tuple[str, str], tuple[float, float]] = {}
@@ -240,7 +241,7 @@ def rollup_cells(
             cell = cells[(*key, _hour_of_ms(tail_ms))]
             cell[0] += bases[key][0]
             cell[1] += bases[key][1]
-        for hour_s, kwh, seconds in batch[key].values():
+        for hour_s, (kwh, seconds) in extended[key].items():
             cell = cells[(*key, hour_s)]
             cell[0] += kwh
             cell[1] += seconds
