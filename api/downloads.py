@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.context import AppContext
@@ -34,6 +34,7 @@ class EmailFormat(StrEnum):
 
 
 _LANG = Query(Lang.sv, description="language of the texts: sv (default) or en")
+_FMT = Path(description="the file's format: csv, xlsx or pdf")
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -107,7 +108,7 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
         response_class=Response,
         responses=SUMMARY_RESPONSES,
     )
-    def competition_summary(cid: str, fmt: str, lang: Lang = _LANG) -> Response:
+    def competition_summary(cid: str, fmt: str = _FMT, lang: Lang = _LANG) -> Response:
         """The whole competition: totals, leaderboard, every site's figures (csv|xlsx|pdf)."""
         board = ctx.board(cid)
         fmt = _summary_format(fmt)
@@ -124,7 +125,7 @@ def downloads_router(ctx: AppContext, cache: SummaryCache | None = None) -> APIR
         response_class=Response,
         responses=SUMMARY_RESPONSES,
     )
-    def site_summary(cid: str, sid: str, fmt: str, lang: Lang = _LANG) -> Response:
+    def site_summary(cid: str, sid: str, fmt: str = _FMT, lang: Lang = _LANG) -> Response:
         """One site's savings summary (csv|xlsx|pdf)."""
         board = ctx.board(cid)
         i = ctx.site_index(board, sid)

@@ -138,6 +138,26 @@ def test_the_token_is_a_bearer_scheme_and_routes_that_need_it_say_so(seeded, doc
                 assert response.json()["error"]["code"] == "unauthorized"
 
 
+def test_the_models_only_document_no_answer_is_validated_again(seeded, monkeypatch):
+    """The polled routes return orjson bytes; FastAPI must pass them through without
+    serialising them against the declared model (that would cost the hot path its speed)."""
+    import fastapi.routing
+
+    def _never(**_):
+        raise AssertionError("a response was serialised against its model")
+
+    monkeypatch.setattr(fastapi.routing, "serialize_response", _never)
+    with TestClient(_app(seeded), raise_server_exceptions=False) as client:
+        for path in (
+            "/api/competitions",
+            "/api/competitions/liten/leaderboard",
+            "/api/competitions/liten/leaderboard?metric=kwh_per_m2",
+            "/api/displays/alfa-lobby/frame?format=json",
+            "/api/competitions/liten/sites/alfa",
+        ):
+            assert client.get(path).status_code == 200, path
+
+
 def _conforms(schema, client, method, template, path_parameters=None, **kwargs):
     """Send the request (path parameters: ``IDS`` unless given) and check the answer against
     the document; returns it."""
