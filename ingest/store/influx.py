@@ -402,7 +402,10 @@ class InfluxStore:
         self._database_ready = True
         # a database without pieces is marked as having its rollup complete before the first
         # write; one written before the rollup existed is told of here (and read from pieces)
-        self._rollup_ready()
+        try:
+            self._rollup_ready()
+        except InfluxRejected as exc:  # a server without SHOW SERIES: reads will say so
+            log.warning("could not check the hourly rollup's state: %s", exc)
 
     def _write_now(
         self,
