@@ -42,6 +42,9 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}  # RFC 6750: what a 401 asks for
+
+
 @dataclass(frozen=True)
 class TokenSet:
     """Named token hashes; ``check`` returns the name of the token presented, or raises 401."""
@@ -82,6 +85,7 @@ class TokenSet:
                 401,
                 "unauthorized",
                 "this endpoint needs an organiser token: send 'Authorization: Bearer <token>'",
+                _CHALLENGE,
             )
         digests = [hash_token(t) for t in _spellings(token)]
         name = None
@@ -90,7 +94,7 @@ class TokenSet:
                 if hmac.compare_digest(digest, stored):
                     name = candidate
         if name is None:
-            raise APIError(401, "unauthorized", "the token is not valid")
+            raise APIError(401, "unauthorized", "the token is not valid", _CHALLENGE)
         return name
 
 

@@ -45,7 +45,13 @@ ERRORS: dict[int, str] = {
     "request again applies nothing twice); or closing_damaged: the stored results of a "
     "closed competition cannot be served",
 }
-_HEADERS: dict[int, dict] = {429: _RETRY_AFTER, 503: _RETRY_AFTER}
+_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": "`Bearer`: the organiser token goes in an Authorization header",
+        "schema": {"type": "string"},
+    }
+}
+_HEADERS: dict[int, dict] = {401: _CHALLENGE, 429: _RETRY_AFTER, 503: _RETRY_AFTER}
 
 
 def errors(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:

@@ -59,6 +59,7 @@ def test_write_endpoints_need_a_valid_token(store, headers):
             response = getattr(client, method)(path, headers=headers)
             assert response.status_code == 401, path
             assert response.json()["error"]["code"] == "unauthorized"
+            assert response.headers["www-authenticate"] == "Bearer"  # RFC 6750
 
 
 def test_tokens_from_the_environment_are_kept_hashed():
