@@ -3,9 +3,10 @@ page.
 
 Each page is one self-contained file in ``api/pages/`` (no CDN: lobby screens are often on
 closed networks) that draws itself from the JSON API in the browser. The server only fills in
-which competition, site or display the page is for (``/*CONFIG*/``) and answers 404 for an
+which competition, site or display the page is for (a JSON data block) and answers 404 for an
 unknown one, so a mistyped address says so instead of showing an empty page. The leaderboard
-page at ``/`` is served as it is: it picks its competition itself.
+page at ``/`` is served as it is: it picks its competition itself. (The embed page, drawn
+on the server, is ``api.embed``.)
 
 The configuration goes into a JSON data block (``<script type="application/json"
 id="config">``), which the browser never runs: the page's own inline script and style stay the

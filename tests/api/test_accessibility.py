@@ -225,3 +225,25 @@ def test_the_organiser_page_works_with_the_keyboard_alone(make_server, page: Pag
     site = httpx.get(server.url + "/api/competitions/spar").json()
     (are,) = [s for s in site["sites_detail"] if s["id"] == "are"]
     assert are["area_m2"] == 600
+
+
+@pytest.mark.parametrize("path", ["/", "/sites/spar/are", "/embed/spar/are"])
+def test_pages_reflow_on_a_phone(server, browser, path):
+    """At 360 CSS px (WCAG 1.4.10: 320 px at 400 % zoom is the same idea) the page scrolls
+    only up and down (a wide table only inside its own box) and its text stays readable."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="sv-SE")
+    page = context.new_page()
+    try:
+        page.goto(server.url + path)
+        page.wait_for_function("() => !document.querySelector('h1').textContent.includes('…')")
+        size = page.evaluate(
+            "() => ({ page: document.documentElement.scrollWidth, view: innerWidth,"
+            " smallest: Math.min(...[...document.querySelectorAll('h1, td, dd, dt, p, span, a')]"
+            ".filter(e => e.offsetParent && e.textContent.trim())"
+            ".map(e => parseFloat(getComputedStyle(e).fontSize))) })"
+        )
+        assert size["page"] <= size["view"], size
+        assert size["smallest"] >= 12, size
+        assert_accessible(page, f"{path} at 360 px")
+    finally:
+        context.close()
