@@ -23,10 +23,17 @@ from api.context import AppContext
 from api.errors import APIError
 from api.responses import errors, json_response
 from api.schemas.held import HeldDecision, HeldDetail, HeldList
-from api.what_if import compute_what_if, site_figures, sites_in, what_if_key
+from api.what_if import (
+    compute_pending_what_if,
+    compute_what_if,
+    site_figures,
+    sites_in,
+    what_if_key,
+)
 from ingest.baseline_lock import ALL_SITES
 from ingest.imports.baseline_change import apply_held
 from ingest.store.audit import AuditEntry
+from ingest.store.checks import canonical_json, sha256_hex
 from ingest.store.held import HELD_KINDS, REASON_MAX_CHARS, HeldDecided, HeldItem, UnknownHeld
 
 log = logging.getLogger(__name__)
@@ -181,8 +188,35 @@ def held_router(ctx: AppContext) -> APIRouter:
                 "count": len(items),
                 "truncated": len(items) > LIST_MAX_ITEMS,
                 "items": views,
+                "all_pending": all_pending(cid, [i for i in items if i.status == "pending"]),
             }
         )
+
+    pending_cache: dict[str, tuple[str, list[dict]]] = {}  # cid → (key, what-if)
+
+    def all_pending(cid: str, items: list[HeldItem]) -> list[dict]:
+        """What accepting every pending item listed would do per site (``compute_pending_
+        what_if``), cached until the items or the sites' scored inputs change."""
+        if not items:
+            return []
+        board = ctx.board(cid)
+        comp = board.competition
+        sites = sorted(
+            {s for i in items for s in sites_in(comp, i) if board.site_index(s) is not None}
+        )
+        key = sha256_hex(
+            canonical_json([sorted(i.id or 0 for i in items), what_if_key(board, sites)])
+        )
+        cached = pending_cache.get(cid)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            result = compute_pending_what_if(comp, ctx.store, items, ctx.clock)
+        except Exception as exc:  # say why, list the items anyway
+            log.exception("what-if of every pending item of %r", cid)
+            return [{"error": f"the what-if could not be computed: {exc}"[:500]}]
+        pending_cache[cid] = (key, result)
+        return result
 
     @router.get(
         "/api/competitions/{cid}/held/{held_id}",

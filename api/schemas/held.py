@@ -46,6 +46,13 @@ class HeldList(BaseModel):
     count: int = Field(description="items with that status")
     truncated: bool = Field(description="more items than listed")
     items: list[HeldItem]
+    all_pending: list[dict[str, Any]] = Field(
+        description="what accepting every pending item listed would do, per affected site: "
+        "`site`, `items` (how many), `now` and `if_all_accepted` (`baseline_kwh` [kWh over the "
+        "elapsed hours], `reduction_pct` [%]); an item's own what-if can understate a replay "
+        'split over many messages, this is their sum; `[{"error": …}]` when it could not be '
+        "computed"
+    )
 
 
 class HeldDetail(HeldItem):

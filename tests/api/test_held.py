@@ -517,3 +517,34 @@ def test_a_closed_competitions_held_data_is_no_longer_decided(sqlite_scenario):
         assert "closed" in r.json()["error"]["message"]
     assert store.organiser.get_held(item["id"]).status == "pending"
     assert _reductions(client) == {"alfa": 10.0, "beta": 10.0}
+
+
+def test_a_replay_split_over_many_messages_shows_what_accepting_all_of_it_would_do(tmp_path):
+    """Seven messages of one gateway's replay are seven held items; the list's all_pending
+    says what accepting every one does, and accepting them all gives exactly that."""
+    store = SQLiteStore(tmp_path / "split.db")
+    _seed(store)
+    with _client(store, Clock(NOW_S)) as client:
+        size = len(LATE) // 7 + 1
+        for lo in range(0, len(LATE), size):
+            r = client.post("/api/readings", json=LATE[lo : lo + size], headers=AUTH)
+            assert r.status_code == 200 and r.json()["stored"] == 0, r.text
+        listed = client.get("/api/competitions/lock/held", headers=AUTH).json()
+        assert listed["count"] == 7
+        (alfa,) = listed["all_pending"]
+        assert alfa["site"] == "alfa" and alfa["items"] == 7
+        assert alfa["now"]["reduction_pct"] == 10.0
+        combined = alfa["if_all_accepted"]["reduction_pct"]
+        each = [i["what_if"]["sites"][0]["if_accepted"]["reduction_pct"] for i in listed["items"]]
+        assert combined > max(each)  # no single message shows the whole effect
+        for item in listed["items"]:
+            r = client.post(
+                f"/api/competitions/lock/held/{item['id']}/accept",
+                json={"reason": "the gateway's replay, checked"},
+                headers=AUTH,
+            )
+            assert r.status_code == 200, r.text
+        assert _reductions(client)["alfa"] == pytest.approx(combined, abs=0.01)
+        after = client.get("/api/competitions/lock/held", headers=AUTH).json()
+        assert after["count"] == 0 and after["all_pending"] == []
+    store.close()
