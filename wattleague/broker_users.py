@@ -4,7 +4,9 @@ One user per publishing device: a meter (meters of one multi-channel device shar
 its user, named after the first meter), a weather station (``weather-<id>``) and an AWTRIX
 clock (``display-<id>``, its own ``<prefix>/#``). Service users: ``wattleague-ingest`` reads
 every meter and weather topic (``$share/<group>/…`` too), ``wattleague-display`` writes the
-clocks' custom-app topics, ``wattleague-monitor`` may only connect (``serve --health-mqtt``).
+clocks' custom-app topics, ``wattleague-monitor`` may only connect (``serve --health-mqtt``),
+``wattleague-homeassistant`` (when a competition has ``[home_assistant]``) publishes and reads
+back its discovery configs, states and availability (``serve --mqtt``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from scoring.competition import Competition
 INGEST_USER = "wattleague-ingest"
 DISPLAY_USER = "wattleague-display"
 MONITOR_USER = "wattleague-monitor"
-SERVICE_USERS = (INGEST_USER, DISPLAY_USER, MONITOR_USER)
+HOME_ASSISTANT_USER = "wattleague-homeassistant"
+SERVICE_USERS = (INGEST_USER, DISPLAY_USER, MONITOR_USER, HOME_ASSISTANT_USER)
 
 # an ACL file is line based and Mosquitto trims what it reads: refuse what would not round-trip
 _UNSAFE_TOPIC = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
@@ -37,7 +40,7 @@ class BrokerUsersError(ValueError):
 @dataclass
 class BrokerUser:
     name: str
-    role: str  # meter | weather | display-clock | ingest | display | monitor
+    role: str  # meter | weather | display-clock | ingest | display | monitor | home-assistant
     write: list[str] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
     readwrite: list[str] = field(default_factory=list)
@@ -138,6 +141,22 @@ def broker_users(competitions: list[Competition]) -> list[BrokerUser]:
             DISPLAY_USER, "display", write=sorted(set(clock_topics)), serves=["display client"]
         )
     users[MONITOR_USER] = BrokerUser(MONITOR_USER, "monitor", serves=["serve --health-mqtt"])
+    published = [c for c in competitions if c.home_assistant is not None]
+    if published:
+        from api.home_assistant_discovery import STATE_ROOT, node_id
+
+        readwrite, read = [], []
+        for comp in published:
+            prefix = comp.home_assistant.discovery_prefix
+            readwrite += [f"{prefix}/sensor/{node_id(comp.id)}/#", f"{STATE_ROOT}/{comp.id}/#"]
+            read.append(f"{prefix}/status")  # Home Assistant's birth message: publish again
+        users[HOME_ASSISTANT_USER] = BrokerUser(
+            HOME_ASSISTANT_USER,
+            "home-assistant",
+            readwrite=list(dict.fromkeys(readwrite)),
+            read=list(dict.fromkeys(read)),
+            serves=["serve --mqtt (Home Assistant discovery)"],
+        )
     return list(users.values())
 
 
