@@ -31,6 +31,7 @@ from api.operations import operations_router
 from api.organiser import organiser_router, site_admin_router
 from api.pages import pages_router
 from api.request_limits import RequestLimits, install_request_limits
+from api.request_metrics import install_request_counts
 from api.scoreboard import Scoreboard
 from api.security_headers import install_security_headers
 from api.site_edits import with_site_edits
@@ -118,6 +119,7 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     install_security_headers(app, ctx)
+    install_request_counts(app, ctx)
     install_request_limits(app, ctx, request_limits)
     for router in ROUTERS:
         app.include_router(router(ctx))

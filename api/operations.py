@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api.context import AppContext
+from api.request_metrics import REQUESTS_KEY
 from api.responses import errors
 from api.schemas.operations import Health
 from api.scoreboard import STALE_AFTER_S
@@ -153,6 +154,16 @@ class _AppCollector:
                 "leaderboard streams refused with a 503 at the stream limits",
                 value=slots.refused,
             )
+        counted = ctx.extras.get(REQUESTS_KEY)
+        requests = CounterMetricFamily(
+            "wattleague_http_requests",
+            "requests answered, by method, route template and status class",
+            labels=["method", "route", "status"],
+        )
+        if counted is not None:
+            for (method, route, status), n in sorted(counted.counts.items()):
+                requests.add_metric([method, route, status], n)
+        yield requests
         store_ok, _, latency_s = _probe_store(ctx)
         yield _gauge("wattleague_store_up", "1 when the store answers", 1.0 if store_ok else 0.0)
         yield _gauge(

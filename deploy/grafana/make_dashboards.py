@@ -864,11 +864,21 @@ def operations() -> dict:
             description="Time since the served leaderboard's as_of: it grows when refreshes "
             "fail (serve's log says why).",
         ),
-        text(
-            "HTTP request rates",
-            "serve does not export request counters: read request rates from the reverse "
-            "proxy in front of it (its access log or its own exporter).",
-            h=3,
+        panel(
+            "timeseries",
+            "HTTP requests by route",
+            [
+                prom(
+                    "sum by (route, status) "
+                    "(rate(wattleague_http_requests_total[$__rate_interval]))",
+                    "{{route}} {{status}}",
+                )
+            ],
+            w=12,
+            h=8,
+            unit="reqps",
+            description="Requests serve answered per second, by route template and status "
+            "class (2xx, 4xx, 5xx), summed over the serve replicas.",
         ),
     ]
     return dashboard(
