@@ -140,25 +140,23 @@ def test_verify_names_a_point_changed_in_influxdb(influxd, influx_database, tmp_
     url, config = _seeded(influxd.url(db), tmp_path)
     out = tmp_path / "bundle"
     assert _close(url, config, out).exit_code == 0
-    # an administrator's write over one stored energy piece of alfa's meter
+    # an administrator's write over alfa's meter's stored hourly energy (the rollup scoring
+    # reads; docs/influxdb.md)
     start_ms, end_ms = CHANGED_HOUR_S * 1000, (CHANGED_HOUR_S + 3600) * 1000
     (result,) = influxd.query(
         db,
-        f'SELECT * FROM "energy" WHERE "meter" = \'alfa-main\' AND "chain" = \'reg\' AND '
+        f'SELECT * FROM "hourly" WHERE "meter" = \'alfa-main\' AND '
         f"time >= {start_ms}ms AND time < {end_ms}ms",
         epoch="ns",
     )
     series = result["series"][0]
     row = dict(zip(series["columns"], series["values"][0], strict=True))
-    (keys,) = influxd.query(db, 'SHOW TAG KEYS FROM "energy"')
-    tags = sorted(v[0] for v in keys["series"][0]["values"])
-    tag_text = ",".join(f"{k}={row[k]}" for k in tags if row.get(k) not in (None, ""))
     fields = ",".join(
-        f"{k}={row[k] + (50.0 if k == 'kwh' else 0.0)}"
+        f"{k}={row[k] + (50.0 if k == 'reg_kwh' else 0.0)}"
         for k in series["columns"]
-        if k not in tags and k != "time" and isinstance(row[k], int | float)
+        if k not in ("time", "meter") and isinstance(row[k], int | float)
     )
-    line = f"energy,{tag_text} {fields} {row['time']}"
+    line = f"hourly,meter={row['meter']} {fields} {row['time']}"
     assert influxd.write_lines(db, line, precision="ns").status_code == 204
     result = _run("verify", out, "--store", url)
     assert result.exit_code == 1
