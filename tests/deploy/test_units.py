@@ -169,7 +169,9 @@ def _get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _wait_for_healthz(job: Sandboxed, url: str, timeout_s: float = 120.0) -> dict:
+# a serve that scores a regression compiles its numba code first: about 75 s on an idle 2-core
+# machine with an empty cache, several times that when the machine is busy (a wait, not a goal)
+def _wait_for_healthz(job: Sandboxed, url: str, timeout_s: float = 280.0) -> dict:
     answer = {}
 
     def healthy() -> bool:
@@ -312,7 +314,11 @@ def test_the_sandbox_applies_what_it_says(tmp_path, unit_name):
     assert seen["read_only"] == {**read_only, state: False, "/tmp": False}
     assert seen["write_state"] == "ok"
     assert seen["list_home"] == seen["list_root"] == "EACCES"
-    assert seen["tmp"] == [Path(state).relative_to("/tmp").parts[0]]  # only the test's folder
+    # only the test's folder (and the checkout, when it was cloned under /tmp: units.py)
+    kept = [Path(state), Path(__file__).resolve().parents[2]]
+    assert seen["tmp"] == sorted(
+        {p.relative_to("/tmp").parts[0] for p in kept if p.is_relative_to("/tmp")}
+    )
     nodes = ["null", "zero", "full", "random", "urandom", "tty", "shm", "pts", "ptmx"]
     assert seen["dev"] == sorted([*nodes, "stdin", "stdout", "stderr", "fd"])
     assert seen["proc_owners"] == [NOBODY_UID]  # ProtectProc=invisible

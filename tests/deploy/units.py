@@ -307,6 +307,11 @@ def sandbox_spec(
         # this machine's Python lives where ProtectHome/PrivateTmp hide it (a Debian
         # install's is in /usr): keep that one folder, read-only
         read_only.append(interpreter)
+    checkout = str(Path(__file__).resolve().parents[2])
+    if checkout.startswith(("/root/", "/home/", "/tmp/", "/var/tmp/")):
+        # a checkout (its .venv and sources) under a folder the unit hides, as a clone in
+        # /tmp is: keep it, read-only, as an installed package in /usr or /opt would be
+        read_only.append(checkout)
     mdwe = unit.yes("MemoryDenyWriteExecute")
     if memory_deny_write_execute is not None:
         mdwe = memory_deny_write_execute
