@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import time
+from contextlib import closing as _closing
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -24,6 +26,20 @@ def _existing_store(url: str):
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     raise SystemExit(1)
+
+
+@contextmanager
+def _store_answers():
+    """A store that is down, locked or full ends the command with what to check (its problem
+    code and hint: never the URL, which may hold a password), not a traceback."""
+    from ingest.store.availability import HINTS, is_unavailable, problem
+
+    try:
+        yield
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        _fail(f"the store is unavailable ({problem(exc)}): {HINTS[problem(exc)]}")
 
 
 @click.command("close")
@@ -58,7 +74,7 @@ def close(config_file: str, out_dir: str, store: str) -> None:
     file_text = Path(config_file).read_text(encoding="utf-8")
     opened = _existing_store(store)
     out = Path(out_dir)
-    try:
+    with _store_answers(), _closing(opened):
         try:
             prepared = prepare_closing(
                 comp,
@@ -82,8 +98,6 @@ def close(config_file: str, out_dir: str, store: str) -> None:
             for name in prepared.files:
                 (out / name).unlink(missing_ok=True)
             _fail(f"{exc}; the bundle written to {out} was removed")
-    finally:
-        opened.close()
     for name in prepared.files:
         click.echo(str(out / name))
     click.echo(
@@ -109,13 +123,11 @@ def verify(directory: str, store: str) -> None:
     if not path.is_dir():
         raise click.BadParameter(f"no directory {directory}", param_hint="DIRECTORY")
     opened = _existing_store(store)
-    try:
+    with _store_answers(), _closing(opened):
         try:
             result = verify_bundle_dir(path, opened)
         except ValueError as exc:
             _fail(f"{directory}: {exc}")
-    finally:
-        opened.close()
     if result.identical:
         click.echo("identical")
         return

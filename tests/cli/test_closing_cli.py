@@ -180,3 +180,19 @@ def test_a_changed_byte_in_the_bundle_is_caught_by_its_manifest(closable, tmp_pa
     result = _run("verify", out, "--store", url)
     assert "manifest: jury-report-sv.pdf: missing" in result.output
     assert "manifest: notes.txt: extra" in result.output
+
+
+def test_a_store_that_does_not_answer_is_named_without_its_password(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "liten.toml"
+    config.write_text(COMPETITION_TOML, encoding="utf-8")
+    url = f"influxdb://admin:S3cret-pa55@127.0.0.1:{port}/db?spool={tmp_path}/s.db"
+    result = _close(url, config, tmp_path / "bundle")
+    assert result.exit_code == 1
+    assert "the store is unavailable (unreachable)" in result.output
+    assert "S3cret" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "bundle").exists()
