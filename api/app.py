@@ -22,6 +22,7 @@ from api.context import AppContext
 from api.downloads import downloads_router
 from api.embed import embed_router
 from api.errors import install_error_handlers
+from api.fit_cache import FitCache
 from api.frames import frames_router
 from api.held import held_router
 from api.home_assistant import home_assistant_publisher
@@ -76,6 +77,7 @@ def create_app(
     request_limits: RequestLimits | None = None,
     config_sources: dict[str, tuple[str, bytes]] | None = None,
     home_assistant: HomeAssistantLink | None = None,
+    fit_cache: FitCache | None = None,
 ) -> FastAPI:
     """Build the app for ``competitions`` reading from ``store``; ``clock`` gives Unix time.
 
@@ -86,10 +88,12 @@ def create_app(
     log (``api.audit.record_configs``); a competition without one is hashed as its model.
     ``home_assistant``: the broker (and public URL) for the Home Assistant discovery of the
     competitions with ``[home_assistant]`` (``api.home_assistant``); None publishes nothing.
+    ``fit_cache``: where the baseline fits are kept between restarts (``api.fit_cache``);
+    None keeps them in memory only.
     """
     record_configs(store, competitions, config_sources or {}, clock)
     competitions = [_with_stored_edits(c, store) for c in competitions]
-    boards = {c.id: Scoreboard(c, store, clock) for c in competitions}
+    boards = {c.id: Scoreboard(c, store, clock, fit_cache=fit_cache) for c in competitions}
     # the hub looks boards up through the context (built below), as the routes do
     hub = leaderboard_hub(list(boards), lambda cid: ctx.board(cid), stream_interval_s)
 
@@ -113,6 +117,7 @@ def create_app(
         limits=limits,
         hub=hub,
         home_assistant=home_assistant,
+        fit_cache=fit_cache,
     )
     app.state.hub = hub
     app.state.boards = boards

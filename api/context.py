@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from api.auth import TokenSet
 from api.errors import APIError
+from api.fit_cache import FitCache
 from api.frozen_board import FrozenScoreboard
 from api.home_assistant_discovery import HomeAssistantLink
 from api.scoreboard import Scoreboard
@@ -46,6 +47,8 @@ class AppContext:
     closing_problems: dict[str, str] = field(default_factory=dict)
     # where Home Assistant discovery is published (serve --mqtt); None: nowhere
     home_assistant: HomeAssistantLink | None = None
+    # where the scoreboards keep their baseline fits between restarts (api.fit_cache)
+    fit_cache: FitCache | None = None
 
     def board(self, cid: str) -> Scoreboard:
         """The competition's scoreboard (frozen once it is closed), or a 404 naming the known

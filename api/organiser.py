@@ -419,4 +419,6 @@ def site_admin_router(ctx: AppContext) -> APIRouter:
 def apply_competition(ctx: AppContext, competition: Competition) -> None:
     """Serve ``competition`` from now on: the routers and the SSE hub look boards up per call."""
     ctx.competitions[competition.id] = competition
-    ctx.boards[competition.id] = Scoreboard(competition, ctx.store, ctx.clock)
+    ctx.boards[competition.id] = Scoreboard(
+        competition, ctx.store, ctx.clock, fit_cache=ctx.fit_cache
+    )

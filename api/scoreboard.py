@@ -1,7 +1,13 @@
 """Wires store and scoring: the leaderboard and site figures of one competition, cached.
 
-The history behind the baseline changes rarely, so its hourly matrix is cached for
-``history_ttl_s``; the competition period is re-read whenever the store reports a change.
+The history behind the baselines changes rarely: each method is fitted once on it and the fits
+are kept, with the fingerprints of their inputs, not the history itself. They are checked
+against the store every ``history_ttl_s`` (and at once when the store reports a write into the
+history window): where the store keeps a log of its writes (InfluxDB) that check reads no
+history at all; elsewhere the history is read again and a method whose fingerprints did not
+change keeps its fit. With a ``FitCache`` the fits outlive the process (``api.fit_cache``): a
+restarted ``serve`` reads only the competition period. The competition period is re-read
+whenever the store reports a change.
 """
 
 from __future__ import annotations
@@ -11,16 +17,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from api.baseline_fits import load_fits
+from api.fit_cache import FitCache, KeptFits, inputs_key
 from ingest.hourly_energy import SiteHours, site_hours
 from ingest.store.base import Store
 from scoring import baselines
 from scoring.baselines import BaselineMethod, Fit, History, Period, Target
-from scoring.calendar import LocalHours, hour_grid, local_hours
+from scoring.baselines.method import predicted
+from scoring.calendar import LocalHours, hour_grid, local_hours, local_midnight_utc_s
 from scoring.competition import Competition
 from scoring.energy_traps import TrapChanges, action_effect, trap_changes
 from scoring.fingerprint import baseline_fingerprint
@@ -89,11 +97,13 @@ class Scoreboard:
         store: Store,
         clock: Callable[[], float] = time.time,
         history_ttl_s: float = 300.0,
+        fit_cache: FitCache | None = None,
     ) -> None:
         self.competition = competition
         self.store = store
         self.clock = clock
         self.history_ttl_s = history_ttl_s
+        self.fit_cache = fit_cache
         info = competition.competition
         self.tz = info.tz
         self.site_ids = [s.id for s in competition.sites]
@@ -112,7 +122,8 @@ class Scoreboard:
             hour_grid(*self._history_days(), self.tz), self.tz, info.holidays
         )
         self._lock = threading.Lock()
-        self._history: tuple[float, SiteHours] | None = None
+        self._kept: KeptFits | None = None  # the fits in use
+        self._kept_checked_at = -math.inf  # when they were last known current [monotonic s]
         self._actual: _ActualHours | None = None
         self._snapshot: Snapshot | None = None
         self._token: tuple[int, int] | None = None
@@ -133,9 +144,14 @@ class Scoreboard:
         # the fitting modules (numba for the regressions) only for the methods in use; a
         # process that cannot run them stops here (api.baseline_fits)
         load_fits(competition.id, [m.method.name for m in self._methods])
-        # method name -> the history it was fitted on, its fit, and the fingerprints of the
-        # sites it scores (site index -> hex)
-        self._fits: dict[str, tuple[SiteHours, Fit, dict[int, str]]] = {}
+        # the end of everything the fits read: the history window, and the bill days of a
+        # method scored on bills [Unix s]; a write before it may change a fit
+        self._locked_end_s = max(
+            local_midnight_utc_s(last + timedelta(days=1), self.tz)
+            for last in [self._history_days()[1]]
+            + [m.method.bill_days(self.period)[1] for m in self._methods if m.method.needs.bills]
+        )
+        self._inputs_key = inputs_key(competition) if fit_cache is not None else ""
 
     def _history_days(self) -> tuple[date, date]:
         """The history window the competition's baseline method reads."""
@@ -190,28 +206,63 @@ class Scoreboard:
     def forget_history(self) -> None:
         """Drop the cached history and snapshot (an import changed the past)."""
         with self._lock:
-            self._history = None
+            self._kept = None  # read and fingerprinted again (kept fits whose prints match stay)
+            self._kept_checked_at = -math.inf
             self._actual = None
             self._snapshot = None
-            self._fits.clear()
 
-    def _history_hours(self, now_s: float) -> SiteHours:
-        if self._history is None or now_s - self._history[0] > self.history_ttl_s:
-            hours = site_hours(self.store, self.meters_by_site, self.history_grid.hour_start_s)
-            self._history = (now_s, hours)
-        return self._history[1]
+    def _fits(self) -> dict[str, tuple[Fit, dict[int, str]]]:
+        """Each method's fit and its sites' fingerprints (module docstring: kept, checked every
+        ``history_ttl_s``, fitted again only when what they read changed)."""
+        kept = self._kept
+        if kept is not None and time.monotonic() - self._kept_checked_at <= self.history_ttl_s:
+            return kept.fits
+        if kept is None and self.fit_cache is not None:
+            kept = self.fit_cache.load(self.competition.id, self._inputs_key)
+        if kept is not None and self._unchanged_since(kept):
+            self._kept = kept
+            return kept.fits
+        self._kept = self._fit_all(kept.fits if kept is not None else {})
+        self._kept_checked_at = time.monotonic()
+        if self.fit_cache is not None:
+            self.fit_cache.save(self.competition.id, self._inputs_key, self._kept)
+        return self._kept.fits
 
-    def _fit(self, part: _MethodSites, history: SiteHours) -> Fit:
-        """``part``'s method fitted on the history, once per history (it depends on nothing
-        else; a regression of 1,000 sites takes seconds): each snapshot only predicts the
-        competition's hours with it."""
-        cached = self._fits.get(part.method.name)
-        if cached is None or cached[0] is not history:
+    def _unchanged_since(self, kept: KeptFits) -> bool:
+        """Whether the store says no write since ``kept``'s mark touched what the fits read;
+        if so ``kept`` takes the store's current mark (the next check starts there)."""
+        if kept.mark is None:
+            return False
+        mark = self.store.write_mark()  # before the check: a write after it is seen next time
+        if mark is None:
+            return False
+        since_s = self.store.changed_since_mark(kept.mark)
+        if since_s is None or since_s < self._locked_end_s:
+            return False
+        kept.mark = mark
+        self._kept_checked_at = time.monotonic()
+        return True
+
+    def _fit_all(self, kept: dict[str, tuple[Fit, dict[int, str]]]) -> KeptFits:
+        """Read the history and fit each method on it, reusing a fit from ``kept`` whose sites'
+        fingerprints are unchanged. The history is not kept: a fit of a method that predicts
+        from the competition's calendar alone keeps only its prediction (``predicted``)."""
+        mark = self.store.write_mark()  # before the read: a write during it is seen next time
+        history = site_hours(self.store, self.meters_by_site, self.history_grid.hour_start_s)
+        fits: dict[str, tuple[Fit, dict[int, str]]] = {}
+        for part in self._methods:
             inputs = self._history_of(part, history)
-            fitted = part.method.fit(inputs, self.period)
             prints = self._fingerprints_of(part, inputs)
-            cached = self._fits[part.method.name] = (history, fitted, prints)
-        return cached[1]
+            name = part.method.name
+            if name in kept and kept[name][1] == prints:
+                fits[name] = (kept[name][0], prints)
+                continue
+            fitted = part.method.fit(inputs, self.period)
+            needs = part.method.needs
+            if needs.target_temperature is None and not needs.target_hours:
+                fitted = predicted(fitted, Target(calendar=self.grid))
+            fits[name] = (fitted, prints)
+        return KeptFits(fits=fits, mark=mark)
 
     def _fingerprints_of(self, part: _MethodSites, inputs: History) -> dict[int, str]:
         """Site index → the fingerprint of what ``part``'s method fits on (``inputs``), for
@@ -314,6 +365,10 @@ class Scoreboard:
                 since_s = cached.until_s
             else:
                 since_s = self.store.changed_since_s(cached.token)
+                if since_s is not None and since_s < self._locked_end_s <= now_s:
+                    # a write into a past history window (another process's accepted change):
+                    # check the fits now; a window still filling waits for ``history_ttl_s``
+                    self._kept_checked_at = -math.inf
         if since_s is None or grid.size == 0:
             hours = site_hours(self.store, self.meters_by_site, grid, until_s=now_s)
             self._actual = _ActualHours(
@@ -334,13 +389,13 @@ class Scoreboard:
 
     def _compute(self, now_s: float, store_token: int) -> Snapshot:
         info = self.competition.competition
-        history = self._history_hours(now_s)
         actual = self._actual_hours(now_s, store_token)
+        kept = self._fits()
         elapsed = self.grid.hour_start_s + 3600.0 <= now_s
         problems: list[list[str]] = [[] for _ in self.site_ids]
         fits = []
         for part in self._methods:  # the competition's method first: it sets every site
-            fit = self._fit(part, history)
+            fit = kept[part.method.name][0]
             kwh, ok = fit.predict(self._target_of(part, actual, elapsed))
             if part.rows is None:
                 base_kwh, base_ok = kwh, ok
@@ -354,7 +409,7 @@ class Scoreboard:
             fits.append((part, fit))
         prints: dict[int, str] = {}
         for part in self._methods:
-            prints.update(self._fits[part.method.name][2])
+            prints.update(kept[part.method.name][1])
         m = site_metrics(
             actual.energy_kwh,
             actual.measured_s,

@@ -127,6 +127,9 @@ class HeldOverlay:
 
     write_bills = delete_readings = write
 
+    def write_mark(self) -> int | None:
+        return None  # the overlay's data is not the store's: a reader reads it all
+
     def changed_since_s(self, token: int) -> float | None:
         return None  # read everything: an overlay is scored once
 

@@ -63,6 +63,7 @@ from bench import cold_leaderboard as cold
 from ingest.mqtt_worker import BATCH_MAX, BATCH_MAX_BYTES
 from ingest.store.base import Message, StoredReading
 from ingest.store.influx import METERS_PER_QUERY, InfluxStore, _energy_lines, _reading_lines
+from ingest.store.influx_hourly import ROLLUP_VERSION, hourly_lines
 from ingest.store.influx_http import POSTERS
 from ingest.store.influxql import any_of
 from ingest.store.line_protocol import encode_point
@@ -230,7 +231,7 @@ def run_raw(
         return time.perf_counter() - t0
 
 
-SEED_VERSION = "pieces1"  # the schema the cached leaderboard data was seeded in
+SEED_VERSION = "rollup1"  # the schema the cached leaderboard data was seeded in
 SEED_CHUNK = 5000  # lines a request when seeding
 
 
@@ -241,8 +242,10 @@ def leaderboard_dir(sites: int) -> Path:
 
 def seed_windows(sites: int, window_h: int = 168):
     """Every line the store would have written for the sites' hourly readings
-    (``cold_leaderboard.register_kwh``), the readings and their energy pieces, a window of
-    ``window_h`` hours of all meters at a time (InfluxDB takes time-ordered data fastest)."""
+    (``cold_leaderboard.register_kwh``): the readings, their energy pieces and the ``hourly``
+    rollup of those pieces, a window of ``window_h`` hours of all meters at a time (InfluxDB
+    takes time-ordered data fastest). Each hour's one piece is in exactly one window, so a
+    window's cells are complete."""
     values = [cold.register_kwh(i, np.arange(cold.HOURS)) for i in range(sites)]
     meters = [cold.meter_name(i) for i in range(sites)]
     msg = Message("import", cold.FIRST_S * 1000, "import", [])
@@ -259,7 +262,13 @@ def seed_windows(sites: int, window_h: int = 168):
                 (t, meter, x, None, msg)
                 for t, x in zip(ts_ms[h0 - lo :], v[h0:h1].tolist(), strict=True)
             ]
-        yield _energy_lines(chain_meters, chain_ms, chain_values, "reg") + _reading_lines(rows)
+        records: list[tuple] = []
+        energy = _energy_lines(chain_meters, chain_ms, chain_values, "reg", records=records)
+        cells: dict = {}
+        for meter, kind, hour_s, _middle_ms, kwh, seconds in records:
+            kwh0, s0 = cells.get((meter, kind, hour_s), (0.0, 0.0))
+            cells[(meter, kind, hour_s)] = (kwh0 + kwh, s0 + seconds)
+        yield energy + _reading_lines(rows) + hourly_lines(cells)
 
 
 def seed_leaderboard(server: Influxd, sites: int) -> None:
@@ -293,6 +302,7 @@ def seed_leaderboard(server: Influxd, sites: int) -> None:
                     pending.pop(0).result()
             for job in pending:
                 job.result()
+        post([f"schema hourly_rollup={ROLLUP_VERSION}i 0"])  # as mark_complete writes it
     seconds = time.perf_counter() - t0
     print(
         f"(c) seeded {sites} sites x {cold.HOURS:,} hourly readings ({n:,} points) as line "
@@ -340,6 +350,7 @@ def run_leaderboard(sites: int) -> None:
         if not (workdir / "seeded").exists():
             seed_leaderboard(server, sites)
             (workdir / "seeded").write_text(f"{sites} sites, {cold.HOURS} hours\n")
+            (workdir / "rollup").write_text("seeded with the rollup\n")
         else:
             print(f"(c) {sites} sites x {cold.HOURS:,} hours seeded before, in {workdir}")
         if not (workdir / "rollup").exists():  # seeded as a store from before the rollup

@@ -95,9 +95,19 @@ def check_config(files: tuple[str, ...]) -> None:
     "stream_interval_s",
     "health_mqtt",
     "trusted_proxies",
+    "cache_dir",
 )
 def serve(
-    configs, store, mqtt, public_url, host, port, stream_interval_s, health_mqtt, trusted_proxies
+    configs,
+    store,
+    mqtt,
+    public_url,
+    host,
+    port,
+    stream_interval_s,
+    health_mqtt,
+    trusted_proxies,
+    cache_dir,
 ) -> None:
     """Serve the API, the leaderboard page and display frames.
 
@@ -110,6 +120,7 @@ def serve(
 
     from api.app import create_app
     from api.baseline_fits import FitUnavailable
+    from api.fit_cache import fit_cache_at
     from api.home_assistant_discovery import HomeAssistantLink, parse_public_url
     from api.operations import BROKER_PROBE
     from api.proxies import TrustedProxiesError, parse_trusted_proxies, server_options
@@ -145,6 +156,7 @@ def serve(
             stream_interval_s=stream_interval_s,
             config_sources=sources,
             home_assistant=home_assistant,
+            fit_cache=fit_cache_at(cache_dir),
         )
     except FitUnavailable as exc:
         click.echo(f"error: {exc}", err=True)

@@ -43,6 +43,14 @@ SETTINGS: dict[str, Setting] = {
             "WATTLEAGUE_MQTT",
         ),
         Setting("host", "127.0.0.1", "address the HTTP server binds to", "WATTLEAGUE_HOST"),
+        Setting(
+            "cache_dir",
+            "",
+            "folder where serve keeps its baseline fits between restarts (default: "
+            "$CACHE_DIRECTORY, which systemd's CacheDirectory= sets, else "
+            "~/.cache/wattleague); 'off' keeps none",
+            "WATTLEAGUE_CACHE_DIR",
+        ),
         Setting("port", 8000, "HTTP port", "WATTLEAGUE_PORT"),
         Setting(
             "mqtt_client_id",

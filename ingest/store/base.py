@@ -171,6 +171,15 @@ class ReadingStore(Protocol):
         ``change_token`` answered ``token`` (inf: none did); None when the store cannot say,
         and a reader must read everything again."""
 
+    def write_mark(self) -> int | None:
+        """A mark of every write so far that keeps its meaning across processes and restarts
+        (``changed_since_mark`` compares with it); None when the store keeps no such record (a
+        reader then reads again what it needs)."""
+
+    def changed_since_mark(self, mark: int) -> float | None:
+        """The earliest time [Unix s] whose hourly energy, bills or temperatures any write after
+        ``mark`` (from ``write_mark``) may have changed (inf: none did); None when unknown."""
+
     # -- imports: bills, replacing a span of readings --------------------------------------
     # Here and not in the organiser part: both change the energy that scoring reads, so they move
     # the change token like ingest's writes, and a replaced span mends hourly energy and the

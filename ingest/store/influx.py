@@ -709,6 +709,9 @@ class InfluxStore:
             since_ms = min(
                 since_ms, rows[0][0], *(tail[k][0] for k in ("reg", "pow") if tail.get(k))
             )
+        for msg in messages:  # a temperature changes what a weather-dependent baseline reads
+            for t in msg.temperatures:
+                since_ms = min(since_ms, t.ts_ms)
         late_meters = {row[1] for row in late_rows}
         try:
             extended: dict = {}  # (meter, kind) -> {hour_s: [kwh, s]} of meters without late rows
@@ -1214,13 +1217,27 @@ class InfluxStore:
         ``change_token``) may have changed: from the ``since_ms`` of the ``writes`` points
         since; inf if none changed energy; None if unknown (read everything again)."""
         after_ns = self._token_ns.get(token)
-        if after_ns is None:
+        return None if after_ns is None else self.changed_since_mark(after_ns)
+
+    def write_mark(self) -> int | None:
+        """The time [Unix ns] of the last ``writes`` point: every later write, of any process,
+        has a later one (0: none yet); None while InfluxDB does not answer."""
+        self._post_owed_marker()  # this process's last write is seen here
+        try:
+            (result,) = self.http.query('SELECT last("id") FROM "writes"', epoch="ns")
+        except (InfluxUnavailable, InfluxRejected):
             return None
+        return max((int(row["time"]) for _, row in series_rows(result)), default=0)
+
+    def changed_since_mark(self, mark: int) -> float | None:
+        """The earliest time [Unix s] whose hourly energy, bills or temperatures any write after
+        ``mark`` (from ``write_mark``, of this process or an earlier one) may have changed: inf
+        if none; None if unknown (a deletion or a bill import does not say)."""
         self._post_owed_marker()  # this process's last write is seen here
         try:
             (result,) = self.http.query(
                 'SELECT count("id") AS "writes", count("since_ms") AS "saying", '
-                f'min("since_ms") AS "since_ms" FROM "writes" WHERE time > {after_ns}'
+                f'min("since_ms") AS "since_ms" FROM "writes" WHERE time > {int(mark)}'
             )
         except (InfluxUnavailable, InfluxRejected):
             return None

@@ -524,6 +524,12 @@ class SQLiteStore:
     def changed_since_s(self, token: int) -> float | None:
         return None  # the hourly table answers a whole period in milliseconds: read it again
 
+    def write_mark(self) -> int | None:
+        return None  # the hourly table is read again instead (the scoreboard's fits are kept)
+
+    def changed_since_mark(self, mark: int) -> float | None:
+        return None
+
     # -- imports: bills, replacing a span of readings --------------------------------------
 
     _BILL_SCHEMA = (

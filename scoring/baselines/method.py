@@ -211,3 +211,70 @@ class BaselineMethod:
 
     def __repr__(self) -> str:
         return f"<baseline method {self.name!r}>"
+
+
+@dataclass(frozen=True)
+class PredictedFit:
+    """A fit reduced to its prediction of one competition calendar, with its residuals.
+
+    For a method whose prediction reads nothing of the competition but its calendar (no
+    ``Needs.target_temperature``, no ``Needs.target_hours``; previous-year, pre-period), this is
+    all a scoreboard needs of it: it replaces a fit that holds the history (a year of hours of
+    every site), and it is what a server keeps between restarts (``api.fit_cache``).
+
+    Attributes
+    ----------
+    hour_start_s : array (H,)
+        Start of each hour of the calendar it predicts [Unix s].
+    kwh : array (S, H)
+        Baseline energy of each hour [kWh]; NaN where unknown. Read-only.
+    ok : array of bool (S, H)
+        Hours whose baseline is known. Read-only.
+    kept_residuals : Residuals
+        The fit's residuals on its history.
+    kept_days_per_point : array (S,) or float
+        The fit's days per residual point.
+    kept_problems : list of list of str
+        Per site, the sufficiency rules it failed.
+    """
+
+    hour_start_s: np.ndarray
+    kwh: np.ndarray
+    ok: np.ndarray
+    kept_residuals: Residuals
+    kept_days_per_point: np.ndarray | float
+    kept_problems: list[list[str]]
+
+    def predict(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
+        if not np.array_equal(target.calendar.hour_start_s, self.hour_start_s):
+            raise ValueError(
+                "this kept baseline predicts another competition calendar "
+                f"({self.hour_start_s.size} hours) than the one asked for "
+                f"({target.calendar.hour_start_s.size} hours): fit the method again"
+            )
+        return self.kwh, self.ok
+
+    def residuals(self) -> Residuals:
+        return self.kept_residuals
+
+    def days_per_point(self) -> np.ndarray | float:
+        return self.kept_days_per_point
+
+    def problems(self) -> list[list[str]]:
+        return self.kept_problems
+
+
+def predicted(fit: Fit, target: Target) -> PredictedFit:
+    """``fit`` reduced to its prediction of ``target`` (``PredictedFit``): only for a method
+    whose prediction reads nothing of ``target`` but its calendar."""
+    kwh, ok = fit.predict(target)
+    kwh, ok = np.array(kwh, dtype=float), np.array(ok, dtype=bool)
+    kwh.flags.writeable = ok.flags.writeable = False
+    return PredictedFit(
+        hour_start_s=np.array(target.calendar.hour_start_s, dtype=float),
+        kwh=kwh,
+        ok=ok,
+        kept_residuals=fit.residuals(),
+        kept_days_per_point=fit.days_per_point(),
+        kept_problems=fit.problems(),
+    )
