@@ -25,7 +25,9 @@ class LeaderboardHub:
         self.latest: dict[str, bytes] = {}
         self._event: dict[str, bytes] = {}  # the latest as one encoded SSE event
         self.version: dict[str, int] = dict.fromkeys(compute, 0)
-        self._changed = asyncio.Condition()
+        # set (and replaced by a new one) at each change: every waiting stream wakes in the
+        # same turn of the loop, where a Condition would hand its lock on one stream at a time
+        self._changed = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.listeners = 0
 
@@ -66,8 +68,8 @@ class LeaderboardHub:
                 self._event[cid] = _event(self.version[cid], data)
                 changed = True
         if changed:
-            async with self._changed:
-                self._changed.notify_all()
+            woken, self._changed = self._changed, asyncio.Event()
+            woken.set()
 
     async def events(self, cid: str) -> AsyncIterator[bytes]:
         """Yield the current leaderboard, then each new one, as encoded SSE events."""
@@ -78,8 +80,8 @@ class LeaderboardHub:
                 if self.version[cid] != seen:
                     seen = self.version[cid]
                     yield self._event[cid]
-                async with self._changed:
-                    await self._changed.wait_for(lambda seen=seen: self.version[cid] != seen)
+                while self.version[cid] == seen:
+                    await self._changed.wait()
         finally:
             self.listeners -= 1
 

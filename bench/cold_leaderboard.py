@@ -6,10 +6,15 @@ competition months (``previous-year`` baseline, competition 2011-03-01 to 2011-0
 Europe/Stockholm). The seeded store is kept under ``/tmp`` keyed by N and the store's schema,
 so a second run measures without seeding again.
 
-``python -m bench.cold_leaderboard STORE_URL SITES`` is the fresh process: it builds the
-competition and a ``Scoreboard`` on the store, asks for the leaderboard once (cold), writes one
-new reading through the store and asks again (after one new write), and prints one JSON line
-with those times, the time from the interpreter's start and its peak RSS.
+``python -m bench.cold_leaderboard STORE_URL SITES CACHE_DIR`` is the fresh process: it builds
+the competition and a ``Scoreboard`` on the store keeping its fits in ``CACHE_DIR`` as ``serve``
+does (``api.fit_cache``), asks for the leaderboard once (cold), writes one new reading through
+the store and asks again (after one new write), and prints one JSON line with those times, the
+time from the interpreter's start and its peak RSS.
+
+``measure`` runs it twice on a new cache folder: the first start of a competition (nothing
+kept: the history is read and fitted) and a restart (the fits kept by the first). The cold
+figure is the restart's: it is what every restart of ``serve`` costs.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 STARTED = time.perf_counter()  # about the interpreter's start (only stdlib imported so far)
@@ -75,11 +82,22 @@ def register_kwh(i: int, hours):
     return 100.0 + np.concatenate([[0.0], np.cumsum(kw)[:-1]])
 
 
-def run_fresh(store_url: str, sites: int) -> dict:
+def measure(store_url: str, sites: int) -> dict:
+    """The figures of a restart (``run_fresh`` with the fits a first start kept), with the
+    first start's cold time and peak RSS as ``first_cold_s`` and ``first_peak_rss_mb``."""
+    with tempfile.TemporaryDirectory(prefix="wattleague-bench-fits-") as cache_dir:
+        first = run_fresh(store_url, sites, cache_dir)
+        figures = run_fresh(store_url, sites, cache_dir)
+    figures["first_cold_s"] = first["cold_s"]
+    figures["first_peak_rss_mb"] = first["peak_rss_mb"]
+    return figures
+
+
+def run_fresh(store_url: str, sites: int, cache_dir: str = "off") -> dict:
     """Run ``main`` in a fresh interpreter; its figures, plus the wall time from the spawn."""
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.cold_leaderboard", store_url, str(sites)],
+        [sys.executable, "-m", "bench.cold_leaderboard", store_url, str(sites), cache_dir],
         capture_output=True,
         text=True,
         check=False,
@@ -101,8 +119,15 @@ def print_figures(figures: dict, bare_s: float, label: str) -> None:
     )
     print(f"after one new write: {figures['after_write_s']:.3f} s")
     print(f"peak RSS: {figures['peak_rss_mb']:.0f} MB")
+    if "first_cold_s" in figures:
+        print(
+            f"first start (no kept fits): {figures['first_cold_s']:.2f} s; ratio: "
+            f"{figures['first_cold_s'] / bare_s:.2f} x; peak RSS "
+            f"{figures['first_peak_rss_mb']:.0f} MB"
+        )
     print(
-        f"    ({label}; cold = a fresh process's Scoreboard from its construction to the first "
+        f"    ({label}; cold = a restarted process's Scoreboard (fits kept by the first start) "
+        "from its construction to the first "
         f"leaderboard of {figures['ranked']} ranked sites; from the interpreter's start "
         f"{figures['from_start_s']:.2f} s, imports {figures['import_s']:.2f} s; "
         f"the cached answer {figures['cached_ms']:.1f} ms)"
@@ -112,17 +137,19 @@ def print_figures(figures: dict, bare_s: float, label: str) -> None:
 def main() -> None:
     import numpy as np
 
+    from api.fit_cache import FitCache
     from api.scoreboard import RECHECK_S, Scoreboard
     from ingest.store import open_store
     from ingest.store.base import Message, StoredReading
     from scoring.competition_file import parse_competition
 
     import_s = time.perf_counter() - STARTED
-    store_url, sites = sys.argv[1], int(sys.argv[2])
+    store_url, sites, cache_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     store = open_store(store_url)
     t0 = time.perf_counter()
     competition = parse_competition(competition_toml(sites), "bench.toml")
-    board = Scoreboard(competition, store, clock=lambda: NOW_S)
+    fit_cache = None if cache_dir == "off" else FitCache(Path(cache_dir))
+    board = Scoreboard(competition, store, clock=lambda: NOW_S, fit_cache=fit_cache)
     result = board.leaderboard()
     cold_s = time.perf_counter() - t0
     from_start_s = time.perf_counter() - STARTED

@@ -1,10 +1,13 @@
 """Scale-out benchmark: 1, 2 and 4 ``wattleague ingest`` processes on one MQTT 5 shared
-subscription, draining the same backlog into one store.
+subscription, draining the same backlog into one store; and (``--only sse``) several ``serve``
+processes on one store, their leaderboards compared and their SSE delay at 10,000 clients.
 
 Usage (from the repository root):
 
     python -m bench.scale_out [--meters 200] [--messages 40000] [--per-message 1]
                               [--workers 1,2,4] [--store sqlite|influx] [--repeat 1]
+                              [--only ingest,sse] [--sse-clients 10000] [--serve-processes 4]
+                              [--sse-repeats 5] [--stream-interval 0.2]
 
 Starts its own Mosquitto on a free port (and, with ``--store influx``, Debian's influxd). For
 each worker count: the workers (separate processes, ``--shared-group bench``) subscribe once
@@ -14,6 +17,15 @@ workers start again and drain it. The clock runs from the first message any work
 workers' /metrics for InfluxDB) to the moment every reading was stored, so process start-up
 is not part of the figure. Prints readings/s and messages/s per worker count and the ratio to
 one worker. Each worker's stats must add up to the backlog (none lost, none twice).
+
+SSE (``--only sse``): the demo competition's history in one SQLite store, ``--serve-processes``
+servers on it (each a process with one uvicorn worker, as ``bench.api`` starts one), one
+ingest worker and a Mosquitto. First each server's leaderboard is fetched and compared (they
+must be byte-identical: the same store, the same frozen clock); then ``--sse-clients`` streams
+are opened, spread evenly over the servers, and ``--sse-repeats`` readings published; for each
+client the time from just before the publish to the new event (``bench.api.sse_delay``:
+p50/p95/max, goal p95 < 1 s); then the leaderboards are compared again. The clients run in
+this one process (uvloop) on the same two cores as the servers, the broker and ingest.
 """
 
 from __future__ import annotations
@@ -154,6 +166,83 @@ def _forget_sessions(port: int, client_ids: list[str]) -> None:
         client.loop_stop()
 
 
+def leaderboards(ports: list[int]) -> list[bytes]:
+    """Each server's leaderboard JSON body."""
+    from bench import api as bench_api
+
+    out = []
+    for port in ports:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/competitions/{bench_api.CID}/leaderboard", timeout=30
+        ) as response:
+            out.append(response.read())
+    return out
+
+
+def run_sse(clients: int, serve_processes: int, repeats: int, interval_s: float) -> None:
+    """Several serve processes on one store: identical leaderboards, and the SSE delay."""
+    import multiprocessing as mp
+    from contextlib import ExitStack
+    from datetime import UTC, datetime
+
+    from bench import api as bench_api
+    from ingest.store.sqlite import SQLiteStore
+    from scoring.competition_file import parse_competition
+    from wattleague.demo import seed_history
+    from wattleague.demo_competition import demo_competition_toml
+
+    bench_api._raise_nofile(clients + 1024)
+    clock_s = time.time()
+    tz = parse_competition(demo_competition_toml(datetime.now(UTC).date()), "-").competition.tz
+    toml = demo_competition_toml(datetime.fromtimestamp(clock_s, tz).date())
+    comp = parse_competition(toml, "bench.toml")
+    with tempfile.TemporaryDirectory(prefix="bench-scale-sse-") as tmp, ExitStack() as stack:
+        db = str(Path(tmp) / "store.db")
+        store = SQLiteStore(db)
+        seed_history(store, comp, clock_s - bench_api.HOUR_S)
+        store.close()
+        servers = [
+            stack.enter_context(bench_api.Server(db, toml, clock_s, interval_s))
+            for _ in range(serve_processes)
+        ]
+        ports = [s.port for s in servers]
+        print(
+            f"(sse) {serve_processes} serve processes on one SQLite store "
+            f"({len(comp.sites)} sites), stream interval {interval_s} s"
+        )
+        boards = leaderboards(ports)
+        print(f"    leaderboards identical before: {'yes' if len(set(boards)) == 1 else 'NO'}")
+        broker = Mosquitto(Path(tmp) / "mosquitto")
+        broker.start()
+        stack.callback(broker.stop)
+        ctx = mp.get_context("spawn")
+        ready, stop = ctx.Event(), ctx.Event()
+        worker = ctx.Process(
+            target=bench_api._ingest, args=(db, toml, broker.port, ready, stop), daemon=True
+        )
+        worker.start()
+
+        def stop_worker() -> None:
+            stop.set()
+            worker.join(20)
+            if worker.is_alive():
+                worker.kill()
+
+        stack.callback(stop_worker)
+        if not ready.wait(30):
+            raise RuntimeError("the ingest worker did not subscribe within 30 s")
+        meter = comp.sites[0].meters[0].id
+        topic = comp.topics_by_meter()[meter]
+        first_ts = clock_s - bench_api.HOUR_S + 60.0
+        bench_api.sse_delay(ports, broker.port, topic, first_ts, clients, repeats, "(sse)")
+        time.sleep(2 * interval_s + 0.5)
+        boards = leaderboards(ports)
+        print(
+            f"    leaderboards identical after the readings: "
+            f"{'yes' if len(set(boards)) == 1 else 'NO'}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=200)
@@ -162,7 +251,23 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
+    parser.add_argument("--only", default="ingest,sse", help="ingest, sse or both")
+    parser.add_argument("--sse-clients", type=int, default=10_000)
+    parser.add_argument("--serve-processes", type=int, default=4)
+    parser.add_argument("--sse-repeats", type=int, default=5)
+    parser.add_argument("--stream-interval", type=float, default=0.2)
     args = parser.parse_args()
+    only = {part.strip() for part in args.only.split(",")}
+    if not only <= {"ingest", "sse"}:
+        parser.error(f"--only takes ingest and/or sse, not {args.only!r}")
+    if "ingest" in only:
+        run_ingest(args)
+    if "sse" in only:
+        run_sse(args.sse_clients, args.serve_processes, args.sse_repeats, args.stream_interval)
+
+
+def run_ingest(args) -> None:
+    """1, 2 and 4 ingest workers draining one backlog."""
     counts = [int(c) for c in args.workers.split(",")]
     messages = backlog(args.meters, args.messages, args.per_message)
     readings = args.messages * args.per_message
