@@ -440,7 +440,8 @@ class Scoreboard:
         rank_reduction, rank_intensity = league_ranks(
             m.reduction_pct, m.kwh_per_m2, m.completeness, self.site_ids, m.eligible
         )
-        states = self.store.meter_states()
+        # looked for back from the board's now (a live meter's is found in its last minutes)
+        states = self.store.meter_states(now_s)
         live_w = np.full(len(self.site_ids), np.nan)
         last_s = np.full(len(self.site_ids), np.nan)
         for i, meters in enumerate(self.meters_by_site):

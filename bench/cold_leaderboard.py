@@ -61,6 +61,23 @@ area_m2 = {area}
 """
 
 
+def read_spans_s() -> list[tuple[int, int]]:
+    """The UTC spans [s) whose hours the leaderboard reads: the previous-year history window
+    and the competition period. The bare reads read exactly these (the seeded data covers a
+    whole year before the start; the rest of it is never read)."""
+    from scoring.baselines.previous_year import previous_year_history_days
+
+    first, last = previous_year_history_days(START, END, "SE")
+
+    def midnight_s(day: date) -> int:
+        return int(datetime.combine(day, dtime(0), TZ).timestamp())
+
+    return [
+        (midnight_s(first), midnight_s(last + timedelta(days=1))),
+        (midnight_s(START), midnight_s(END + timedelta(days=1))),
+    ]
+
+
 def meter_name(i: int) -> str:
     return f"meter-{i:05d}"
 

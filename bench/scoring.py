@@ -105,15 +105,18 @@ def seed_sqlite(path: Path, sites: int) -> None:
 
 
 def bare_sqlite_read_s(path: Path) -> float:
-    """Seconds a plain ``SELECT`` of the hourly table over the data's span takes, into arrays."""
+    """Seconds a plain ``SELECT`` of the hourly table over the hours the leaderboard reads
+    (``cold_leaderboard.read_spans_s``) takes, into arrays."""
     conn = sqlite3.connect(path)
     t0 = time.perf_counter()
-    rows = conn.execute(
-        "SELECT meter_id, hour_s, reg_kwh, reg_s, pow_kwh, pow_s FROM hourly "
-        "WHERE hour_s >= ? AND hour_s < ?",
-        (cold.FIRST_S, cold.LAST_S),
-    ).fetchall()
-    np.array([r[1:] for r in rows], dtype=float)
+    for start_s, end_s in cold.read_spans_s():
+        rows = conn.execute(
+            "SELECT meter_id, hour_s, reg_kwh, reg_s, pow_kwh, pow_s FROM hourly "
+            "WHERE hour_s >= ? AND hour_s < ?",
+            (start_s, end_s),
+        ).fetchall()
+        np.array([r[1:] for r in rows], dtype=float)
+        del rows
     seconds = time.perf_counter() - t0
     conn.close()
     return seconds

@@ -148,8 +148,9 @@ class ReadingStore(Protocol):
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(ts_s, temp_c) arrays per weather station for start_s <= ts < end_s."""
 
-    def meter_states(self) -> dict[str, MeterState]:
-        """Latest reading per meter."""
+    def meter_states(self, now_s: float | None = None) -> dict[str, MeterState]:
+        """Latest reading per meter; ``now_s`` [Unix s] (default: the clock) is where a store
+        that looks back for it starts (InfluxDB); the answer is the same either way."""
 
     def quarantine_counts(self) -> dict[str, int]:
         """Number of quarantine entries per reason, less those released by reprocessing

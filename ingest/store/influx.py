@@ -180,6 +180,9 @@ class InfluxStore:
         self.organiser = InfluxOrganiser(self.http, self._ensure_database)
         self._last_token = 0
         self._token_ns: dict[int, int] = {}  # recent change tokens -> their marker's time [ns]
+        # the last meter states and the write mark they were read at (``meter_states``)
+        self._states: tuple[int, dict[str, MeterState]] | None = None
+        self._states_lock = threading.Lock()
         self._marker_lock = threading.Lock()
         # readings stored since the last change marker, and the earliest time they changed
         self._marker_owed: tuple[int, int] | None = None
@@ -1127,27 +1130,55 @@ class InfluxStore:
                 out[station] = (a[:, 0], a[:, 1])
         return out
 
-    def meter_states(self) -> dict[str, MeterState]:
-        """Each meter's last reading, looked for back from now (``_last_rows``: a live meter's
-        is found without reading its history)."""
+    def meter_states(self, now_s: float | None = None) -> dict[str, MeterState]:
+        """Each meter's last reading. The first call looks for every meter's back from
+        ``now_s`` (default: the clock; ``_last_rows``: a live meter's is found without reading
+        its history); later calls read only what was written since (the ``writes`` log says
+        from when), so a snapshot of 10,000 meters after one write costs one small query."""
+        with self._states_lock:
+            mark = self.write_mark()
+            kept = self._states
+            since_s = None if kept is None or mark is None else self.changed_since_mark(kept[0])
+            if kept is not None and since_s is not None:
+                states = dict(kept[1])
+                if since_s != math.inf:
+                    self._newer_states(states, int(since_s * 1000))
+            else:
+                states = self._all_states(now_s)
+            if mark is not None:
+                self._states = (mark, states)
+            return dict(states)
+
+    def _all_states(self, now_s: float | None) -> dict[str, MeterState]:
+        """Every meter's last reading, looked for back from ``now_s`` (default: the clock)."""
         # the time condition: InfluxDB 3 may answer SHOW TAG VALUES for recent data only
         # without one (1.x reads its index either way)
         (known,) = self.http.query(
             'SHOW TAG VALUES FROM "reading" WITH KEY = "meter" WHERE time >= 0'
         )
         meters = [decode_tag(row["value"]) for _, row in series_rows(known)]
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = time.time_ns() // 1_000_000 if now_s is None else int(now_s * 1000)
         states = {}
         for lo in range(0, len(meters), METERS_PER_QUERY):
             for meter, row in self._last_rows(meters[lo : lo + METERS_PER_QUERY], now_ms).items():
-                states[meter] = MeterState(
-                    meter,
-                    row["time"] / 1000.0,
-                    (row.get("received_ms") or row["time"]) / 1000.0,
-                    row.get("power_w"),
-                    row.get("energy_kwh"),
-                )
+                states[meter] = _meter_state(meter, row)
         return states
+
+    def _newer_states(self, states: dict[str, MeterState], since_ms: int) -> None:
+        """Update ``states`` with each meter's last reading from ``since_ms`` on, where it is
+        later than the one kept (a late reading before a meter's last is not its last)."""
+        (result,) = self.http.query(
+            'SELECT "energy_kwh", "power_w", "received_ms" FROM "reading" WHERE '
+            f'time >= {since_ms}ms GROUP BY "meter" ORDER BY time DESC LIMIT 1'
+        )
+        for tags, row in series_rows(result):
+            meter = decode_tag(tags["meter"])
+            for field in ("energy_kwh", "power_w"):
+                if row.get(field) is not None:
+                    row[field] = float(row[field])
+            state = _meter_state(meter, row)
+            if meter not in states or state.last_ts_s >= states[meter].last_ts_s:
+                states[meter] = state
 
     def quarantine_counts(self) -> dict[str, int]:
         (result,) = self.http.query(
@@ -1400,6 +1431,17 @@ def _number_held(messages: list[Message]) -> None:
                 )
                 for item in msg.held
             ]
+
+
+def _meter_state(meter: str, row: dict) -> MeterState:
+    """A meter's state from its last reading's row (``_last_rows``)."""
+    return MeterState(
+        meter,
+        row["time"] / 1000.0,
+        (row.get("received_ms") or row["time"]) / 1000.0,
+        row.get("power_w"),
+        row.get("energy_kwh"),
+    )
 
 
 def _lookback_bounds(before_ms: int) -> list[str]:

@@ -494,7 +494,7 @@ class SQLiteStore:
                 out[station] = (a[:, 0] / 1000.0, a[:, 1])
         return out
 
-    def meter_states(self) -> dict[str, MeterState]:
+    def meter_states(self, now_s: float | None = None) -> dict[str, MeterState]:
         rows = (
             self._reader()
             .execute(
