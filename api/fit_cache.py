@@ -70,13 +70,13 @@ class KeptFits:
     ----------
     fits : dict of str to (Fit, dict of int to str)
         Method name → its fit and the fingerprint of each site it scores (site index → hex).
-    mark : int or None
+    mark : (int, int) or None
         The store's write mark from before the history behind the fits was read (or from the
         last check that nothing changed since); None when the store keeps none.
     """
 
     fits: dict[str, tuple[Fit, dict[int, str]]]
-    mark: int | None
+    mark: tuple[int, int] | None
 
 
 class FitCache:

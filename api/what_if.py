@@ -127,7 +127,7 @@ class HeldOverlay:
 
     write_bills = delete_readings = write
 
-    def write_mark(self) -> int | None:
+    def write_mark(self) -> tuple[int, int] | None:
         return None  # the overlay's data is not the store's: a reader reads it all
 
     def changed_since_s(self, token: int) -> float | None:

@@ -172,14 +172,15 @@ class ReadingStore(Protocol):
         ``change_token`` answered ``token`` (inf: none did); None when the store cannot say,
         and a reader must read everything again."""
 
-    def write_mark(self) -> int | None:
+    def write_mark(self) -> tuple[int, int] | None:
         """A mark of every write so far that keeps its meaning across processes and restarts
-        (``changed_since_mark`` compares with it); None when the store keeps no such record (a
-        reader then reads again what it needs)."""
+        (``changed_since_mark`` compares with it): the store's last change record, by its
+        position and a random id; None when the store cannot say now."""
 
-    def changed_since_mark(self, mark: int) -> float | None:
+    def changed_since_mark(self, mark: tuple[int, int]) -> float | None:
         """The earliest time [Unix s] whose hourly energy, bills or temperatures any write after
-        ``mark`` (from ``write_mark``) may have changed (inf: none did); None when unknown."""
+        ``mark`` (from ``write_mark``) may have changed (inf: none did); None when unknown (a
+        change that does not say where, or the mark's record is gone: a restored backup)."""
 
     # -- imports: bills, replacing a span of readings --------------------------------------
     # Here and not in the organiser part: both change the energy that scoring reads, so they move

@@ -181,7 +181,7 @@ class InfluxStore:
         self._last_token = 0
         self._token_ns: dict[int, int] = {}  # recent change tokens -> their marker's time [ns]
         # the last meter states and the write mark they were read at (``meter_states``)
-        self._states: tuple[int, dict[str, MeterState]] | None = None
+        self._states: tuple[tuple[int, int], dict[str, MeterState]] | None = None
         self._states_lock = threading.Lock()
         self._marker_lock = threading.Lock()
         # readings stored since the last change marker, and the earliest time they changed
@@ -1248,27 +1248,45 @@ class InfluxStore:
         ``change_token``) may have changed: from the ``since_ms`` of the ``writes`` points
         since; inf if none changed energy; None if unknown (read everything again)."""
         after_ns = self._token_ns.get(token)
-        return None if after_ns is None else self.changed_since_mark(after_ns)
+        return None if after_ns is None else self._changed_after_ns(after_ns)
 
-    def write_mark(self) -> int | None:
-        """The time [Unix ns] of the last ``writes`` point: every later write, of any process,
-        has a later one (0: none yet); None while InfluxDB does not answer."""
+    def write_mark(self) -> tuple[int, int] | None:
+        """The last ``writes`` point: (its time [Unix ns], its random id); every later write,
+        of any process, has a later one ((0, 0): none yet); None while InfluxDB does not
+        answer."""
         self._post_owed_marker()  # this process's last write is seen here
         try:
             (result,) = self.http.query('SELECT last("id") FROM "writes"', epoch="ns")
         except (InfluxUnavailable, InfluxRejected):
             return None
-        return max((int(row["time"]) for _, row in series_rows(result)), default=0)
+        for _, row in series_rows(result):
+            return (int(row["time"]), int(row["last"]))
+        return (0, 0)
 
-    def changed_since_mark(self, mark: int) -> float | None:
+    def changed_since_mark(self, mark: tuple[int, int]) -> float | None:
         """The earliest time [Unix s] whose hourly energy, bills or temperatures any write after
         ``mark`` (from ``write_mark``, of this process or an earlier one) may have changed: inf
-        if none; None if unknown (a deletion or a bill import does not say)."""
+        if none; None if unknown (a deletion or a bill import does not say, or the mark's point
+        is gone: a database restored from a backup, or its ``writes`` pruned)."""
+        after_ns, point_id = mark
+        if after_ns:
+            try:
+                (result,) = self.http.query(
+                    f'SELECT "id" FROM "writes" WHERE time = {int(after_ns)}', epoch="ns"
+                )
+            except (InfluxUnavailable, InfluxRejected):
+                return None
+            if not any(row.get("id") == point_id for _, row in series_rows(result)):
+                return None
+        return self._changed_after_ns(after_ns)
+
+    def _changed_after_ns(self, after_ns: int) -> float | None:
+        """``changed_since_mark`` from the ``writes`` points after ``after_ns`` [Unix ns]."""
         self._post_owed_marker()  # this process's last write is seen here
         try:
             (result,) = self.http.query(
                 'SELECT count("id") AS "writes", count("since_ms") AS "saying", '
-                f'min("since_ms") AS "since_ms" FROM "writes" WHERE time > {int(mark)}'
+                f'min("since_ms") AS "since_ms" FROM "writes" WHERE time > {int(after_ns)}'
             )
         except (InfluxUnavailable, InfluxRejected):
             return None

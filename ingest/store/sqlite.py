@@ -11,6 +11,8 @@ transaction of its readings.
 
 from __future__ import annotations
 
+import math
+import secrets
 import sqlite3
 import threading
 import time
@@ -82,7 +84,15 @@ CREATE TABLE IF NOT EXISTS temperature (
     temp_c REAL NOT NULL,
     PRIMARY KEY (station, ts_ms)
 ) WITHOUT ROWID;
+-- one row per transaction that changed hourly energy, temperatures or bills: the earliest
+-- time it changed (NULL: not known); readers ask what changed since a seq (write_mark)
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    since_s REAL,
+    id INTEGER NOT NULL DEFAULT 0
+);
 """
+CHANGES_KEPT = 100_000  # rows of ``changes`` kept; a mark older than those is "unknown"
 NEIGHBOUR_LOOKBACK_MS = 400 * 86400 * 1000  # as far as readings are accepted (max age)
 SYNCHRONOUS = ("full", "normal")  # PRAGMA synchronous values the store accepts
 
@@ -122,6 +132,8 @@ class SQLiteStore:
         self.organiser = SQLiteOrganiser(self._writer, self._write_lock, self._reader)
         self._token_lock = threading.Lock()
         self._token_conn = self._connect()
+        # recent change tokens -> their ``changes`` mark
+        self._token_marks: dict[int, tuple[int, int]] = {}
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
@@ -184,6 +196,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO temperature (station, ts_ms, temp_c) VALUES (?, ?, ?)",
                 temperatures,
             )
+            _log_change(cur, min(t[1] for t in temperatures) / 1000.0)
         batch: dict[tuple[int, str], tuple] = {}  # (ts_ms, meter) → row, first one wins
         seconds: list[tuple[tuple, Message]] = []  # later rows with a key seen in this batch
         message_of: dict[int, Message] = {}  # message_id → message, for this batch
@@ -358,6 +371,7 @@ class SQLiteStore:
     def _save_cells(self, cur: sqlite3.Cursor, cells: Cells) -> None:
         if not cells:
             return
+        _log_change(cur, min(hour for _, hour in cells))
         cur.executemany(
             "INSERT INTO hourly (meter_id, hour_s, reg_kwh, reg_s, pow_kwh, pow_s) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (meter_id, hour_s) DO UPDATE SET "
@@ -519,16 +533,38 @@ class SQLiteStore:
         # data_version is per connection: it changes when *another* connection commits. One
         # dedicated connection answers for every thread, so tokens are comparable across calls.
         with self._token_lock:
-            return self._token_conn.execute("PRAGMA data_version").fetchone()[0]
+            # the mark first: a commit between the two is then after the token's mark too
+            mark = _last_change(self._token_conn)
+            token = self._token_conn.execute("PRAGMA data_version").fetchone()[0]
+            self._token_marks[token] = mark
+            while len(self._token_marks) > 64:
+                del self._token_marks[next(iter(self._token_marks))]
+            return token
 
     def changed_since_s(self, token: int) -> float | None:
-        return None  # the hourly table answers a whole period in milliseconds: read it again
+        mark = self._token_marks.get(token)
+        return None if mark is None else self.changed_since_mark(mark)
 
-    def write_mark(self) -> int | None:
-        return None  # the hourly table is read again instead (the scoreboard's fits are kept)
+    def write_mark(self) -> tuple[int, int] | None:
+        """The last row of ``changes``: (seq, its random id); (0, 0) for none yet."""
+        return _last_change(self._reader())
 
-    def changed_since_mark(self, mark: int) -> float | None:
-        return None
+    def changed_since_mark(self, mark: tuple[int, int]) -> float | None:
+        """From the ``changes`` log (one row per transaction that changed energy, temperatures
+        or bills); None when a change does not say where, or the mark's row is gone (dropped
+        from the log, or a store restored from a backup)."""
+        seq, row_id = mark
+        conn = self._reader()
+        if seq:
+            found = conn.execute("SELECT id FROM changes WHERE seq = ?", (seq,)).fetchone()
+            if found is None or found[0] != row_id:
+                return None
+        writes, saying, since_s = conn.execute(
+            "SELECT count(*), count(since_s), min(since_s) FROM changes WHERE seq > ?", (seq,)
+        ).fetchone()
+        if not writes:
+            return math.inf
+        return None if saying != writes else float(since_s)
 
     # -- imports: bills, replacing a span of readings --------------------------------------
 
@@ -615,6 +651,7 @@ class SQLiteStore:
                     "VALUES (?, ?, ?, ?)",
                     [(meter_id, int(a), int(b), float(e)) for a, b, e in bills],
                 )
+                _log_change(self._writer.cursor(), None)  # bills say no hour: read all again
 
     def read_bills(self, meter_ids: list[str]) -> dict[str, np.ndarray]:
         conn = self._reader()
@@ -636,6 +673,21 @@ class SQLiteStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+
+
+def _last_change(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The last row of ``changes`` as a mark: (seq, id); (0, 0) when it is empty."""
+    row = conn.execute("SELECT seq, id FROM changes ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def _log_change(cur: sqlite3.Cursor, since_s: float | None) -> None:
+    """Record in ``changes`` that this transaction changed data from ``since_s`` on (None:
+    unknown), and drop the rows older than the last ``CHANGES_KEPT``."""
+    # a random id: a mark names its row by both, so a store restored from an older backup,
+    # whose rows were written again under the same numbers, is not taken for the same
+    cur.execute("INSERT INTO changes (since_s, id) VALUES (?, ?)", (since_s, secrets.randbits(62)))
+    cur.execute("DELETE FROM changes WHERE seq <= ?", (cur.lastrowid - CHANGES_KEPT,))
 
 
 def _held_of(messages: list[Message]) -> list[HeldItem]:

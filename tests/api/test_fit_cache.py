@@ -1,7 +1,7 @@
-"""Baseline fits kept between restarts (``api.fit_cache``): a fresh scoreboard on InfluxDB reads
-no history when the store's write log says nothing in the window changed, on SQLite it reads
-the history and reuses the fits whose fingerprints match; a change of the history (from another
-process too) is seen, and a hostile or foreign cache file is never used."""
+"""Baseline fits kept between restarts (``api.fit_cache``): a fresh scoreboard reads no history
+when the store's change log says nothing in the window changed, and otherwise reads it and
+reuses the fits whose fingerprints match; a change of the history (from another process too, or
+a store restored from a backup) is seen, and a hostile or foreign cache file is never used."""
 
 from __future__ import annotations
 
@@ -83,9 +83,7 @@ def _entries(board: Scoreboard) -> list[dict]:
     return board.leaderboard()["entries"]
 
 
-def test_sqlite_a_restart_reads_the_history_and_reuses_the_fits_whose_fingerprints_match(
-    tmp_path, counts
-):
+def test_sqlite_a_restart_reads_no_history_and_a_change_refits_only_that_method(tmp_path, counts):
     store = open_store(f"sqlite:///{tmp_path}/kept.db")
     cache = FitCache(tmp_path / "cache" / "fits")
     try:
@@ -98,7 +96,7 @@ def test_sqlite_a_restart_reads_the_history_and_reuses_the_fits_whose_fingerprin
         again = _entries(_board(store, cache))  # a restart
         assert again == first
         assert counts.fits == 1  # the kept fit
-        assert counts.history_reads == 2  # SQLite keeps no write log: read and fingerprinted
+        assert counts.history_reads == 1  # the store's change log: nothing changed there
 
         _late_history_reading(store)
         changed = _entries(_board(store, cache))
@@ -148,14 +146,20 @@ def test_influxdb_a_restart_reads_no_history_and_sees_another_processs_change(
         two.close()
 
 
-def test_influxdb_write_marks_say_where_a_write_changed_temperatures_and_readings_too(
-    influxd, influx_database
-):
-    store = open_store(influxd.url(influx_database()))
+@pytest.fixture(params=["sqlite", "influxdb"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/marks.db"
+    influxd = request.getfixturevalue("influxd")
+    return influxd.url(request.getfixturevalue("influx_database")())
+
+
+def test_write_marks_say_where_a_write_changed_temperatures_and_readings_too(store_url):
+    store = open_store(store_url)
     try:
         seed(store, until=NOW - timedelta(days=1))
         mark = store.write_mark()
-        assert mark is not None and mark > 0
+        assert mark is not None and mark[0] > 0
         assert store.changed_since_mark(mark) == float("inf")
         t = datetime(2010, 6, 5, 12, 30, tzinfo=TZ)
         store.write(
@@ -163,9 +167,46 @@ def test_influxdb_write_marks_say_where_a_write_changed_temperatures_and_reading
         )
         assert store.changed_since_mark(mark) == pytest.approx(t.timestamp())
         later = store.write_mark()
-        assert later > mark and store.changed_since_mark(later) == float("inf")
+        assert later[0] > mark[0] and store.changed_since_mark(later) == float("inf")
+        # a late reading of the history: from its tail's hour
+        _late_history_reading(store)
+        since = store.changed_since_mark(later)
+        assert since == pytest.approx(datetime(2010, 3, 31, tzinfo=TZ).timestamp())
+        latest = store.write_mark()
+        store.write_bills("alfa-main", [(_ms(t), _ms(t + timedelta(days=30)), 900.0)])
+        assert store.changed_since_mark(latest) is None  # a bill import does not say where
+        latest = store.write_mark()
         store.delete_readings("alfa-main", _ms(NOW - timedelta(days=3)), _ms(NOW))
-        assert store.changed_since_mark(later) is None  # a deletion does not say where
+        since = store.changed_since_mark(latest)
+        assert since is None or since <= (NOW - timedelta(days=3)).timestamp()
+        assert store.changed_since_mark((latest[0], latest[1] ^ 1)) is None  # not that record
+    finally:
+        store.close()
+
+
+def test_sqlite_a_store_restored_from_a_backup_is_not_taken_for_the_same(tmp_path, counts):
+    path = tmp_path / "live.db"
+    store = open_store(f"sqlite:///{path}")
+    seed(store, until=NOW - timedelta(days=2))
+    store.close()
+    backup = tmp_path / "backup.db"
+    backup.write_bytes(path.read_bytes())  # closed: the file is the whole database
+    cache = FitCache(tmp_path / "fits")
+    store = open_store(f"sqlite:///{path}")
+    try:
+        _late_history_reading(store)  # after the backup
+        changed = _entries(_board(store, cache))
+    finally:
+        store.close()
+    restored_path = tmp_path / "restored.db"  # the backup restored (as a new file: this
+    restored_path.write_bytes(backup.read_bytes())  # process may still hold the old one open)
+    store = open_store(f"sqlite:///{restored_path}")
+    try:
+        reads = counts.history_reads
+        restored = _entries(_board(store, cache))
+        assert counts.history_reads == reads + 1  # read again, not taken from the kept fits
+        beta = [next(e for e in b if e["site"] == "beta") for b in (changed, restored)]
+        assert beta[0]["baseline_fingerprint"] != beta[1]["baseline_fingerprint"]
     finally:
         store.close()
 
