@@ -143,19 +143,22 @@ def energy_traps(
     weekend = ~working
     office = working & (calendar.hour >= office_hours[0]) & (calendar.hour < office_hours[1])
     energy = np.where(ok, kwh, 0.0)
-    night_n = (ok & night).sum(axis=1)
-    weekend_n = (ok & weekend).sum(axis=1)
+    # the sums over each kind of hour as one matrix product (sites x hours by hours x 3): no
+    # (sites, hours) temporary per kind, which at 10,000 sites cost a second
+    kinds = np.column_stack([night, weekend, ~office]).astype(float).reshape(-1, 3)
+    night_n, weekend_n = np.rint(ok.astype(np.float32) @ kinds[:, :2].astype(np.float32)).T
+    night_e, weekend_e, after_e = (energy @ kinds).T
     total = energy.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        night_kw = np.where(night_n > 0, (energy * night).sum(axis=1) / night_n, np.nan)
-        weekend_kw = np.where(weekend_n > 0, (energy * weekend).sum(axis=1) / weekend_n, np.nan)
-        after = np.where(total > 0, 100.0 * (energy * ~office).sum(axis=1) / total, np.nan)
+        night_kw = np.where(night_n > 0, night_e / night_n, np.nan)
+        weekend_kw = np.where(weekend_n > 0, weekend_e / weekend_n, np.nan)
+        after = np.where(total > 0, 100.0 * after_e / total, np.nan)
     return EnergyTraps(
         night_base_kw=night_kw,
         weekend_base_kw=weekend_kw,
         after_hours_share_pct=after,
-        night_hours=night_n,
-        weekend_hours=weekend_n,
+        night_hours=night_n.astype(np.int64),
+        weekend_hours=weekend_n.astype(np.int64),
         hours=ok.sum(axis=1),
     )
 

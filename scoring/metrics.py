@@ -145,7 +145,7 @@ def _row_sums(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     full_rows = mask.all(axis=1)
     if full_rows.all():
         return values.sum(axis=1)
-    return np.where(mask, values, 0.0).sum(axis=1)
+    return np.sum(values, axis=1, where=mask)  # no masked copy of the whole array
 
 
 def add_hour(
