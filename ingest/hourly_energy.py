@@ -13,6 +13,9 @@ from ingest.store.base import ReadingStore
 # meters a store read covers: what one read holds in memory (10,000 sites would otherwise hold
 # every meter's year of hours at once, twice the sites x hours arrays), two reads at a time
 METERS_PER_READ = 200
+# meter-hours a read covers at most: 200 meters of a three-month competition. A short span (the
+# hours a write changed) takes more meters a read, down to one read of every meter
+METER_HOURS_PER_READ = METERS_PER_READ * 24 * 92
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,9 @@ def site_hours(
     lies on UTC hours. An hour counts as measured for a site only as far as all of its meters
     measured it. Hours starting after ``until_s`` [Unix s] are left empty (the demo's
     simulated clock runs ahead of data the store may already hold). The store is read
-    ``METERS_PER_READ`` meters at a time, the next read while one is placed, so memory beyond
-    the result stays bounded whatever the number of sites.
+    ``METER_HOURS_PER_READ`` meter-hours at a time (``METERS_PER_READ`` meters of a long span,
+    all of them for the few hours a write changed), the next read while one is placed, so
+    memory beyond the result stays bounded whatever the number of sites.
     """
     n_sites, n_hours = len(meters_by_site), hour_start_s.size
     energy = np.zeros((n_sites, n_hours))
@@ -46,7 +50,8 @@ def site_hours(
     end_s = hour_start_s[-1] + 3600.0
     if until_s is not None:
         end_s = min(end_s, until_s)
-    chunks = _site_chunks(meters_by_site)
+    span_h = max(1, int(np.ceil((end_s - hour_start_s[0]) / 3600.0)))
+    chunks = _site_chunks(meters_by_site, max(METERS_PER_READ, METER_HOURS_PER_READ // span_h))
     with ThreadPoolExecutor(1, thread_name_prefix="hourly-read") as reader:
         # the next chunk is read while this one is placed on the grid
         pending = reader.submit(store.read_hourly, chunks[0][1], hour_start_s[0], end_s)
@@ -58,12 +63,14 @@ def site_hours(
     return SiteHours(energy, measured)
 
 
-def _site_chunks(meters_by_site: list[list[str]]) -> list[tuple[range, list[str]]]:
-    """Sites in runs of about ``METERS_PER_READ`` meters: (their indices, their meters)."""
+def _site_chunks(
+    meters_by_site: list[list[str]], per_read: int = METERS_PER_READ
+) -> list[tuple[range, list[str]]]:
+    """Sites in runs of about ``per_read`` meters: (their indices, their meters)."""
     chunks, first, meters = [], 0, []
     for i, site_meters in enumerate(meters_by_site):
         meters += site_meters
-        if len(meters) >= METERS_PER_READ:
+        if len(meters) >= per_read:
             chunks.append((range(first, i + 1), meters))
             first, meters = i + 1, []
     if meters or not chunks:

@@ -358,12 +358,14 @@ def backfill(
 
 
 def read_rollup(
-    http: InfluxHTTP, meters: list[str], start_s: float, end_s: float
+    http: InfluxHTTP, meters: list[str] | None, start_s: float, end_s: float
 ) -> list[tuple[str, np.ndarray]]:
-    """(meter, rows of hour_s, reg_kwh, reg_s, pow_kwh, pow_s) from ``hourly``."""
+    """(meter, rows of hour_s, reg_kwh, reg_s, pow_kwh, pow_s) from ``hourly``, of ``meters``
+    (None: every meter with hours in the span)."""
+    which = "" if meters is None else f"{any_of('meter', meters)} AND "
     (result,) = http.query(
-        'SELECT "reg_kwh", "reg_s", "pow_kwh", "pow_s" FROM "hourly" WHERE '
-        f"{any_of('meter', meters)} AND time >= {int(start_s * 1000)}ms AND "
+        f'SELECT "reg_kwh", "reg_s", "pow_kwh", "pow_s" FROM "hourly" WHERE {which}'
+        f"time >= {int(start_s * 1000)}ms AND "
         f'time < {int(end_s * 1000)}ms GROUP BY "meter"'
     )
     out = []

@@ -131,3 +131,40 @@ def test_a_store_from_before_the_rollup_reads_pieces_until_backfilled(
             assert after[meter].pow_kwh.tolist() == pytest.approx(want[meter].pow_kwh.tolist())
     finally:
         store.close()
+
+
+def test_a_short_read_of_many_meters_asks_once_and_answers_as_the_grouped_reads(
+    influxd, influx_database
+):
+    """The hours a write changed, of more meters than a query names (``RECENT_SPAN_H``): one
+    query of every meter's hours in the span, the meters not asked for left out, the same
+    answer as reading them a group at a time."""
+    store = InfluxStore(influxd.url(influx_database()))
+    try:
+        meters = [f"m{i:03d}" for i in range(150)]
+        rows = [
+            (m, T0 + 600 * k, 10.0 + i + 0.5 * k, None)
+            for i, m in enumerate(meters)
+            for k in range(30)  # five hours of readings every 10 minutes
+        ]
+        store.write([_msg(rows)])
+        asked = meters[:120]  # more than METERS_PER_QUERY
+        start_s, end_s = T0 - T0 % 3600, T0 - T0 % 3600 + 4 * 3600
+        queries = []
+        real_query = store.http.query
+        store.http.query = lambda q, *a, **k: queries.append(q) or real_query(q, *a, **k)
+        short = store.read_hourly(asked, start_s, end_s)
+        assert sum('FROM "hourly"' in q for q in queries) == 1
+        store.http.query = real_query
+        grouped = {}
+        for lo in range(0, len(asked), 40):
+            grouped.update(store.read_hourly(asked[lo : lo + 40], start_s, end_s))
+        assert sorted(short) == sorted(grouped) == sorted(asked)
+        for meter in asked:
+            for field in ("hour_s", "reg_kwh", "reg_s", "pow_kwh", "pow_s"):
+                assert getattr(short[meter], field) == pytest.approx(
+                    getattr(grouped[meter], field)
+                ), (meter, field)
+        assert short["m000"].reg_kwh.sum() > 0
+    finally:
+        store.close()
