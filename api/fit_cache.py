@@ -37,6 +37,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 from scoring.baselines import Fit
 from scoring.competition import Competition
 
@@ -79,6 +81,26 @@ class KeptFits:
     mark: tuple[int, int] | None
 
 
+@dataclass(frozen=True)
+class KeptPeriod:
+    """The competition period's hours as last read in full, and the store's mark before.
+
+    Attributes
+    ----------
+    mark : (int, int)
+        The store's write mark from before the read.
+    until_s : float
+        The read covered the hours up to this time [Unix s].
+    energy_kwh, measured_s : array (sites, hours)
+        What ``ingest.hourly_energy.site_hours`` gave.
+    """
+
+    mark: tuple[int, int]
+    until_s: float
+    energy_kwh: np.ndarray
+    measured_s: np.ndarray
+
+
 class FitCache:
     """The folder the fits are kept in (module docstring)."""
 
@@ -88,13 +110,61 @@ class FitCache:
     def _path(self, competition_id: str, key: str) -> Path:
         return self.directory / f"fits-{_name_part(competition_id)}-{key[:32]}.pickle"
 
+    def _period_path(self, competition_id: str, key: str) -> Path:
+        return self.directory / f"period-{_name_part(competition_id)}-{key[:32]}.npz"
+
+    def load_period(self, competition_id: str, key: str, shape: tuple) -> KeptPeriod | None:
+        """The competition period kept for ``key`` with arrays of ``shape``, or None. Plain
+        arrays (``numpy.load`` without pickles)."""
+        path = self._period_path(competition_id, key)
+        try:
+            with open(path, "rb") as f:
+                if not _own(f):
+                    log.warning("kept period %s ignored: not this user's alone to write", path)
+                    return None
+                with np.load(f, allow_pickle=False) as kept:
+                    mark, until_s = kept["mark"], float(kept["until_s"])
+                    energy, measured = kept["energy_kwh"], kept["measured_s"]
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # a cache: read the period instead
+            log.warning("kept period %s ignored: %s", path, exc)
+            return None
+        if energy.shape != shape or measured.shape != shape or mark.shape != (2,):
+            return None
+        return KeptPeriod((int(mark[0]), int(mark[1])), until_s, energy, measured)
+
+    def save_period(self, competition_id: str, key: str, kept: KeptPeriod) -> None:
+        """Keep the period for ``key`` (atomically); a folder that cannot be written is logged."""
+        path = self._period_path(competition_id, key)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".period-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(
+                        f,
+                        mark=np.array(kept.mark, dtype=np.int64),
+                        until_s=np.array(kept.until_s),
+                        energy_kwh=kept.energy_kwh,
+                        measured_s=kept.measured_s,
+                    )
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            for old in self.directory.glob(f"period-{_name_part(competition_id)}-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("competition period not kept in %s: %s", self.directory, exc)
+
     def load(self, competition_id: str, key: str) -> KeptFits | None:
         """The fits kept for ``key`` (``inputs_key``), or None (none kept, or unusable)."""
         path = self._path(competition_id, key)
         try:
             with open(path, "rb") as f:
-                info = os.fstat(f.fileno())
-                if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                if not _own(f):
                     log.warning("kept fits %s ignored: not this user's alone to write", path)
                     return None
                 kept = _AllowlistUnpickler(f).load()
@@ -128,6 +198,12 @@ class FitCache:
                     old.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("baseline fits not kept in %s: %s", self.directory, exc)
+
+
+def _own(f) -> bool:
+    """Whether the open file is this user's and nobody else may write it."""
+    info = os.fstat(f.fileno())
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def fit_cache_at(setting: str) -> FitCache | None:

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from api.baseline_fits import load_fits
-from api.fit_cache import FitCache, KeptFits, inputs_key
+from api.fit_cache import FitCache, KeptFits, KeptPeriod, inputs_key
 from ingest.hourly_energy import SiteHours, site_hours
 from ingest.store.base import Store
 from scoring import baselines
@@ -363,6 +363,8 @@ class Scoreboard:
         and everything at least every ``FULL_READ_TTLS`` × ``history_ttl_s`` (a safety net: a
         store's change log covers every write made through it)."""
         grid = self.grid.hour_start_s
+        if self._actual is None and self.fit_cache is not None and grid.size:
+            self._actual = self._kept_period(store_token)
         cached, since_s = self._actual, None
         full_every_s = FULL_READ_TTLS * self.history_ttl_s
         if cached is not None and time.monotonic() - cached.read_all_at <= full_every_s:
@@ -375,10 +377,17 @@ class Scoreboard:
                     # check the fits now; a window still filling waits for ``history_ttl_s``
                     self._kept_checked_at = -math.inf
         if since_s is None or grid.size == 0:
+            mark = self.store.write_mark() if self.fit_cache is not None else None
             hours = site_hours(self.store, self.meters_by_site, grid, until_s=now_s)
             self._actual = _ActualHours(
                 token=store_token, until_s=now_s, read_all_at=time.monotonic(), hours=hours
             )
+            if mark is not None and grid.size:  # a restart reads from here on, not all of it
+                self.fit_cache.save_period(
+                    self.competition.id,
+                    self._inputs_key,
+                    KeptPeriod(mark, now_s, hours.energy_kwh, hours.measured_s),
+                )
             return hours
         # from the hour holding the last read's end on: it may have grown since
         since_s = min(since_s, cached.until_s, now_s)
@@ -393,6 +402,25 @@ class Scoreboard:
             token=store_token, until_s=now_s, read_all_at=cached.read_all_at, hours=hours
         )
         return hours
+
+    def _kept_period(self, store_token: int) -> _ActualHours | None:
+        """The period kept by an earlier process, as if this one had read it then: the next
+        read starts from the earliest hour the store changed since (``_actual_hours``)."""
+        shape = (len(self.site_ids), self.grid.hour_start_s.size)
+        kept = self.fit_cache.load_period(self.competition.id, self._inputs_key, shape)
+        if kept is None:
+            return None
+        since_s = self.store.changed_since_mark(kept.mark)
+        if since_s is None:
+            return None
+        # as if read at ``store_token`` up to the earliest change since the mark: the next read
+        # starts there (a write after the token was taken moves the token)
+        return _ActualHours(
+            token=store_token,
+            until_s=min(kept.until_s, since_s),
+            read_all_at=time.monotonic(),
+            hours=SiteHours(energy_kwh=kept.energy_kwh, measured_s=kept.measured_s),
+        )
 
     def _compute(self, now_s: float, store_token: int) -> Snapshot:
         info = self.competition.competition

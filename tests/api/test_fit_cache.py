@@ -280,3 +280,57 @@ def test_an_unwritable_cache_folder_only_costs_the_keeping(tmp_path, caplog, cou
         assert "baseline fits not kept" in caplog.text
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "influxdb"])
+def test_a_restart_reads_only_the_period_hours_changed_since_the_last_full_read(
+    kind, tmp_path, counts, request, monkeypatch
+):
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/period.db"
+    else:
+        influxd = request.getfixturevalue("influxd")
+        url = influxd.url(request.getfixturevalue("influx_database")())
+    store = open_store(url)
+    cache = FitCache(tmp_path / "fits")
+    start_s = datetime(2011, 3, 1, tzinfo=TZ).timestamp()
+    period_reads: list[float] = []
+    real_site_hours = scoreboard_module.site_hours
+
+    def recording(store_, meters, grid, **kwargs):
+        if grid.size and grid[0] >= start_s:
+            period_reads.append(float(grid[0]))
+        return real_site_hours(store_, meters, grid, **kwargs)
+
+    monkeypatch.setattr(scoreboard_module, "site_hours", recording)
+    try:
+        seed(store)
+        first = _entries(_board(store, cache))
+        assert period_reads == [start_s]  # the whole period, and it is kept
+        (kept,) = cache.directory.glob("period-*.npz")
+        assert kept.stat().st_mode & 0o777 == 0o600
+
+        period_reads.clear()
+        assert _entries(_board(store, cache)) == first  # a restart
+        assert period_reads and min(period_reads) >= NOW.timestamp() - 3600  # its last hour
+
+        # another process stores a late reading inside the period, two days back
+        late = NOW - timedelta(days=2, minutes=30)
+        series = store.read_series(["alfa-main"], late.timestamp() - 3600, late.timestamp())
+        before = series["alfa-main"]
+        value = float(before.energy_kwh[-1]) + 50.0  # above the next one: the hour changes
+        store.write(
+            [
+                Message(
+                    "late", _ms(NOW), "test", [StoredReading("alfa-main", _ms(late), value, None)]
+                )
+            ]
+        )
+        period_reads.clear()
+        restarted = _entries(_board(store, cache))
+        assert min(period_reads) <= late.timestamp() - 1800  # from its hour (23:00) on
+        fresh = _entries(Scoreboard(competition(), store, clock=Clock(NOW)))  # nothing kept
+        assert fresh != first  # the late reading moved alfa's figures
+        assert restarted == fresh
+    finally:
+        store.close()
