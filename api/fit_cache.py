@@ -12,6 +12,10 @@ A scoreboard (``api.scoreboard``) reuses them in two ways:
 2. otherwise (SQLite keeps no such log, or something changed) the history is read and
    fingerprinted, and a method whose fingerprints are all as kept reuses its fit.
 
+Beside it, the competition period's hours as last read in full (``KeptPeriod``, plain arrays in
+an ``.npz``) with the store's mark from before that read: a restart reads only from the earliest
+hour the store changed since.
+
 The file's name is a digest of everything else a fit depends on (``inputs_key``): the
 competition's period and baseline settings, its sites with their meters, methods and weather
 stations, and the scoring code itself (a digest of the ``scoring`` package's source), so a
