@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 FORMAT = "wattleague-fits/1"
 SCORING_ROOT = Path(__file__).resolve().parent.parent / "scoring"
 
+# what each kind of kept file is: its suffix, and what a warning calls it
+_KINDS = {"fits": (".pickle", "baseline fits"), "period": (".npz", "competition period")}
 # what a kept file may build besides scoring's own classes (module, name)
 _ALLOWED = {
     ("numpy", "dtype"),
@@ -111,16 +113,15 @@ class FitCache:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def _path(self, competition_id: str, key: str) -> Path:
-        return self.directory / f"fits-{_name_part(competition_id)}-{key[:32]}.pickle"
-
-    def _period_path(self, competition_id: str, key: str) -> Path:
-        return self.directory / f"period-{_name_part(competition_id)}-{key[:32]}.npz"
+    def _file(self, kind: str, competition_id: str, key: str) -> Path:
+        """The file of ``kind`` ("fits", "period") kept for a competition and ``key``."""
+        suffix = _KINDS[kind][0]
+        return self.directory / f"{kind}-{_name_part(competition_id)}-{key[:32]}{suffix}"
 
     def load_period(self, competition_id: str, key: str, shape: tuple) -> KeptPeriod | None:
         """The competition period kept for ``key`` with arrays of ``shape``, or None. Plain
         arrays (``numpy.load`` without pickles)."""
-        path = self._period_path(competition_id, key)
+        path = self._file("period", competition_id, key)
         try:
             with open(path, "rb") as f:
                 if not _own(f):
@@ -139,33 +140,22 @@ class FitCache:
         return KeptPeriod((int(mark[0]), int(mark[1])), until_s, energy, measured)
 
     def save_period(self, competition_id: str, key: str, kept: KeptPeriod) -> None:
-        """Keep the period for ``key`` (atomically); a folder that cannot be written is logged."""
-        path = self._period_path(competition_id, key)
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".period-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(
-                        f,
-                        mark=np.array(kept.mark, dtype=np.int64),
-                        until_s=np.array(kept.until_s),
-                        energy_kwh=kept.energy_kwh,
-                        measured_s=kept.measured_s,
-                    )
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            for old in self.directory.glob(f"period-{_name_part(competition_id)}-*.npz"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("competition period not kept in %s: %s", self.directory, exc)
+        """Keep the period for ``key`` (``_replace``)."""
+
+        def write(f) -> None:
+            np.savez(
+                f,
+                mark=np.array(kept.mark, dtype=np.int64),
+                until_s=np.array(kept.until_s),
+                energy_kwh=kept.energy_kwh,
+                measured_s=kept.measured_s,
+            )
+
+        self._replace("period", competition_id, key, write)
 
     def load(self, competition_id: str, key: str) -> KeptFits | None:
         """The fits kept for ``key`` (``inputs_key``), or None (none kept, or unusable)."""
-        path = self._path(competition_id, key)
+        path = self._file("fits", competition_id, key)
         try:
             with open(path, "rb") as f:
                 if not _own(f):
@@ -183,25 +173,32 @@ class FitCache:
         return KeptFits(fits=kept["fits"], mark=kept["mark"])
 
     def save(self, competition_id: str, key: str, kept: KeptFits) -> None:
-        """Keep ``kept`` for ``key``, replacing the file atomically and removing the
-        competition's files of other keys; a folder that cannot be written is logged."""
-        path = self._path(competition_id, key)
+        """Keep ``kept`` for ``key`` (``_replace``)."""
+        payload = {"format": FORMAT, "key": key, "fits": kept.fits, "mark": kept.mark}
+        self._replace(
+            "fits", competition_id, key, lambda f: pickle.dump(payload, f, pickle.HIGHEST_PROTOCOL)
+        )
+
+    def _replace(self, kind: str, competition_id: str, key: str, write) -> None:
+        """Write ``kind``'s file for ``key`` with ``write(file)`` and put it in place atomically
+        (mode 0600), removing the competition's ``kind`` files of other keys; a folder that
+        cannot be written is logged (a cache: nothing fails for it)."""
+        path = self._file(kind, competition_id, key)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".fits-", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{kind}-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as f:  # mkstemp: mode 0600
-                    payload = {"format": FORMAT, "key": key, "fits": kept.fits, "mark": kept.mark}
-                    pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    write(f)
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            for old in self.directory.glob(f"fits-{_name_part(competition_id)}-*.pickle"):
+            for old in self.directory.glob(f"{kind}-{_name_part(competition_id)}-*"):
                 if old != path:
                     old.unlink(missing_ok=True)
         except OSError as exc:
-            log.warning("baseline fits not kept in %s: %s", self.directory, exc)
+            log.warning("%s not kept in %s: %s", _KINDS[kind][1], self.directory, exc)
 
 
 def _own(f) -> bool:

@@ -1239,17 +1239,15 @@ class InfluxStore:
         return sum(int(row["count"]) for _, row in series_rows(result))
 
     def change_token(self) -> int:
-        self._post_owed_marker()  # this process's last write is seen here
         # every successful write adds a point to "writes": its last time changes with any write,
         # of any process, late readings included, and reading it touches one small series
-        try:
-            (result,) = self.http.query('SELECT last("id") FROM "writes"', epoch="ns")
-        except (InfluxUnavailable, InfluxRejected):
+        mark = self.write_mark()
+        if mark is None:
             return self._last_token  # keep serving the last scores while it is away
-        for _, row in series_rows(result):
+        if mark != (0, 0):
             # a random id per marker: two markers in the same millisecond still differ
-            self._last_token = hash((int(row["time"]), row["last"])) + self._spooled
-            self._token_ns[self._last_token] = int(row["time"])
+            self._last_token = hash(mark) + self._spooled
+            self._token_ns[self._last_token] = mark[0]
             while len(self._token_ns) > 64:
                 del self._token_ns[next(iter(self._token_ns))]
         return self._last_token

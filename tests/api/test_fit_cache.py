@@ -146,14 +146,6 @@ def test_influxdb_a_restart_reads_no_history_and_sees_another_processs_change(
         two.close()
 
 
-@pytest.fixture(params=["sqlite", "influxdb"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/marks.db"
-    influxd = request.getfixturevalue("influxd")
-    return influxd.url(request.getfixturevalue("influx_database")())
-
-
 def test_write_marks_say_where_a_write_changed_temperatures_and_readings_too(store_url):
     store = open_store(store_url)
     try:
@@ -215,7 +207,7 @@ def test_a_hostile_or_foreign_cache_file_is_never_used(tmp_path, caplog):
     cache = FitCache(tmp_path / "fits")
     key = inputs_key(competition())
     cache.directory.mkdir(mode=0o700)
-    path = cache._path("liten", key)
+    path = cache._file("fits", "liten", key)
     marker = tmp_path / "ran"
 
     class Payload:
@@ -230,7 +222,7 @@ def test_a_hostile_or_foreign_cache_file_is_never_used(tmp_path, caplog):
 
     store_cache = FitCache(tmp_path / "other")
     store_cache.directory.mkdir(mode=0o700)
-    good = store_cache._path("liten", key)
+    good = store_cache._file("fits", "liten", key)
     good.write_bytes(
         pickle.dumps({"format": "wattleague-fits/1", "key": key, "fits": {}, "mark": 1})
     )
@@ -282,16 +274,10 @@ def test_an_unwritable_cache_folder_only_costs_the_keeping(tmp_path, caplog, cou
         store.close()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "influxdb"])
 def test_a_restart_reads_only_the_period_hours_changed_since_the_last_full_read(
-    kind, tmp_path, counts, request, monkeypatch
+    store_url, tmp_path, counts, monkeypatch
 ):
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path}/period.db"
-    else:
-        influxd = request.getfixturevalue("influxd")
-        url = influxd.url(request.getfixturevalue("influx_database")())
-    store = open_store(url)
+    store = open_store(store_url)
     cache = FitCache(tmp_path / "fits")
     start_s = datetime(2011, 3, 1, tzinfo=TZ).timestamp()
     period_reads: list[float] = []
